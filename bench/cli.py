@@ -1,0 +1,59 @@
+"""The `bench` command line.
+
+Keep imports here minimal: this module is read for every invocation, including `--help`.
+Command bodies import their implementation lazily, so vLLM, torch and NVML are loaded only
+by the commands that need them. Sub-command groups live beside their implementation
+(`bench/<area>/cli.py`, each a `typer.Typer`) and are registered in `_GROUPS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+
+from bench.errors import UserError
+
+app = typer.Typer(
+    name="bench",
+    help="tokenbench: benchmark vLLM on a GPU SKU and turn it into cost per token.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# name -> (module path of a typer.Typer named `app`, help text); imported at start-up only
+# for these light modules, which must not import vLLM, torch or NVML at module level.
+_GROUPS: dict[str, str] = {}
+
+
+def _register_groups() -> None:
+    for name, module_path in _GROUPS.items():
+        module = importlib.import_module(module_path)
+        app.add_typer(module.app, name=name)
+
+
+def main() -> None:
+    """Console entry point: user errors print one message and exit 2, without traceback."""
+    _register_groups()
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        typer.secho(f"error: {exc.render()}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.secho("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive as ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Configuration a person writes: loaded once, validated strictly, errors name file and field."""

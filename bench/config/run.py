@@ -1,0 +1,104 @@
+"""What a person asks `bench run` to do: model, workload shape, load, SLO, engine, output.
+
+Variants (load pattern, engine) are discriminated unions on `kind`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from bench.config.loading import StrictConfig
+from bench.records import SLO
+
+
+class ConcurrencyLoad(StrictConfig):
+    """Closed loop: keep `concurrency` requests in flight."""
+
+    kind: Literal["concurrency"] = "concurrency"
+    concurrency: int = Field(ge=1)
+
+
+class RateLoad(StrictConfig):
+    """Open loop: requests arrive at `rate_per_s` regardless of completions.
+
+    `arrival`: poisson (exponential gaps), gamma (burstiness < 1 is burstier than Poisson,
+    = 1 is Poisson), constant (fixed gap). `max_concurrency` caps in-flight requests.
+    """
+
+    kind: Literal["rate"] = "rate"
+    rate_per_s: float = Field(gt=0)
+    arrival: Literal["poisson", "gamma", "constant"] = "poisson"
+    burstiness: float = Field(default=1.0, gt=0)
+    max_concurrency: int | None = Field(default=None, ge=1)
+
+
+Load = Annotated[ConcurrencyLoad | RateLoad, Field(discriminator="kind")]
+
+
+class ManagedEngine(StrictConfig):
+    """tokenbench starts `vllm serve` itself on 127.0.0.1 and tears it down after."""
+
+    kind: Literal["managed"] = "managed"
+    host: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    startup_timeout_s: float = Field(default=600.0, gt=0)
+    extra_args: list[str] = Field(default_factory=list)
+
+
+class EndpointEngine(StrictConfig):
+    """Any OpenAI-compatible server, by URL. The API key comes from `api_key_env`."""
+
+    kind: Literal["endpoint"] = "endpoint"
+    url: str
+    api_key_env: str | None = None
+    served_model: str | None = None
+
+
+class OfflineEngine(StrictConfig):
+    """In-process `vllm.LLM` for offline maximum throughput (no per-token latency)."""
+
+    kind: Literal["offline"] = "offline"
+
+
+Engine = Annotated[ManagedEngine | EndpointEngine | OfflineEngine, Field(discriminator="kind")]
+
+
+class ShapeWorkload(StrictConfig):
+    """Synthetic token-exact prompts of `input_tokens` with `output_tokens` forced by ignore_eos.
+
+    `range_ratio` r draws each length uniformly from [L·(1−r), L·(1+r)] (0 = fixed).
+    """
+
+    kind: Literal["shape"] = "shape"
+    input_tokens: int = Field(ge=1)
+    output_tokens: int = Field(ge=1)
+    range_ratio: float = Field(default=0.0, ge=0, lt=1)
+    api: Literal["completions", "chat"] = "completions"
+    seed: int = 0
+
+
+class RunConfig(StrictConfig):
+    """The fully resolved request for one benchmark run; stored verbatim in report.json."""
+
+    model: str
+    workload: ShapeWorkload
+    load: Load
+    engine: Engine = Field(default_factory=ManagedEngine)
+    num_requests: int | None = Field(default=None, ge=1)
+    duration_s: float | None = Field(default=None, gt=0)
+    warmup_requests: int = Field(default=0, ge=0)
+    request_timeout_s: float = Field(default=600.0, gt=0)
+    slo: SLO | None = None
+    hardware: str = "cpu-local"
+    gpus: int | None = Field(default=None, ge=1)
+    output_dir: Path
+    scrape_server_metrics: bool = True
+
+    @model_validator(mode="after")
+    def _bounded(self) -> RunConfig:
+        if self.num_requests is None and self.duration_s is None:
+            raise ValueError("give num_requests and/or duration_s so the run is bounded")
+        return self

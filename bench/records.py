@@ -1,0 +1,250 @@
+"""Records the machine writes: one per request, one summary per run, one report per run.
+
+Units are in field names and stored in SI (seconds, joules, watts); durations come from
+`time.perf_counter_ns()` (CLOCK_MONOTONIC on Linux, shared by all processes of a host),
+wall-clock time only appears as labels (`*_utc`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REPORT_SCHEMA_VERSION = 1
+
+
+class Record(BaseModel):
+    """Base for machine-written results: strict and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+RequestStatus = Literal["ok", "error", "timeout", "cancelled"]
+
+
+class RequestSpec(Record):
+    """One request a workload wants sent. `body` is the JSON body minus model/stream fields."""
+
+    request_id: str
+    api: Literal["completions", "chat"] = "completions"
+    body: dict[str, Any]
+    requested_input_tokens: int | None = None
+    requested_output_tokens: int
+    warmup: bool = False
+    session_id: str | None = None
+    turn: int | None = None
+    images: int = 0
+    video_s: float = 0.0
+    text_input_tokens: int | None = Field(
+        default=None, description="tokens of the prompt's text alone (vision tokens = input - text)"
+    )
+
+
+class RequestRecord(Record):
+    """What happened to one request, written to requests.jsonl as soon as it completes.
+
+    All `*_ns` fields are `perf_counter_ns()` readings of the client host.
+    `output_tokens` / `input_tokens` are the server's `usage` counts (the authority);
+    `client_output_tokens` is the client's own count, kept beside them.
+    """
+
+    request_id: str
+    index: int
+    warmup: bool = False
+    worker: int = 0
+    status: RequestStatus
+    error_class: str | None = None
+    error_message: str | None = None
+    http_status: int | None = None
+    scheduled_ns: int | None = None
+    sent_ns: int
+    first_chunk_ns: int | None = None
+    last_chunk_ns: int | None = None
+    done_ns: int
+    chunk_ns: list[int] = Field(default_factory=list)
+    chunk_tokens: list[int] = Field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None
+    client_output_tokens: int | None = None
+    requested_input_tokens: int | None = None
+    requested_output_tokens: int | None = None
+    session_id: str | None = None
+    turn: int | None = None
+    images: int = 0
+    video_s: float = 0.0
+    text_input_tokens: int | None = None
+
+
+class Distribution(Record):
+    """Summary statistics of one metric; the unit is in the name of the field holding it."""
+
+    count: int
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class Throughput(Record):
+    """Throughput over one window; `label` says which window."""
+
+    label: Literal["steady_state", "whole_run"]
+    start_ns: int
+    end_ns: int
+    duration_s: float
+    requests_completed: int
+    input_tokens: float
+    output_tokens: float
+    request_per_s: float
+    input_tok_per_s: float
+    output_tok_per_s: float
+    total_tok_per_s: float
+
+
+class SLO(Record):
+    """Latency targets a request must meet to count toward goodput (all optional)."""
+
+    ttft_s: float | None = None
+    tpot_s: float | None = None
+    e2e_s: float | None = None
+
+
+class Goodput(Record):
+    slo: SLO
+    requests_meeting_slo: int
+    requests_measured: int
+    fraction: float
+    request_per_s: float
+    output_tok_per_s: float
+
+
+class ServerCounters(Record):
+    """vLLM's own Prometheus counters, scraped around the run and across the window."""
+
+    endpoint: str
+    scrapes: int
+    before: dict[str, float] = Field(default_factory=dict)
+    after: dict[str, float] = Field(default_factory=dict)
+    window_start_ns: int | None = None
+    window_end_ns: int | None = None
+    window_generation_tokens: float | None = None
+    window_prompt_tokens: float | None = None
+    window_output_tok_per_s: float | None = None
+    note: str | None = None
+
+
+class ClientLoad(Record):
+    """The load generator's own load, so a client bottleneck is never read as a server limit."""
+
+    cpu_s: float
+    wall_s: float
+    cpu_fraction: float
+    loop_lag_s: Distribution
+    send_lag_s: Distribution | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RunSummary(Record):
+    requests_total: int
+    requests_ok: int
+    requests_failed: int
+    errors_by_class: dict[str, int] = Field(default_factory=dict)
+    warmup_requests: int = 0
+    ttft_s: Distribution
+    tpot_s: Distribution
+    itl_s: Distribution
+    e2e_s: Distribution
+    interactivity_tok_per_s: Distribution
+    tokens_per_chunk: Distribution
+    input_tokens: Distribution
+    output_tokens: Distribution
+    steady_state: Throughput | None
+    whole_run: Throughput
+    steady_state_note: str | None = None
+    goodput: Goodput | None = None
+    token_count_mismatches: int = 0
+    token_count_mismatch_ids: list[str] = Field(default_factory=list)
+    server: ServerCounters | None = None
+    client: ClientLoad | None = None
+
+
+class Provenance(Record):
+    """Where and with what a run was made."""
+
+    tokenbench_version: str
+    host: str
+    platform: str
+    python: str
+    cpu_model: str | None = None
+    cpu_count: int | None = None
+    memory_gb: float | None = None
+    gpus: list[str] = Field(default_factory=list)
+    gpu_driver: str | None = None
+    vllm_version: str | None = None
+    torch_version: str | None = None
+    model_id: str | None = None
+    model_path: str | None = None
+    model_sha256: str | None = None
+    engine: str | None = None
+    command: list[str] = Field(default_factory=list)
+
+
+Basis = Literal["measured", "configured", "estimated", "derived", "projected"]
+
+
+class CostLine(Record):
+    """One line of a cost breakdown: a value, its unit, and where it came from."""
+
+    name: str
+    value: float
+    unit: str
+    basis: Basis
+    note: str | None = None
+
+
+class CostBreakdown(Record):
+    """Cost per token for one run on one hardware profile, line by line.
+
+    `lines` shows the working (GPU-hour cost, power, utilization, throughput per GPU);
+    the headline prices are repeated as fields for easy reading.
+    """
+
+    currency: Literal["USD", "CNY"]
+    fx_usd_per_unit: float = Field(description="USD per one unit of `currency` (1.0 for USD)")
+    cost_basis: Literal["rent", "owned"]
+    hardware_sku: str
+    gpus: int
+    throughput_window: Literal["steady_state", "whole_run"]
+    gpu_hour_cost: float
+    effective_gpu_hour_cost: float
+    per_m_output_tokens: float | None
+    per_m_total_tokens: float | None
+    lines: list[CostLine]
+    estimated: bool = Field(description="true when any input line is estimated, not measured")
+
+
+RunStatus = Literal["complete", "partial", "failed"]
+
+
+class Report(Record):
+    """The product: everything about one run, re-renderable from disk with no GPU."""
+
+    schema_version: int = REPORT_SCHEMA_VERSION
+    kind: Literal["run"] = "run"
+    run_id: str
+    status: RunStatus
+    failure: str | None = None
+    created_utc: str
+    finished_utc: str | None = None
+    config: dict[str, Any]
+    provenance: Provenance
+    summary: RunSummary | None
+    cost: CostBreakdown | None = None
+    cost_note: str | None = None
+    energy: dict[str, Any] | None = None
+    workload: dict[str, Any] | None = None
