@@ -1,0 +1,403 @@
+"""Cost of one run on one hardware profile, line by line (DESIGN.md "Cost model").
+
+`gpu_hour_cost` builds the cost of one GPU-hour on the rent or owned basis; `run_cost` adds
+utilization and the run's measured throughput and returns the `CostBreakdown` record. Every
+line carries its unit and basis: measured (from the run), configured (profile or
+assumptions), estimated (board power standing in for a measurement) or derived (arithmetic).
+"""
+
+from __future__ import annotations
+
+from bench.cost import formulas as f
+from bench.cost.assumptions import (
+    DEFAULT_ELECTRICITY_USD_PER_KWH,
+    DEFAULT_HOSTING_USD_PER_KW_MONTH,
+    CostAssumptions,
+)
+from bench.errors import UserError
+from bench.hardware.schema import HardwareProfile, Sourced
+from bench.records import Basis, CostBreakdown, CostLine, RunSummary
+
+# Line names other modules read back from stored reports (compare, quote).
+LINE_POWER = "average power per GPU"
+LINE_TOKENS_PER_KWH = "total tokens per kWh"
+
+
+def _cite(fig: Sourced) -> str:
+    return f"{fig.source}, {fig.date}, {fig.reliability}"
+
+
+def _profile_file(profile: HardwareProfile) -> str:
+    return f"{profile.sku}.yaml"
+
+
+def device_word(profile: HardwareProfile) -> str:
+    """'GPU' for GPU profiles, 'host' for CPU profiles (one device = the whole host)."""
+    return "GPU" if profile.kind == "gpu" else "host"
+
+
+def resolve_power(
+    profile: HardwareProfile, measured_power_w: float | None, gpus: int
+) -> tuple[float, Basis, str]:
+    """Average power per device (W), its basis and a note.
+
+    measured_power_w is the run's average draw of all `gpus` devices together; without it
+    the profile's board power stands in, labelled "estimated".
+    """
+    if measured_power_w is not None and measured_power_w > 0:
+        return measured_power_w / gpus, "measured", f"run average {measured_power_w:.1f} W / {gpus}"
+    board = profile.board_power_w
+    return board.value, "estimated", f"no measurement: board power ({_cite(board)})"
+
+
+def _power_lines(
+    profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
+) -> tuple[float, list[CostLine]]:
+    """Electricity cost per GPU-hour and its working."""
+    cur, dev = a.currency, device_word(profile)
+    overhead, overhead_note = _overhead(profile, a)
+    if a.electricity_price_per_kwh is not None:
+        price, price_note = a.electricity_price_per_kwh, "assumptions"
+    else:
+        price = a.from_usd(DEFAULT_ELECTRICITY_USD_PER_KWH)
+        price_note = "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
+    cost = f.power_cost_per_hour(power_w, overhead, a.pue, price)
+    lines = [
+        CostLine(
+            name="node overhead factor",
+            value=overhead,
+            unit="x",
+            basis="configured",
+            note=overhead_note,
+        ),
+        CostLine(name="PUE", value=a.pue, unit="x", basis="configured"),
+        CostLine(
+            name="electricity price",
+            value=price,
+            unit=f"{cur}/kWh",
+            basis="configured",
+            note=price_note,
+        ),
+        CostLine(
+            name="power cost",
+            value=cost,
+            unit=f"{cur}/{dev}-hour",
+            basis="estimated" if power_basis == "estimated" else "derived",
+            note="power W / 1000 × node overhead × PUE × price per kWh",
+        ),
+    ]
+    return cost, lines
+
+
+def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
+    if a.node_overhead_factor is not None:
+        return a.node_overhead_factor, "assumptions"
+    if profile.node_overhead_factor is not None:
+        return profile.node_overhead_factor.value, _cite(profile.node_overhead_factor)
+    return 1.0, "default: no node overhead known for this profile"
+
+
+def _rent_cost(
+    profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
+) -> tuple[float, list[CostLine]]:
+    cur, dev = a.currency, device_word(profile)
+    if a.rent_price_per_gpu_hour is not None:
+        rent, includes_power, note = a.rent_price_per_gpu_hour, a.rent_includes_power, "assumptions"
+    else:
+        tier = profile.prices.rent_tier(a.price_tier)
+        if tier is None:
+            names = ", ".join(t.tier for t in profile.prices.rent)
+            raise UserError(
+                f"no rent tier {a.price_tier!r} for {profile.sku}",
+                file=_profile_file(profile),
+                field="prices.rent",
+                fix=f"use one of: {names}; or give your own price (rent_price_per_gpu_hour)",
+            )
+        includes_power, note = tier.includes_power, f"tier {tier.tier}: {_cite(tier)}"
+        if tier.usd_per_gpu_hour is not None:
+            rent = a.from_usd(tier.usd_per_gpu_hour)
+        else:
+            assert tier.cny_per_gpu_month is not None
+            converted = a.from_cny(f.monthly_to_hourly(tier.cny_per_gpu_month))
+            if converted is None:
+                raise UserError(
+                    f"tier {tier.tier} is priced in CNY but the report currency is USD",
+                    field="fx_cny_per_usd",
+                    fix="give the exchange rate (fx_cny_per_usd, e.g. 7.2) or use currency CNY",
+                )
+            rent, note = converted, note + " (CNY per month / 730)"
+    lines = [
+        CostLine(
+            name="rent price", value=rent, unit=f"{cur}/{dev}-hour", basis="configured", note=note
+        )
+    ]
+    if includes_power:
+        lines.append(
+            CostLine(
+                name="power cost",
+                value=0.0,
+                unit=f"{cur}/{dev}-hour",
+                basis="configured",
+                note="included in the rent price",
+            )
+        )
+        return rent, lines
+    power_cost, power_lines = _power_lines(profile, a, power_w, power_basis)
+    return rent + power_cost, lines + power_lines
+
+
+def _capex(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
+    if a.capex_per_gpu is not None:
+        return a.capex_per_gpu, "assumptions"
+    capex = profile.prices.capex_usd_per_gpu
+    if capex is None:
+        owned = ", ".join(t.tier for t in profile.prices.owned) or "(none)"
+        raise UserError(
+            f"the owned basis needs a capex per GPU and {profile.sku} has none",
+            file=_profile_file(profile),
+            field="prices.capex_usd_per_gpu",
+            fix=f"give capex_per_gpu (--capex-per-gpu), or price_tier an owned tier: {owned}",
+        )
+    return a.from_usd(capex.value), _cite(capex)
+
+
+def _owned_cost(
+    profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
+) -> tuple[float, list[CostLine]]:
+    cur, dev = a.currency, device_word(profile)
+    unit = f"{cur}/{dev}-hour"
+    if a.price_tier is not None:
+        tier = profile.prices.owned_tier(a.price_tier)
+        if tier is None:
+            names = ", ".join(t.tier for t in profile.prices.owned) or "(none)"
+            raise UserError(
+                f"no owned tier {a.price_tier!r} for {profile.sku}",
+                file=_profile_file(profile),
+                field="prices.owned",
+                fix=f"use one of: {names}; or leave price_tier unset to build cost from capex",
+            )
+        cost = a.from_usd(tier.usd_per_gpu_hour)
+        note = f"modelled all-in owning cost, tier {tier.tier}: {_cite(tier)}"
+        return cost, [
+            CostLine(name="owned cost", value=cost, unit=unit, basis="configured", note=note)
+        ]
+    capex, capex_note = _capex(profile, a)
+    crf = f.capital_recovery_factor(a.cost_of_capital, a.life_years)
+    capital = f.capex_per_hour(capex, a.cost_of_capital, a.life_years)
+    overhead, _ = _overhead(profile, a)
+    provisioned_kw = profile.board_power_w.value * overhead / 1000.0
+    if a.hosting_per_kw_month is not None:
+        hosting_price, hosting_note = a.hosting_per_kw_month, "assumptions"
+    else:
+        hosting_price = a.from_usd(DEFAULT_HOSTING_USD_PER_KW_MONTH)
+        hosting_note = "default: CBRE North America H2 2024, $184.06/kW-month"
+    hosting = f.hosting_cost_per_hour(provisioned_kw, hosting_price)
+    opex = f.opex_cost_per_hour(capex, a.opex_share)
+    power_cost, power_lines = _power_lines(profile, a, power_w, power_basis)
+    lines = [
+        CostLine(name="capex per GPU", value=capex, unit=cur, basis="configured", note=capex_note),
+        CostLine(
+            name="cost of capital", value=a.cost_of_capital, unit="1/year", basis="configured"
+        ),
+        CostLine(name="life", value=a.life_years, unit="years", basis="configured"),
+        CostLine(
+            name="capital recovery factor",
+            value=crf,
+            unit="1/year",
+            basis="derived",
+            note="r / (1 − (1 + r)^−N)",
+        ),
+        CostLine(
+            name="capital cost",
+            value=capital,
+            unit=unit,
+            basis="derived",
+            note="capex × CRF / 8760",
+        ),
+        *power_lines,
+        CostLine(
+            name="provisioned power per GPU",
+            value=provisioned_kw,
+            unit="kW",
+            basis="derived",
+            note="board power × node overhead factor",
+        ),
+        CostLine(
+            name="hosting price",
+            value=hosting_price,
+            unit=f"{cur}/kW-month",
+            basis="configured",
+            note=hosting_note,
+        ),
+        CostLine(
+            name="hosting cost",
+            value=hosting,
+            unit=unit,
+            basis="derived",
+            note="provisioned kW × price per kW-month × 12 / 8760",
+        ),
+        CostLine(
+            name="opex share",
+            value=a.opex_share,
+            unit="1/year",
+            basis="configured",
+            note="of capex",
+        ),
+        CostLine(
+            name="opex cost",
+            value=opex,
+            unit=unit,
+            basis="derived",
+            note="capex × opex share / 8760",
+        ),
+    ]
+    return capital + power_cost + hosting + opex, lines
+
+
+def gpu_hour_cost(
+    profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
+) -> tuple[float, list[CostLine]]:
+    """Cost of one billed GPU-hour in `a.currency` on `a.basis`, with its working lines.
+
+    rent:  contract price per GPU-hour (monthly / 730) + power if the contract excludes it.
+    owned: capex × CRF / 8760 + power + hosting + opex (or a modelled owned tier's price).
+    power: power_w / 1000 × node overhead × PUE × price per kWh.
+
+    Raises:
+        UserError: unknown price tier, CNY tier without FX rate, owned basis without capex.
+    """
+    if a.basis == "rent":
+        cost, lines = _rent_cost(profile, a, power_w, power_basis)
+    else:
+        cost, lines = _owned_cost(profile, a, power_w, power_basis)
+    dev = device_word(profile)
+    lines.append(
+        CostLine(
+            name=f"{dev}-hour cost",
+            value=cost,
+            unit=f"{a.currency}/{dev}-hour",
+            basis="derived",
+            note=f"{a.basis} basis",
+        )
+    )
+    return cost, lines
+
+
+def run_cost(
+    profile: HardwareProfile,
+    assumptions: CostAssumptions,
+    *,
+    summary: RunSummary,
+    gpus: int,
+    measured_power_w: float | None,
+) -> CostBreakdown:
+    """Cost per token of one run: GPU-hour cost, utilization, throughput per GPU, $/M tokens.
+
+    effective = GPU-hour cost / utilization; $/M = effective / (tok/s per GPU × 3600 / 1e6),
+    tok/s per GPU = window throughput / gpus (steady state when the run has one). The output
+    price charges the whole GPU-hour to output tokens (an upper bound, not additive with an
+    input price; additive prices come from bench.cost.additive).
+
+    Args:
+        measured_power_w: the run's average power of all `gpus` devices together (W), or None
+            (then board power is used and the breakdown is `estimated`).
+
+    Raises:
+        UserError: gpus < 1, or a price input is missing (see `gpu_hour_cost`).
+    """
+    if gpus < 1:
+        raise UserError(f"gpus must be ≥ 1, got {gpus}", field="gpus", fix="give --gpus N ≥ 1")
+    cur, dev = assumptions.currency, device_word(profile)
+    window = summary.steady_state or summary.whole_run
+    power_w, power_basis, power_note = resolve_power(profile, measured_power_w, gpus)
+    hour_cost, lines = gpu_hour_cost(profile, assumptions, power_w, power_basis)
+    effective = f.effective_hour_cost(hour_cost, assumptions.utilization)
+    total = window.total_tok_per_s / gpus
+    output = window.output_tok_per_s / gpus
+    per_m_out = f.cost_per_million_tokens(effective, output)
+    per_m_total = f.cost_per_million_tokens(effective, total)
+    measured = f"{window.label} window, {window.duration_s:.1f} s, / {gpus} {dev}(s)"
+    per_kwh = f.tokens_per_kwh(total, power_w)
+    lines += [
+        CostLine(
+            name="utilization",
+            value=assumptions.utilization,
+            unit="fraction",
+            basis="configured",
+            note="busy hours / billed hours",
+        ),
+        CostLine(
+            name=f"effective {dev}-hour cost",
+            value=effective,
+            unit=f"{cur}/{dev}-hour",
+            basis="derived",
+            note=f"{dev}-hour cost / utilization",
+        ),
+        CostLine(
+            name="input throughput per GPU",
+            value=window.input_tok_per_s / gpus,
+            unit="tok/s",
+            basis="measured",
+            note=measured,
+        ),
+        CostLine(
+            name="output throughput per GPU",
+            value=output,
+            unit="tok/s",
+            basis="measured",
+            note=measured,
+        ),
+        CostLine(
+            name="total throughput per GPU",
+            value=total,
+            unit="tok/s",
+            basis="measured",
+            note=measured,
+        ),
+        CostLine(name=LINE_POWER, value=power_w, unit="W", basis=power_basis, note=power_note),
+    ]
+    if per_kwh is not None:
+        lines.append(
+            CostLine(
+                name=LINE_TOKENS_PER_KWH,
+                value=per_kwh,
+                unit="tok/kWh",
+                basis="estimated" if power_basis == "estimated" else "derived",
+                note="device power only (no node overhead or PUE)",
+            )
+        )
+    if per_m_out is not None:
+        lines.append(
+            CostLine(
+                name="cost per M output tokens",
+                value=per_m_out,
+                unit=f"{cur}/Mtok",
+                basis="derived",
+                note="whole GPU-hour charged to output tokens (upper bound)",
+            )
+        )
+    if per_m_total is not None:
+        lines.append(
+            CostLine(
+                name="cost per M total tokens",
+                value=per_m_total,
+                unit=f"{cur}/Mtok",
+                basis="derived",
+                note="effective cost / total (input + output) tokens per hour",
+            )
+        )
+    cost_inputs = [ln for ln in lines if ln.name not in (LINE_POWER, LINE_TOKENS_PER_KWH)]
+    return CostBreakdown(
+        currency=cur,
+        fx_usd_per_unit=assumptions.usd_per_unit,
+        cost_basis=assumptions.basis,
+        hardware_sku=profile.sku,
+        gpus=gpus,
+        throughput_window=window.label,
+        gpu_hour_cost=hour_cost,
+        effective_gpu_hour_cost=effective,
+        per_m_output_tokens=per_m_out,
+        per_m_total_tokens=per_m_total,
+        lines=lines,
+        estimated=any(ln.basis == "estimated" for ln in cost_inputs),
+    )

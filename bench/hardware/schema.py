@@ -1,0 +1,203 @@
+"""The strict schema of a hardware profile (`hardware/<sku>.yaml`).
+
+Every figure carries its value, source, date and reliability, so a cost or an acceptance
+verdict can always say where its inputs came from. Units are in field names: `_gb` gigabytes
+(1e9 bytes), `_gbps` gigabytes per second, `_tflops` 1e12 operations per second (dense, no
+2:4 sparsity), `_w` watts, `_usd_per_gpu_hour`, `_cny_per_gpu_month`. A "GPU" of a `kind: cpu`
+profile is the whole host (one device).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from bench.config.loading import StrictConfig
+
+Reliability = Literal["verified", "secondary", "unverified", "derived", "assumption"]
+"""verified: vendor or primary source; secondary: third-party page or dataset; unverified: one
+weak source, conflicting sources or recalled from memory; derived: arithmetic on sourced inputs
+(the note shows it); assumption: a configured value chosen by us (the note says why)."""
+
+HOURS_PER_MONTH = 730.0
+"""Hours in an average month (8760 / 12), used to turn monthly rent into a GPU-hour price."""
+
+_DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
+_SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+
+
+class Sourced(StrictConfig):
+    """Where a figure came from: source, date (YYYY, YYYY-MM or YYYY-MM-DD), reliability."""
+
+    source: str = Field(min_length=3)
+    date: str = Field(pattern=_DATE_PATTERN)
+    reliability: Reliability
+    note: str | None = None
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # YAML reads an unquoted 2026-04-03 as a date and 2026 as an int; keep them as text.
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Figure(Sourced):
+    """A positive number with its provenance; the unit is in the name of the field holding it."""
+
+    value: float = Field(gt=0)
+
+
+class TextFigure(Sourced):
+    """A descriptive fact (an interconnect, a launch date) with its provenance."""
+
+    value: str = Field(min_length=1)
+
+
+class RentTier(Sourced):
+    """A rental price preset: exactly one of an hourly USD price or a monthly CNY price.
+
+    `includes_power`: the contract price already pays for electricity (cloud instances do; a
+    bare-metal server lease usually does not, then the cost model adds power).
+    """
+
+    tier: str = Field(pattern=_SLUG_PATTERN)
+    usd_per_gpu_hour: float | None = Field(default=None, gt=0)
+    cny_per_gpu_month: float | None = Field(default=None, gt=0)
+    includes_power: bool
+
+    @model_validator(mode="after")
+    def _one_price(self) -> RentTier:
+        given = [p for p in (self.usd_per_gpu_hour, self.cny_per_gpu_month) if p is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of usd_per_gpu_hour or cny_per_gpu_month")
+        return self
+
+
+class OwnedTier(Sourced):
+    """A modelled all-in cost of owning one GPU for an hour (capex, power, hosting, opex)."""
+
+    tier: str = Field(pattern=_SLUG_PATTERN)
+    usd_per_gpu_hour: float = Field(gt=0)
+
+
+class Prices(StrictConfig):
+    """Price presets. `default_rent_tier` names the rent tier used when none is asked for."""
+
+    default_rent_tier: str
+    rent: list[RentTier] = Field(min_length=1)
+    owned: list[OwnedTier] = Field(default_factory=list)
+    capex_usd_per_gpu: Figure | None = Field(
+        default=None, description="all-in purchase cost per GPU: server share, NICs, switches"
+    )
+
+    @model_validator(mode="after")
+    def _tiers_consistent(self) -> Prices:
+        names = [t.tier for t in self.rent] + [t.tier for t in self.owned]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"tier names must be unique across rent and owned: {duplicates}")
+        if self.default_rent_tier not in {t.tier for t in self.rent}:
+            raise ValueError(
+                f"default_rent_tier {self.default_rent_tier!r} is not one of the rent tiers "
+                f"{[t.tier for t in self.rent]}"
+            )
+        return self
+
+    def rent_tier(self, name: str | None) -> RentTier | None:
+        """The rent tier called `name` (the default tier when `name` is None), or None."""
+        wanted = name or self.default_rent_tier
+        return next((t for t in self.rent if t.tier == wanted), None)
+
+    def owned_tier(self, name: str) -> OwnedTier | None:
+        return next((t for t in self.owned if t.tier == name), None)
+
+
+class Band(StrictConfig):
+    """One acceptance reference band: the minimum (or margin) and how it was chosen."""
+
+    value: float = Field(gt=0)
+    basis: str = Field(min_length=3, description="e.g. '70 % of the dense spec 989 TFLOPS'")
+
+
+class InferenceBand(Band):
+    """Expected inference throughput for a named reference model and workload."""
+
+    model: str
+    workload: str
+
+
+class FractionBand(StrictConfig):
+    value: float = Field(gt=0, lt=1)
+    basis: str = Field(min_length=3)
+
+
+class Acceptance(StrictConfig):
+    """Reference bands for `bench accept`. Absent bands are simply not checked."""
+
+    gemm_bf16_tflops_min: Band | None = None
+    gemm_fp8_tflops_min: Band | None = None
+    memory_bandwidth_gbps_min: Band | None = None
+    h2d_gbps_min: Band | None = None
+    allreduce_busbw_gbps_min: Band | None = None
+    inference_output_tok_per_s_min: InferenceBand | None = None
+    outlier_margin_fraction: FractionBand | None = None
+
+
+class HardwareProfile(StrictConfig):
+    """One SKU: specs, power, price presets and acceptance bands, every figure sourced."""
+
+    schema_version: Literal[1] = 1
+    sku: str = Field(pattern=_SLUG_PATTERN)
+    name: str
+    vendor: str
+    kind: Literal["gpu", "cpu"]
+    gpus_per_node: int = Field(ge=1)
+    memory_gb: Figure
+    memory_bandwidth_gbps: Figure
+    bf16_dense_tflops: Figure | None = None
+    fp8_dense_tflops: Figure | None = None
+    int8_dense_tops: Figure | None = None
+    board_power_w: Figure
+    scaleup_link: TextFigure | None = None
+    scaleup_bandwidth_gbps: Figure | None = Field(
+        default=None, description="bidirectional per GPU (NVLink, Infinity Fabric, HCCS)"
+    )
+    host_link: TextFigure | None = None
+    server_power_w: Figure | None = Field(
+        default=None, description="maximum input power of a whole `gpus_per_node` server"
+    )
+    allin_power_w_per_gpu: Figure | None = Field(
+        default=None, description="provisioned utility power per GPU incl. facility (no PUE on top)"
+    )
+    node_overhead_factor: Figure | None = Field(
+        default=None, description="server power per GPU ÷ board power (CPU, fans, NICs)"
+    )
+    launch: TextFigure | None = None
+    prices: Prices
+    acceptance: Acceptance | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _compute_figure(self) -> HardwareProfile:
+        if self.kind == "gpu" and self.bf16_dense_tflops is None and self.int8_dense_tops is None:
+            raise ValueError("a GPU profile needs bf16_dense_tflops or int8_dense_tops")
+        return self
+
+    def figures(self) -> dict[str, Sourced]:
+        """Every sourced figure in the profile by dotted path (for listing and tests)."""
+        found: dict[str, Sourced] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, Sourced):
+                found[name] = value
+        for i, tier in enumerate(self.prices.rent):
+            found[f"prices.rent.{i}"] = tier
+        for i, owned in enumerate(self.prices.owned):
+            found[f"prices.owned.{i}"] = owned
+        if self.prices.capex_usd_per_gpu is not None:
+            found["prices.capex_usd_per_gpu"] = self.prices.capex_usd_per_gpu
+        return found
