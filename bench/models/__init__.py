@@ -1,0 +1,1 @@
+"""Embedded models built locally and deterministically (nothing is downloaded)."""
