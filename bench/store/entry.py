@@ -1,0 +1,228 @@
+"""What the results store keeps about each run: a flat `RunEntry` built from its `Report`.
+
+The entry holds the fields people filter and sort on (SKU, model, workload, load point,
+created time) and the key figures (latency percentiles, steady-state throughput, energy,
+cost), plus where the run directory is. The report itself stays the source of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from bench.records import Record, Report
+
+
+class RunEntry(Record):
+    """One registered run. Times are UTC ISO-8601 `YYYY-MM-DDTHH:MM:SSZ` (sortable as text).
+
+    Throughput figures are over `throughput_window` (steady state when the run had one);
+    `*_per_gpu` divides by `gpus` (None when the GPU count is unknown). Energy and cost are
+    None when the report has none; `cost_basis_estimated` says whether the cost used an
+    estimated input (e.g. power from board TDP instead of a meter).
+    """
+
+    run_id: str
+    status: str
+    sweep_id: str | None = None
+    created_utc: str
+    sku: str
+    model: str
+    workload: str
+    load_kind: str | None = None
+    load_value: float | None = None
+    gpus: int | None = None
+    requests_ok: int = 0
+    requests_failed: int = 0
+    ttft_p50_s: float | None = None
+    ttft_p99_s: float | None = None
+    tpot_p50_s: float | None = None
+    tpot_p99_s: float | None = None
+    e2e_p50_s: float | None = None
+    e2e_p99_s: float | None = None
+    interactivity_p50_tok_per_s: float | None = None
+    throughput_window: str | None = None
+    output_tok_per_s: float | None = None
+    total_tok_per_s: float | None = None
+    output_tok_per_s_per_gpu: float | None = None
+    total_tok_per_s_per_gpu: float | None = None
+    goodput_fraction: float | None = None
+    energy_j: float | None = None
+    energy_j_per_output_token: float | None = None
+    energy_valid: bool | None = None
+    cost_currency: str | None = None
+    cost_per_m_output_tokens: float | None = None
+    cost_per_m_total_tokens: float | None = None
+    cost_estimated: bool | None = None
+    run_dir: str
+    report_sha256: str
+    registered_utc: str
+
+    @property
+    def load_label(self) -> str:
+        """`c=8` for concurrency, `rate=2/s` for a request rate, `-` when unknown."""
+        if self.load_value is None:
+            return "-"
+        value = f"{self.load_value:g}"
+        return f"c={value}" if self.load_kind == "concurrency" else f"rate={value}/s"
+
+
+class SweepEntry(Record):
+    """One registered sweep: a directory of run directories (its points) and a manifest."""
+
+    sweep_id: str
+    sweep_dir: str
+    created_utc: str
+    sku: str
+    model: str
+    workload: str
+    points: int
+    status: str
+    registered_utc: str
+
+
+EntryKind = Literal["run", "sweep"]
+
+
+def utc_text(value: str | datetime | None = None) -> str:
+    """Normalise a timestamp (ISO text or datetime; naive means UTC) to `YYYY-MM-DDTHH:MM:SSZ`.
+
+    None means now. Raises ValueError for text that is not ISO-8601.
+    """
+    if value is None:
+        moment = datetime.now(UTC)
+    elif isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def workload_label(report: Report) -> str:
+    """The workload's name: `report.workload["name"]` when the workload suite set one,
+    else `shape-<in>x<out>` from a synthetic shape config, else its `kind`, else `-`."""
+    if report.workload and isinstance(report.workload.get("name"), str):
+        return str(report.workload["name"])
+    spec = report.config.get("workload")
+    if isinstance(spec, dict):
+        if isinstance(spec.get("name"), str):
+            return str(spec["name"])
+        if spec.get("kind") == "shape" and "input_tokens" in spec and "output_tokens" in spec:
+            return f"shape-{spec['input_tokens']}x{spec['output_tokens']}"
+        if isinstance(spec.get("kind"), str):
+            return str(spec["kind"])
+    return "-"
+
+
+def load_point(config: dict[str, Any]) -> tuple[str | None, float | None]:
+    """(kind, level) of the run's load: ("concurrency", C) or ("rate", requests/s)."""
+    load = config.get("load")
+    if not isinstance(load, dict):
+        return None, None
+    kind = load.get("kind")
+    key = {"concurrency": "concurrency", "rate": "rate_per_s"}.get(str(kind))
+    if key is None or not isinstance(load.get(key), int | float):
+        return (str(kind) if kind else None), None
+    return str(kind), float(load[key])
+
+
+def gpu_count(report: Report) -> int | None:
+    """GPUs the run used: the cost breakdown's count, else `config.gpus`, else the engine's
+    parallel sizes (tp × pp × dp from its extra args) on a GPU SKU, else None."""
+    if report.cost is not None:
+        return report.cost.gpus
+    gpus = report.config.get("gpus")
+    if isinstance(gpus, int) and gpus >= 1:
+        return gpus
+    engine = report.config.get("engine")
+    args = engine.get("extra_args") if isinstance(engine, dict) else None
+    if isinstance(args, list) and all(isinstance(a, str) for a in args):
+        from bench.sweep.curve import gpus_from_engine_args
+
+        try:
+            return gpus_from_engine_args(args)
+        except Exception:  # a malformed flag must not stop a listing
+            return None
+    return None
+
+
+def _energy_figures(
+    energy: dict[str, Any] | None,
+) -> tuple[float | None, float | None, bool | None]:
+    """(energy J, J per output token, valid) of the headline scope of `Report.energy`.
+
+    `Report.energy` holds a `bench.energy.records.EnergySummary`; its `primary` total gives
+    the figures. Not measured, or a shape this version cannot read, gives (None, None, None);
+    measured but with no valid scope gives (None, None, False).
+    """
+    if not energy:
+        return None, None, None
+    from pydantic import ValidationError
+
+    from bench.energy.records import EnergySummary
+
+    try:
+        summary = EnergySummary.model_validate(energy)
+    except ValidationError:
+        return None, None, None
+    if not summary.measured:
+        return None, None, None
+    primary = summary.total(summary.primary) if summary.primary else None
+    if primary is None or not primary.valid:
+        return None, None, False
+    return primary.energy_j, primary.j_per_output_token, True
+
+
+def entry_from_report(
+    report: Report, run_dir: Path, *, sha256: str, sweep_id: str | None = None
+) -> RunEntry:
+    """Flatten a report into its store entry. Pure: reads nothing but its arguments."""
+    summary = report.summary
+    load_kind, load_value = load_point(report.config)
+    gpus = gpu_count(report)
+    window = (summary.steady_state or summary.whole_run) if summary else None
+    tpot_p50 = summary.tpot_s.p50 if summary else None
+    energy_j, j_per_token, energy_valid = _energy_figures(report.energy)
+    cost = report.cost
+    sku = str(report.config.get("hardware") or (cost.hardware_sku if cost else "") or "-")
+    model = str(report.config.get("model") or report.provenance.model_id or "-")
+    return RunEntry(
+        run_id=report.run_id,
+        status=report.status,
+        sweep_id=sweep_id,
+        created_utc=utc_text(report.created_utc),
+        sku=sku,
+        model=model,
+        workload=workload_label(report),
+        load_kind=load_kind,
+        load_value=load_value,
+        gpus=gpus,
+        requests_ok=summary.requests_ok if summary else 0,
+        requests_failed=summary.requests_failed if summary else 0,
+        ttft_p50_s=summary.ttft_s.p50 if summary else None,
+        ttft_p99_s=summary.ttft_s.p99 if summary else None,
+        tpot_p50_s=tpot_p50,
+        tpot_p99_s=summary.tpot_s.p99 if summary else None,
+        e2e_p50_s=summary.e2e_s.p50 if summary else None,
+        e2e_p99_s=summary.e2e_s.p99 if summary else None,
+        interactivity_p50_tok_per_s=1.0 / tpot_p50 if tpot_p50 else None,
+        throughput_window=window.label if window else None,
+        output_tok_per_s=window.output_tok_per_s if window else None,
+        total_tok_per_s=window.total_tok_per_s if window else None,
+        output_tok_per_s_per_gpu=window.output_tok_per_s / gpus if window and gpus else None,
+        total_tok_per_s_per_gpu=window.total_tok_per_s / gpus if window and gpus else None,
+        goodput_fraction=summary.goodput.fraction if summary and summary.goodput else None,
+        energy_j=energy_j,
+        energy_j_per_output_token=j_per_token,
+        energy_valid=energy_valid,
+        cost_currency=cost.currency if cost else None,
+        cost_per_m_output_tokens=cost.per_m_output_tokens if cost else None,
+        cost_per_m_total_tokens=cost.per_m_total_tokens if cost else None,
+        cost_estimated=cost.estimated if cost else None,
+        run_dir=str(run_dir.resolve()),
+        report_sha256=sha256,
+        registered_utc=utc_text(),
+    )
