@@ -1,0 +1,19 @@
+"""Measured energy per token: meters, idle baseline, validity, derived figures (issue 5).
+
+Importing this package is light: NVML (`pynvml`) is imported only when an NVML meter opens.
+
+    from bench.energy import open_meters, summarize_energy
+"""
+
+from bench.energy.meterset import DEFAULT_IDLE_S, MeterSet, open_meters
+from bench.energy.records import EnergySummary, EnergyTrace
+from bench.energy.summary import summarize_energy
+
+__all__ = [
+    "DEFAULT_IDLE_S",
+    "EnergySummary",
+    "EnergyTrace",
+    "MeterSet",
+    "open_meters",
+    "summarize_energy",
+]
