@@ -9,7 +9,6 @@ the sweep died is run again, skipped points (after an escalation stop) stay skip
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 from bench.config.loading import validation_to_user_error
 from bench.errors import UserError
 from bench.records import Record
+from bench.report.io import write_atomic
 from bench.sweep.curve import LoadKind
 
 MANIFEST_NAME = "sweep.json"
@@ -121,23 +121,10 @@ def new_manifest(
 
 
 def write_manifest(manifest: SweepManifest, sweep_dir: Path) -> Path:
-    """Write `sweep_dir/sweep.json` atomically: temp file, fsync, rename, fsync the folder."""
+    """Write `sweep_dir/sweep.json` atomically (temp file, fsync, rename)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
     path = sweep_dir / MANIFEST_NAME
-    tmp = sweep_dir / f".{MANIFEST_NAME}.{os.getpid()}.tmp"
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(manifest.model_dump_json(indent=2))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(sweep_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_atomic(path, manifest.model_dump_json(indent=2))
     return path
 
 
