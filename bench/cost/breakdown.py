@@ -15,7 +15,7 @@ from bench.cost.assumptions import (
     CostAssumptions,
 )
 from bench.errors import UserError
-from bench.hardware.schema import HardwareProfile, Sourced
+from bench.hardware.schema import HardwareProfile, RentTier, Sourced
 from bench.records import Basis, CostBreakdown, CostLine, RunSummary
 
 # Line names other modules read back from stored reports (compare, quote).
@@ -97,6 +97,29 @@ def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]
     return 1.0, "default: no node overhead known for this profile"
 
 
+def _tier_price(tier: RentTier, a: CostAssumptions) -> float:
+    """A rent tier's price per GPU-hour in the report currency (monthly / 730).
+
+    Raises:
+        UserError: a CNY tier in a USD report without an FX rate.
+    """
+    if tier.usd_per_gpu_hour is not None:
+        return a.from_usd(tier.usd_per_gpu_hour)
+    if tier.cny_per_gpu_hour is not None:
+        cny = tier.cny_per_gpu_hour
+    else:
+        assert tier.cny_per_gpu_month is not None
+        cny = f.monthly_to_hourly(tier.cny_per_gpu_month)
+    converted = a.from_cny(cny)
+    if converted is None:
+        raise UserError(
+            f"tier {tier.tier} is priced in CNY but the report currency is USD",
+            field="fx_cny_per_usd",
+            fix="give the exchange rate (fx_cny_per_usd, e.g. 7.2) or use currency CNY",
+        )
+    return converted
+
+
 def _rent_cost(
     profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
 ) -> tuple[float, list[CostLine]]:
@@ -108,24 +131,16 @@ def _rent_cost(
         if tier is None:
             names = ", ".join(t.tier for t in profile.prices.rent)
             raise UserError(
-                f"no rent tier {a.price_tier!r} for {profile.sku}",
+                f"no rent tier {a.price_tier!r} for {profile.sku}"
+                if names
+                else f"no sourced rent price for {profile.sku}",
                 file=_profile_file(profile),
                 field="prices.rent",
-                fix=f"use one of: {names}; or give your own price (rent_price_per_gpu_hour)",
+                fix=(f"use one of: {names}; or " if names else "")
+                + "give your own price (rent_price_per_gpu_hour, --rent-price-per-gpu-hour)",
             )
         includes_power, note = tier.includes_power, f"tier {tier.tier}: {_cite(tier)}"
-        if tier.usd_per_gpu_hour is not None:
-            rent = a.from_usd(tier.usd_per_gpu_hour)
-        else:
-            assert tier.cny_per_gpu_month is not None
-            converted = a.from_cny(f.monthly_to_hourly(tier.cny_per_gpu_month))
-            if converted is None:
-                raise UserError(
-                    f"tier {tier.tier} is priced in CNY but the report currency is USD",
-                    field="fx_cny_per_usd",
-                    fix="give the exchange rate (fx_cny_per_usd, e.g. 7.2) or use currency CNY",
-                )
-            rent, note = converted, note + " (CNY per month / 730)"
+        rent = _tier_price(tier, a)
     lines = [
         CostLine(
             name="rent price", value=rent, unit=f"{cur}/{dev}-hour", basis="configured", note=note

@@ -58,7 +58,7 @@ class TextFigure(Sourced):
 
 
 class RentTier(Sourced):
-    """A rental price preset: exactly one of an hourly USD price or a monthly CNY price.
+    """A rental price preset: exactly one of a USD hourly, CNY hourly or CNY monthly price.
 
     `includes_power`: the contract price already pays for electricity (cloud instances do; a
     bare-metal server lease usually does not, then the cost model adds power).
@@ -66,14 +66,17 @@ class RentTier(Sourced):
 
     tier: str = Field(pattern=_SLUG_PATTERN)
     usd_per_gpu_hour: float | None = Field(default=None, gt=0)
+    cny_per_gpu_hour: float | None = Field(default=None, gt=0)
     cny_per_gpu_month: float | None = Field(default=None, gt=0)
     includes_power: bool
 
     @model_validator(mode="after")
     def _one_price(self) -> RentTier:
-        given = [p for p in (self.usd_per_gpu_hour, self.cny_per_gpu_month) if p is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of usd_per_gpu_hour or cny_per_gpu_month")
+        prices = (self.usd_per_gpu_hour, self.cny_per_gpu_hour, self.cny_per_gpu_month)
+        if sum(p is not None for p in prices) != 1:
+            raise ValueError(
+                "give exactly one of usd_per_gpu_hour, cny_per_gpu_hour or cny_per_gpu_month"
+            )
         return self
 
 
@@ -85,10 +88,14 @@ class OwnedTier(Sourced):
 
 
 class Prices(StrictConfig):
-    """Price presets. `default_rent_tier` names the rent tier used when none is asked for."""
+    """Price presets. `default_rent_tier` names the rent tier used when none is asked for.
 
-    default_rent_tier: str
-    rent: list[RentTier] = Field(min_length=1)
+    A SKU with no sourced price has no rent tiers (the user gives a price); one is never
+    invented.
+    """
+
+    default_rent_tier: str | None = None
+    rent: list[RentTier] = Field(default_factory=list)
     owned: list[OwnedTier] = Field(default_factory=list)
     capex_usd_per_gpu: Figure | None = Field(
         default=None, description="all-in purchase cost per GPU: server share, NICs, switches"
@@ -100,7 +107,7 @@ class Prices(StrictConfig):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"tier names must be unique across rent and owned: {duplicates}")
-        if self.default_rent_tier not in {t.tier for t in self.rent}:
+        if self.rent and self.default_rent_tier not in {t.tier for t in self.rent}:
             raise ValueError(
                 f"default_rent_tier {self.default_rent_tier!r} is not one of the rent tiers "
                 f"{[t.tier for t in self.rent]}"
@@ -110,6 +117,8 @@ class Prices(StrictConfig):
     def rent_tier(self, name: str | None) -> RentTier | None:
         """The rent tier called `name` (the default tier when `name` is None), or None."""
         wanted = name or self.default_rent_tier
+        if wanted is None:
+            return None
         return next((t for t in self.rent if t.tier == wanted), None)
 
     def owned_tier(self, name: str) -> OwnedTier | None:

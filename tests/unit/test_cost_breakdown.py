@@ -231,3 +231,27 @@ def test_gpus_must_be_positive() -> None:
             gpus=0,
             measured_power_w=None,
         )
+
+
+def test_every_shipped_profile_prices_a_run_or_asks_for_a_price() -> None:
+    from bench.hardware import list_profiles
+
+    for profile in list_profiles():
+        if not profile.prices.rent:
+            with pytest.raises(UserError) as err:
+                run_cost(profile, CostAssumptions(), summary=SUMMARY, gpus=1, measured_power_w=None)
+            assert "--rent-price-per-gpu-hour" in (err.value.fix or "")
+            own = CostAssumptions(rent_price_per_gpu_hour=2.0)
+            cost = run_cost(profile, own, summary=SUMMARY, gpus=1, measured_power_w=None)
+            assert cost.gpu_hour_cost == pytest.approx(2.0)
+            continue
+        a = CostAssumptions(fx_cny_per_usd=7.2)  # some default tiers are priced in CNY
+        cost = run_cost(profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
+        assert cost.per_m_total_tokens is not None and cost.per_m_total_tokens > 0
+
+
+def test_a800_default_tier_is_cny_per_hour_converted() -> None:
+    profile = load_profile("a800")
+    a = CostAssumptions(fx_cny_per_usd=7.2)
+    cost = run_cost(profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
+    assert cost.gpu_hour_cost == pytest.approx(10.0 / 7.2)  # ¥10/GPU-hour at 7.2
