@@ -50,6 +50,14 @@ def list_cmd(
     )
 
 
+@app.command("sweeps")
+def sweeps_cmd(store: StoreOpt = None) -> None:
+    """List registered sweeps (see their points with `bench runs list --sweep ID`)."""
+    from bench.store.cli_impl import list_sweeps
+
+    list_sweeps(store)
+
+
 @app.command("show")
 def show_cmd(run_id: str, store: StoreOpt = None) -> None:
     """Show one run's entry and whether its run directory is still readable."""
@@ -62,11 +70,11 @@ def show_cmd(run_id: str, store: StoreOpt = None) -> None:
 def rm_cmd(
     run_id: str,
     delete_files: Annotated[
-        bool, typer.Option("--delete-files", help="also delete the run directory from disk")
+        bool, typer.Option("--delete-files", help="also delete the run (or sweep) directory")
     ] = False,
     store: StoreOpt = None,
 ) -> None:
-    """Remove a run's entry from the store (its files stay unless --delete-files)."""
+    """Remove a run's (or a sweep's, with its points) entry; files stay unless --delete-files."""
     from bench.store.cli_impl import remove_run
 
     remove_run(store, run_id, delete_files=delete_files)

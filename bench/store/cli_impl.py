@@ -75,25 +75,46 @@ def show_run(store: Path | None, run_id: str) -> None:
         )
 
 
+def list_sweeps(store: Path | None) -> None:
+    """Print one line per registered sweep."""
+    with Store(store) as db:
+        sweeps = db.list_sweeps()
+    for sw in sweeps:
+        typer.echo(
+            f"{sw.sweep_id}  {sw.created_utc}  {sw.sku}  {sw.model}  {sw.workload}  "
+            f"{sw.points} point(s)  {sw.status}  {sw.sweep_dir}"
+        )
+    typer.echo(f"{len(sweeps)} sweep(s)")
+
+
 def remove_run(store: Path | None, run_id: str, *, delete_files: bool) -> None:
-    """Remove the entry; with `delete_files`, also the run directory (only if it is one)."""
+    """Remove a run's entry, or a sweep's and its points'; with `delete_files`, also the
+    directory (only when it is a run directory or a sweep directory)."""
+    from bench.sweep.manifest import MANIFEST_NAME
+
     with Store(store) as db:
         entry = db.remove_run(run_id)
-    if entry is None:
-        raise UserError(
-            f"no run {run_id!r} in the store",
-            field="RUN_ID",
-            fix="see `bench runs list` for registered ids",
-        )
-    typer.echo(f"removed {run_id} from the store")
-    run_dir = Path(entry.run_dir)
-    if not delete_files:
-        typer.echo(f"files kept: {run_dir}")
-    elif is_run_dir(run_dir):
-        shutil.rmtree(run_dir)
-        typer.echo(f"deleted {run_dir}")
+        sweep = db.remove_sweep(run_id) if entry is None else None
+    if entry is not None:
+        typer.echo(f"removed run {run_id} from the store")
+        target, is_ours = Path(entry.run_dir), is_run_dir(Path(entry.run_dir))
+    elif sweep is not None:
+        typer.echo(f"removed sweep {run_id} and its {len(sweep[1])} point(s) from the store")
+        target = Path(sweep[0].sweep_dir)
+        is_ours = (target / MANIFEST_NAME).is_file()
     else:
-        typer.echo(f"not deleted: {run_dir} is not a run directory (no report.json)")
+        raise UserError(
+            f"no run or sweep {run_id!r} in the store",
+            field="RUN_ID",
+            fix="see `bench runs list` and `bench runs sweeps` for registered ids",
+        )
+    if not delete_files:
+        typer.echo(f"files kept: {target}")
+    elif is_ours:
+        shutil.rmtree(target)
+        typer.echo(f"deleted {target}")
+    else:
+        typer.echo(f"not deleted: {target} is not a run or sweep directory")
 
 
 def import_runs(store: Path | None, dirs: list[Path], *, copy: bool, replace: bool) -> None:

@@ -165,17 +165,18 @@ class Store:
 
     # runs -------------------------------------------------------------------------------
 
-    def put_runs(self, entries: Sequence[RunEntry]) -> None:
-        """Insert or replace these entries (keyed by run id) in one transaction."""
-        if not entries:
+    def put(self, runs: Sequence[RunEntry], sweeps: Sequence[SweepEntry] = ()) -> None:
+        """Insert or replace run and sweep entries (keyed by id), all in one transaction."""
+        if not runs and not sweeps:
             return
-        names = list(RunEntry.model_fields)
-        sql = (
-            f"INSERT OR REPLACE INTO runs ({', '.join(names)}) "
-            f"VALUES ({', '.join('?' for _ in names)})"
-        )
         with self.transaction() as conn:
-            conn.executemany(sql, [[getattr(e, n) for n in names] for e in entries])
+            for model, table, rows in ((RunEntry, "runs", runs), (SweepEntry, "sweeps", sweeps)):
+                names = list(model.model_fields)
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO {table} ({', '.join(names)}) "
+                    f"VALUES ({', '.join('?' for _ in names)})",
+                    [[getattr(e, n) for n in names] for e in rows],
+                )
 
     def get_run(self, run_id: str) -> RunEntry | None:
         """The entry for `run_id`, or None when it is not registered."""
@@ -208,26 +209,25 @@ class Store:
 
     # sweeps -----------------------------------------------------------------------------
 
-    def put_sweep(self, sweep: SweepEntry, points: Sequence[RunEntry]) -> None:
-        """Register a sweep and its points together, in one transaction."""
-        names = list(SweepEntry.model_fields)
-        run_names = list(RunEntry.model_fields)
-        with self.transaction() as conn:
-            conn.execute(
-                f"INSERT OR REPLACE INTO sweeps ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' for _ in names)})",
-                [getattr(sweep, n) for n in names],
-            )
-            conn.executemany(
-                f"INSERT OR REPLACE INTO runs ({', '.join(run_names)}) "
-                f"VALUES ({', '.join('?' for _ in run_names)})",
-                [[getattr(e, n) for n in run_names] for e in points],
-            )
-
     def get_sweep(self, sweep_id: str) -> SweepEntry | None:
+        """The sweep's entry, or None when it is not registered."""
         row = self._conn.execute("SELECT * FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone()
         return SweepEntry.model_validate(dict(row)) if row else None
 
     def list_sweeps(self) -> list[SweepEntry]:
-        rows = self._conn.execute("SELECT * FROM sweeps ORDER BY created_utc").fetchall()
-        return [SweepEntry.model_validate(dict(r)) for r in rows]
+        """Registered sweeps, oldest first."""
+        rows = self._conn.execute("SELECT * FROM sweeps ORDER BY created_utc, sweep_id")
+        return [SweepEntry.model_validate(dict(r)) for r in rows.fetchall()]
+
+    def remove_sweep(self, sweep_id: str) -> tuple[SweepEntry, list[RunEntry]] | None:
+        """Delete a sweep's entry and its points' entries (not files); None if unknown."""
+        with self.transaction() as conn:
+            row = conn.execute("SELECT * FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone()
+            if row is None:
+                return None
+            points = conn.execute("SELECT * FROM runs WHERE sweep_id = ?", (sweep_id,)).fetchall()
+            conn.execute("DELETE FROM runs WHERE sweep_id = ?", (sweep_id,))
+            conn.execute("DELETE FROM sweeps WHERE sweep_id = ?", (sweep_id,))
+        return SweepEntry.model_validate(dict(row)), [
+            RunEntry.model_validate(dict(r)) for r in points
+        ]

@@ -10,7 +10,8 @@ import pytest
 
 from bench.store.db import Store
 from bench.store.ingest import import_dirs, register_run
-from bench.store.rundir import CorruptRun, read_records
+from bench.store.query import make_filter
+from bench.store.rundir import CorruptRun
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs_two_skus"
 ONE = "20260302T091500Z-h100-sxm-c1"
@@ -53,7 +54,7 @@ def test_corrupt_runs_are_reported_and_skipped(fleet: Path, tmp_path: Path) -> N
     assert len(got["added"]) == 4
     messages = {Path(r.path).name: r.message for r in results if r.outcome == "corrupt"}
     assert "provenance" in messages[ONE] and "required" in messages[ONE]
-    assert "schema_version 7" in messages["newer"]
+    assert "schema_version 7 is newer" in messages["newer"]
     with Store(tmp_path / "index.sqlite") as s:
         assert len(s.list_runs().runs) == 4
 
@@ -140,10 +141,75 @@ def test_register_run_raises_for_a_corrupt_run(tmp_path: Path) -> None:
     assert err.value.file == str(tmp_path / "run" / "report.json")
 
 
-def test_torn_last_line_of_requests_is_skipped_with_a_note(fleet: Path) -> None:
-    path = fleet / ONE / "requests.jsonl"
-    whole = path.read_text().splitlines()
-    path.write_text("\n".join(whole) + '\n{"request_id": "r99", "ind')
-    records, notes = read_records(fleet / ONE)
-    assert len(records) == len(whole) == 17
-    assert len(notes) == 1 and f"requests.jsonl:{len(whole) + 1}:" in notes[0]
+def make_sweep(root: Path, sweep_id: str = "sweep-h200-001") -> Path:
+    """A finished 3-point sweep (the h200 fixture runs as its points) under `root`."""
+    from bench.sweep.manifest import new_manifest, update_point, write_manifest
+
+    sweep_dir = root / sweep_id
+    manifest = new_manifest(sweep_id, {"hardware": "h200-sxm"}, "concurrency", [1, 4, 8])
+    for i, src in enumerate(sorted(FIXTURES.glob("*h200*"))):
+        point = sweep_dir / manifest.points[i].run_dir
+        shutil.copytree(src, point)
+        report = json.loads((point / "report.json").read_text())
+        report["run_id"] = f"{sweep_id}-p{i}"
+        (point / "report.json").write_text(json.dumps(report))
+        manifest = update_point(manifest, i, status="done")
+    write_manifest(manifest, sweep_dir)
+    return sweep_dir
+
+
+def test_sweep_points_are_registered_with_their_sweep(tmp_path: Path) -> None:
+    sweep_dir = make_sweep(tmp_path / "in")
+    db = tmp_path / "index.sqlite"
+    results = import_dirs([tmp_path / "in"], db)
+    assert [(r.outcome, r.sweep_id) for r in results] == [("added", "sweep-h200-001")] * 3
+    with Store(db) as s:
+        (sweep,) = s.list_sweeps()
+        assert (sweep.sweep_id, sweep.points, sweep.status, sweep.sku) == (
+            "sweep-h200-001",
+            3,
+            "running",
+            "h200-sxm",
+        )
+        assert sweep.sweep_dir == str(sweep_dir.resolve())
+        points = s.list_runs(make_filter(sweep="sweep-h200-001")).runs
+        assert [p.load_value for p in points] == [1.0, 4.0, 8.0]
+        removed = s.remove_sweep("sweep-h200-001")
+        assert removed is not None and len(removed[1]) == 3
+        assert s.list_runs().runs == [] and s.list_sweeps() == []
+
+
+def test_copying_a_sweep_keeps_its_manifest_with_the_points(tmp_path: Path) -> None:
+    make_sweep(tmp_path / "in")
+    db = tmp_path / "store" / "index.sqlite"
+    assert {r.outcome for r in import_dirs([tmp_path / "in"], db, copy=True)} == {"added"}
+    copied = tmp_path / "store" / "sweeps" / "sweep-h200-001"
+    assert (copied / "sweep.json").is_file()
+    assert sorted(p.name for p in copied.iterdir() if p.is_dir()) == [
+        "000-concurrency-1-r0",
+        "001-concurrency-4-r0",
+        "002-concurrency-8-r0",
+    ]
+    with Store(db) as s:
+        assert s.get_sweep("sweep-h200-001").sweep_dir == str(copied.resolve())
+        assert s.get_run("sweep-h200-001-p1").run_dir == str(
+            (copied / "001-concurrency-4-r0").resolve()
+        )
+
+
+def test_register_run_of_a_sweep_point_registers_the_sweep(tmp_path: Path) -> None:
+    sweep_dir = make_sweep(tmp_path)
+    db = tmp_path / "index.sqlite"
+    outcome = register_run(sweep_dir / "001-concurrency-4-r0", db)
+    assert (outcome.outcome, outcome.sweep_id) == ("added", "sweep-h200-001")
+    with Store(db) as s:
+        assert s.get_sweep("sweep-h200-001").points == 3
+        assert s.get_run("sweep-h200-001-p1").sweep_id == "sweep-h200-001"
+
+
+def test_a_corrupt_manifest_is_reported_and_its_runs_import_plainly(tmp_path: Path) -> None:
+    sweep_dir = make_sweep(tmp_path / "in")
+    (sweep_dir / "sweep.json").write_text("{ torn")
+    results = import_dirs([tmp_path / "in"], tmp_path / "index.sqlite")
+    assert [r.outcome for r in results] == ["corrupt", "added", "added", "added"]
+    assert results[0].path == str(sweep_dir) and results[1].sweep_id is None
