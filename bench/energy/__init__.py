@@ -5,12 +5,14 @@ Importing this package is light: NVML (`pynvml`) is imported only when an NVML m
     from bench.energy import open_meters, summarize_energy
 """
 
-from bench.energy.meterset import DEFAULT_IDLE_S, MeterSet, open_meters
+from bench.energy.config import DEFAULT_IDLE_S, EnergyConfig
+from bench.energy.meterset import MeterSet, open_meters
 from bench.energy.records import EnergySummary, EnergyTrace
 from bench.energy.summary import summarize_energy
 
 __all__ = [
     "DEFAULT_IDLE_S",
+    "EnergyConfig",
     "EnergySummary",
     "EnergyTrace",
     "MeterSet",

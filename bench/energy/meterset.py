@@ -24,7 +24,6 @@ from bench.errors import UserError
 
 MeterChoice = Literal["auto", "nvml", "rapl", "ipmi", "redfish", "none"]
 METER_CHOICES: tuple[str, ...] = ("auto", "nvml", "rapl", "ipmi", "redfish", "none")
-DEFAULT_IDLE_S = 10.0
 
 
 class MeterSet:
