@@ -28,7 +28,17 @@ app = typer.Typer(
 _GROUPS: dict[str, str] = {}
 
 
+def _register_foundation() -> None:
+    from bench import cli_run
+
+    app.command("run")(cli_run.run)
+    app.command("validate")(cli_run.validate)
+    app.command("report")(cli_run.report)
+    app.add_typer(cli_run.models_app, name="models")
+
+
 def _register_groups() -> None:
+    _register_foundation()
     for name, module_path in _GROUPS.items():
         module = importlib.import_module(module_path)
         app.add_typer(module.app, name=name)

@@ -85,6 +85,9 @@ def _train_tokenizer(vocab_size: int, out_dir: Path) -> None:
 def _write_weights(spec: TinyLlamaSpec, vocab_size: int, out_dir: Path) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     config = LlamaConfig(
         vocab_size=vocab_size,

@@ -1,0 +1,66 @@
+"""Terminal output for `bench run`: a progress bar while requests run, a summary table after."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bench.records import Report, RequestRecord
+from bench.report.summary import latency_rows, throughput_rows
+
+console = Console(stderr=True)
+
+
+def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Report]) -> Report:
+    total = (config.num_requests or 0) + config.warmup_requests
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("requests", total=total or None, failed=0)
+        failed = 0
+
+        def on_record(rec: RequestRecord) -> None:
+            nonlocal failed
+            failed += rec.status != "ok"
+            progress.update(task, advance=1, failed=failed)
+
+        return execute(config, assumptions, on_record=on_record,
+                       on_status=lambda msg: progress.console.print(msg))
+
+
+def print_summary(report: Report, run_dir: Path) -> None:
+    out = Console()
+    lat = Table(title=f"latency — run {report.run_id} ({report.status})")
+    for col in ("metric", "p50", "p90", "p99", "mean", "n"):
+        lat.add_column(col, justify="right")
+    for row in latency_rows(report):
+        lat.add_row(*row)
+    thr = Table(title="throughput")
+    for col in ("window", "duration (s)", "req/s", "input tok/s", "output tok/s", "total tok/s"):
+        thr.add_column(col, justify="right")
+    for row in throughput_rows(report):
+        thr.add_row(*row)
+    out.print(lat)
+    out.print(thr)
+    if report.cost is not None:
+        c = report.cost
+        flag = " (estimated inputs)" if c.estimated else ""
+        out.print(
+            f"cost on {c.hardware_sku} ({c.cost_basis} basis{flag}): "
+            f"{c.per_m_output_tokens:.4f} {c.currency}/M output tokens, "
+            f"{c.per_m_total_tokens:.4f} {c.currency}/M total tokens"
+        )
+    elif report.cost_note:
+        out.print(f"cost: {report.cost_note}")
+    summary = report.summary
+    if summary and summary.client:
+        for warning in summary.client.warnings:
+            out.print(f"[yellow]client warning:[/] {warning}")
+    out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")

@@ -1,0 +1,1 @@
+"""Run directories: report.json, requests.jsonl, summary.md — written and read back."""

@@ -1,0 +1,117 @@
+"""Read and write a run directory.
+
+    <run>/report.json      the Report (schema_version'd), written atomically
+    <run>/requests.jsonl   one RequestRecord per line, appended and flushed as each completes
+    <run>/summary.md       rendered from report.json alone
+    <run>/server.log       the managed server's log
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO
+
+from pydantic import ValidationError
+
+from bench.errors import UserError
+from bench.records import REPORT_SCHEMA_VERSION, Report, RequestRecord
+
+REPORT = "report.json"
+REQUESTS = "requests.jsonl"
+SUMMARY = "summary.md"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_report(run_dir: Path, report: Report) -> Path:
+    path = run_dir / REPORT
+    write_atomic(path, report.model_dump_json(indent=2))
+    return path
+
+
+class RequestLog:
+    """Appends records to requests.jsonl, flushing each line as it is written."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / REQUESTS
+        self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+        self.records: list[RequestRecord] = []
+
+    def append(self, record: RequestRecord) -> None:
+        self._fh.write(record.model_dump_json() + "\n")
+        self._fh.flush()
+        self.records.append(record)
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def load_report(run_dir: Path) -> Report:
+    """Read `<run_dir>/report.json`.
+
+    Raises:
+        UserError: missing, unreadable, from a newer schema, or invalid.
+    """
+    path = Path(run_dir) / REPORT
+    if not path.is_file():
+        raise UserError(
+            "no report.json here", file=path.parent, fix="give a run directory made by `bench run`"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"unreadable report: {exc}", file=path) from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, int) and version > REPORT_SCHEMA_VERSION:
+        raise UserError(
+            f"report schema_version {version} is newer than this tokenbench reads "
+            f"({REPORT_SCHEMA_VERSION})",
+            file=path,
+            field="schema_version",
+            fix="upgrade tokenbench",
+        )
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise UserError(
+            f"invalid report: {first['msg']}",
+            file=path,
+            field=".".join(str(p) for p in first["loc"]),
+        ) from None
+
+
+def read_requests(run_dir: Path) -> list[RequestRecord]:
+    """Read requests.jsonl; a torn last line (crash mid-write) is skipped, others must parse.
+
+    Raises:
+        UserError: a line other than the last does not parse (names the line).
+    """
+    path = Path(run_dir) / REQUESTS
+    if not path.is_file():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(RequestRecord.model_validate_json(line))
+        except ValidationError as exc:
+            if number == len(lines):
+                break  # torn final line of an interrupted run
+            raise UserError(
+                f"line {number} is not a valid request record: {exc.errors()[0]['msg']}",
+                file=path,
+            ) from None
+    return out

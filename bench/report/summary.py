@@ -1,0 +1,143 @@
+"""summary.md and the terminal table, both rendered from a `Report` alone.
+
+Units are converted here, and only here: seconds to milliseconds for latency.
+"""
+
+from __future__ import annotations
+
+from bench.records import Distribution, Report, Throughput
+
+LATENCIES = (
+    ("TTFT", "ttft_s"),
+    ("TPOT", "tpot_s"),
+    ("ITL", "itl_s"),
+    ("E2E", "e2e_s"),
+)
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value * 1000:.1f}"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def latency_rows(report: Report) -> list[list[str]]:
+    """Rows: metric, p50, p90, p99, mean (ms), count."""
+    summary = report.summary
+    if summary is None:
+        return []
+    rows = []
+    for name, field in LATENCIES:
+        dist: Distribution = getattr(summary, field)
+        rows.append(
+            [f"{name} (ms)", _ms(dist.p50), _ms(dist.p90), _ms(dist.p99), _ms(dist.mean),
+             str(dist.count)]
+        )
+    return rows
+
+
+def throughput_rows(report: Report) -> list[list[str]]:
+    """Rows: window, duration, req/s, input tok/s, output tok/s, total tok/s."""
+    summary = report.summary
+    if summary is None:
+        return []
+    rows = []
+    windows: list[Throughput | None] = [summary.steady_state, summary.whole_run]
+    for tp in windows:
+        if tp is None:
+            continue
+        rows.append(
+            [tp.label.replace("_", "-"), f"{tp.duration_s:.2f}", _num(tp.request_per_s, 3),
+             _num(tp.input_tok_per_s, 1), _num(tp.output_tok_per_s, 1),
+             _num(tp.total_tok_per_s, 1)]
+        )
+    return rows
+
+
+def cost_rows(report: Report) -> list[list[str]]:
+    """Rows: line, value, unit, basis."""
+    if report.cost is None:
+        return []
+    return [[line.name, f"{line.value:,.6g}", line.unit, line.basis] for line in report.cost.lines]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def render_summary(report: Report) -> str:
+    """The run's summary.md."""
+    cfg = report.config
+    lines = [
+        f"# tokenbench run {report.run_id}",
+        "",
+        f"- status: **{report.status}**" + (f" — {report.failure}" if report.failure else ""),
+        f"- model: {cfg.get('model')} · hardware profile: {cfg.get('hardware')}",
+        f"- load: {cfg.get('load')}",
+        f"- workload: {cfg.get('workload')}",
+        f"- created (UTC): {report.created_utc}",
+    ]
+    summary = report.summary
+    if summary is not None:
+        lines += [
+            f"- requests: {summary.requests_ok} ok, {summary.requests_failed} failed "
+            f"({summary.errors_by_class or 'none'}), {summary.warmup_requests} warm-up excluded",
+            "",
+            "## Latency",
+            "",
+            _table(["metric", "p50", "p90", "p99", "mean", "n"], latency_rows(report)),
+            "",
+            "## Throughput",
+            "",
+            _table(
+                ["window", "duration (s)", "req/s", "input tok/s", "output tok/s", "total tok/s"],
+                throughput_rows(report),
+            ),
+        ]
+        if summary.steady_state_note:
+            lines += ["", f"Note: {summary.steady_state_note}"]
+        if summary.server and summary.server.window_output_tok_per_s is not None:
+            ours = (summary.steady_state or summary.whole_run).output_tok_per_s
+            theirs = summary.server.window_output_tok_per_s
+            diff = (ours - theirs) / theirs * 100 if theirs else float("nan")
+            lines += [
+                "",
+                f"Server's own counter (vllm:generation_tokens_total) over the same window: "
+                f"{theirs:,.1f} output tok/s (client figure differs by {diff:+.1f} %).",
+            ]
+        if summary.goodput:
+            g = summary.goodput
+            lines += [
+                "",
+                f"Goodput at SLO {g.slo.model_dump(exclude_none=True)}: {g.requests_meeting_slo}/"
+                f"{g.requests_measured} requests ({g.fraction:.0%}), {g.request_per_s:.3f} req/s, "
+                f"{g.output_tok_per_s:,.1f} output tok/s",
+            ]
+        if summary.client:
+            c = summary.client
+            lines += [
+                "",
+                f"Client load: {c.cpu_fraction:.0%} of one core, event-loop lag p99 "
+                f"{_ms(c.loop_lag_s.p99)} ms" + ("".join(f"\n- warning: {w}" for w in c.warnings)),
+            ]
+    if report.cost is not None:
+        c = report.cost
+        lines += [
+            "",
+            f"## Cost ({c.currency}, {c.cost_basis} basis, {c.hardware_sku}"
+            f"{', ESTIMATED inputs' if c.estimated else ''})",
+            "",
+            f"- per million output tokens: {_num(c.per_m_output_tokens, 4)} {c.currency}",
+            f"- per million total tokens: {_num(c.per_m_total_tokens, 4)} {c.currency}",
+            "",
+            _table(["line", "value", "unit", "basis"], cost_rows(report)),
+        ]
+    elif report.cost_note:
+        lines += ["", f"Cost: {report.cost_note}"]
+    if report.energy is not None:
+        lines += ["", "## Energy", "", f"{report.energy}"]
+    return "\n".join(lines) + "\n"

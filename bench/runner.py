@@ -1,0 +1,326 @@
+"""`bench run`: one benchmark run, start to finish, as a pipeline of records.
+
+    RunConfig ─► hardware profile, cost assumptions, model entry (validated before any work)
+              ─► RequestSpecs ─► engine (managed vllm / endpoint) + load driver + /metrics scrape
+              ─► RequestRecords (requests.jsonl, flushed per request)
+              ─► RunSummary ─► CostBreakdown ─► Report (report.json, summary.md)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.catalog import ModelEntry, load_catalog
+from bench.config.run import EndpointEngine, ManagedEngine, RunConfig
+from bench.cost.assumptions import CostAssumptions
+from bench.errors import RunFailed, UserError
+from bench.hardware import HardwareProfile, load_profile
+from bench.records import ClientLoad, Report, RequestRecord, RequestSpec, RunSummary
+from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
+from bench.report.summary import render_summary
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def prepare_output_dir(path: Path) -> Path:
+    """Create the run directory; refuse one that already holds results (never overwrite).
+
+    Raises:
+        UserError: the directory already has report.json or requests.jsonl.
+    """
+    if (path / REPORT).exists() or (path / REQUESTS).exists():
+        raise UserError(
+            "output directory already holds a run",
+            file=path,
+            field="--out",
+            fix="choose a new output directory; earlier results are never overwritten",
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything validated before any work starts."""
+
+    config: RunConfig
+    entry: ModelEntry
+    profile: HardwareProfile
+    assumptions: CostAssumptions
+    gpus: int
+    engine_args: list[str]
+
+
+def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> RunPlan:
+    """Validate model, hardware and engine choice; raise UserError before any work."""
+    catalog, _ = load_catalog()
+    entry = catalog.get(config.model)
+    profile = load_profile(config.hardware)
+    memory = profile.memory_gb.value if profile.memory_gb else None
+    _, engine = entry.engine_for(profile.kind, memory)
+    args = engine.cli_args()
+    if isinstance(config.engine, ManagedEngine):
+        args += list(config.engine.extra_args)
+    return RunPlan(
+        config=config,
+        entry=entry,
+        profile=profile,
+        assumptions=assumptions or CostAssumptions(),
+        gpus=config.gpus or engine.gpus,
+        engine_args=args,
+    )
+
+
+def load_tokenizer(model_path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(model_path)
+
+
+def build_specs(config: RunConfig, tokenizer: Any) -> list[RequestSpec]:
+    from bench.loadgen.shape import shape_requests
+
+    n = config.num_requests or 10_000  # duration-bounded runs stop at the deadline
+    return shape_requests(config.workload, tokenizer, n, warmup=config.warmup_requests)
+
+
+def client_load(stats: Any, *, warn_cpu_fraction: float = 0.8, warn_lag_s: float = 0.005) -> ClientLoad:
+    """The client's own load, with warnings when it may have distorted the measurement."""
+    from bench.metrics.latency import distribution
+
+    lag = distribution(stats.loop_lag_s)
+    fraction = stats.cpu_s / stats.wall_s if stats.wall_s > 0 else 0.0
+    warnings = []
+    if fraction > warn_cpu_fraction:
+        warnings.append(
+            f"client used {fraction:.0%} of a core: latency may include client overhead "
+            "(use more --workers or check with `bench calibrate`)"
+        )
+    if lag.p99 is not None and lag.p99 > warn_lag_s:
+        warnings.append(
+            f"event-loop lag p99 {lag.p99 * 1000:.1f} ms: timestamps may be late by that much"
+        )
+    send_lag = distribution(stats.send_lag_s) if stats.send_lag_s else None
+    return ClientLoad(
+        cpu_s=stats.cpu_s, wall_s=stats.wall_s, cpu_fraction=fraction, loop_lag_s=lag,
+        send_lag_s=send_lag, warnings=warnings,
+    )
+
+
+async def _drive_and_scrape(
+    plan: RunPlan,
+    specs: list[RequestSpec],
+    target: Any,
+    log: RequestLog,
+    scrape_url: str | None,
+    watchdog: Callable[[], str | None] | None,
+    on_record: Callable[[RequestRecord], None] | None,
+) -> tuple[Any, Any]:
+    from bench.engines.prometheus import Scraper
+    from bench.loadgen.drive import drive
+
+    scraper = Scraper(scrape_url) if scrape_url else None
+    if scraper:
+        await scraper.start()
+
+    def record(rec: RequestRecord) -> None:
+        log.append(rec)
+        if on_record:
+            on_record(rec)
+
+    try:
+        stats = await drive(
+            target, specs, plan.config.load, on_record=record,
+            duration_s=plan.config.duration_s, seed=plan.config.workload.seed, watchdog=watchdog,
+        )
+    finally:
+        if scraper:
+            await scraper.stop()
+    return stats, scraper
+
+
+def _event_loop_runner() -> Callable[[Any], Any]:
+    try:
+        import uvloop
+
+        return uvloop.run  # type: ignore[no-any-return]
+    except ImportError:
+        return asyncio.run
+
+
+def run_benchmark(
+    config: RunConfig,
+    *,
+    base_url: str | None = None,
+    served_model: str | None = None,
+    plan: RunPlan | None = None,
+    model_path: str | None = None,
+    watchdog: Callable[[], str | None] | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
+    run_id: str | None = None,
+) -> Report:
+    """Run one benchmark against a server that is already up and write the run directory.
+
+    With a managed engine the caller (`execute_run`) starts the server and passes its URL
+    and a watchdog. On a dead server or Ctrl-C the run directory is still written, with
+    status "partial" and the reason, and `RunFailed` is raised.
+    """
+    from bench.engines.endpoint import api_key_from_env
+    from bench.loadgen.client import StreamTarget
+    from bench.loadgen.drive import RunAborted
+    from bench.models.resolve import resolve_model
+    from bench.models.tiny import model_dir_sha256
+    from bench.report.provenance import collect_provenance
+
+    plan = plan or plan_run(config)
+    run_dir = prepare_output_dir(config.output_dir)
+    model_path = model_path or resolve_model(plan.entry)
+    if isinstance(config.engine, EndpointEngine):
+        base_url = base_url or config.engine.url
+        served_model = served_model or config.engine.served_model or config.model
+        api_key = api_key_from_env(config.engine.api_key_env)
+        token_ids = False
+    else:
+        api_key, token_ids = None, True
+    if base_url is None:
+        raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
+    created = utc_now()
+    tokenizer = load_tokenizer(model_path)
+    specs = build_specs(config, tokenizer)
+    target = StreamTarget(
+        base_url, served_model or config.model, api_key=api_key, token_ids=token_ids,
+        timeout_s=config.request_timeout_s,
+    )
+    provenance = collect_provenance(
+        model_id=config.model, model_path=model_path,
+        model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
+        engine=config.engine.kind,
+    )
+    log = RequestLog(run_dir)
+    failure: str | None = None
+    stats = scraper = None
+    try:
+        stats, scraper = _event_loop_runner()(
+            _drive_and_scrape(
+                plan, specs, target, log, base_url if config.scrape_server_metrics else None,
+                watchdog, on_record,
+            )
+        )
+    except RunAborted as exc:
+        failure = str(exc)
+    except KeyboardInterrupt:
+        failure = "interrupted by the user (Ctrl-C)"
+    finally:
+        log.close()
+    report = assemble_report(
+        plan, log.records, run_id=run_id or new_run_id(), created=created, provenance=provenance,
+        stats=stats, scraper=scraper, failure=failure,
+    )
+    write_report(run_dir, report)
+    write_atomic(run_dir / "summary.md", render_summary(report))
+    if failure:
+        raise RunFailed(f"run failed: {failure}", run_dir)
+    return report
+
+
+def assemble_report(
+    plan: RunPlan,
+    records: list[RequestRecord],
+    *,
+    run_id: str,
+    created: str,
+    provenance: Any,
+    stats: Any,
+    scraper: Any,
+    failure: str | None,
+) -> Report:
+    """Summary, cost and report from what the run produced (also for partial runs)."""
+    from bench.metrics.summary import steady_state_window, summarize
+
+    measured = [r for r in records if not r.warmup]
+    summary: RunSummary | None = None
+    cost = None
+    cost_note = None
+    if measured:
+        window, _ = steady_state_window(measured, plan.config.load)
+        summary = summarize(
+            records, plan.config.load, slo=plan.config.slo,
+            server=scraper.summary(window) if scraper else None,
+            client=client_load(stats) if stats else None,
+        )
+        cost, cost_note = run_cost_or_note(plan, summary)
+    status = "complete" if failure is None else ("partial" if measured else "failed")
+    return Report(
+        run_id=run_id,
+        status=status,
+        failure=failure,
+        created_utc=created,
+        finished_utc=utc_now(),
+        config=plan.config.model_dump(mode="json"),
+        provenance=provenance,
+        summary=summary,
+        cost=cost,
+        cost_note=cost_note,
+    )
+
+
+def run_cost_or_note(plan: RunPlan, summary: RunSummary) -> tuple[Any, str | None]:
+    """The cost breakdown, or why there is none (no successful tokens)."""
+    from bench.cost.breakdown import run_cost
+
+    window = summary.steady_state or summary.whole_run
+    if window.output_tok_per_s <= 0:
+        return None, "no output tokens were measured, so no cost per token"
+    return (
+        run_cost(plan.profile, plan.assumptions, summary=summary, gpus=plan.gpus,
+                 measured_power_w=None),
+        None,
+    )
+
+
+def execute_run(
+    config: RunConfig,
+    assumptions: CostAssumptions | None = None,
+    on_record: Callable[[RequestRecord], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> Report:
+    """`bench run`: validate, start the managed server if asked, run, tear down."""
+    from bench.engines.managed import ManagedServer
+    from bench.models.resolve import resolve_model
+
+    plan = plan_run(config, assumptions)
+    say = on_status or (lambda _msg: None)
+    if not isinstance(config.engine, ManagedEngine):
+        if isinstance(config.engine, EndpointEngine):
+            from bench.engines.endpoint import check_endpoint
+
+            check_endpoint(config.engine.url, config.engine.api_key_env)
+        return run_benchmark(config, plan=plan, on_record=on_record)
+    prepare_output_dir(config.output_dir)
+    model_path = resolve_model(plan.entry)
+    server = ManagedServer(
+        model_path, config.model, engine_args=plan.engine_args,
+        log_path=config.output_dir / "server.log", host=config.engine.host,
+        port=config.engine.port, startup_timeout_s=config.engine.startup_timeout_s,
+    )
+    say(f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
+        f"log {server.log_path}")
+    with server:
+        say("server healthy; running the benchmark")
+        return run_benchmark(
+            config, base_url=server.base_url, served_model=config.model, plan=plan,
+            model_path=model_path, watchdog=server.dead_reason, on_record=on_record,
+        )

@@ -1,0 +1,56 @@
+"""Shared fixtures. The integration tests share one real vLLM server (CPU build, tiny model)
+for the whole session; it is started on first use and torn down at the end."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+
+
+class SharedServer:
+    """Starts the tiny-llama vLLM server lazily; restarts it if a test killed it."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.server = None
+        self.model_path: str | None = None
+        self.starts = 0
+
+    def get(self):
+        from bench.catalog import load_catalog
+        from bench.engines.managed import ManagedServer
+        from bench.hardware import load_profile
+        from bench.models.resolve import resolve_model
+
+        if self.server is not None and self.server.dead_reason() is None:
+            return self.server
+        catalog, _ = load_catalog()
+        entry = catalog.get("tiny-llama")
+        profile = load_profile("cpu-local")
+        _, engine = entry.engine_for(profile.kind, profile.memory_gb.value)
+        self.model_path = resolve_model(entry)
+        self.starts += 1
+        self.server = ManagedServer(
+            self.model_path, "tiny-llama", engine_args=engine.cli_args(),
+            log_path=self.log_dir / f"server-{self.starts}.log",
+        )
+        self.server.start()
+        return self.server
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_vllm(tmp_path_factory):
+    """The session's vLLM server: `.get()` returns a running ManagedServer."""
+    shared = SharedServer(tmp_path_factory.mktemp("vllm"))
+    yield shared
+    shared.stop()
