@@ -1,0 +1,495 @@
+"""The synthetic OpenAI-compatible streaming server, on raw asyncio (uvloop where available).
+
+Hot path per chunk: one pre-encoded `bytes` object handed to `transport.write`, one
+`perf_counter_ns` stamp appended to an `array('q')`, one timer-wheel append. No framework,
+no per-chunk JSON, no task per stream: every stream due in the same 50 µs slot is served by
+one wake-up of the loop (`scheduler.TimerWheel`). Routes:
+
+    POST /v1/completions, /v1/chat/completions  (stream or not; include_usage honoured)
+    GET  /health, /v1/models, /metrics           (vLLM-style counters and gauges)
+    POST /reset_prefix_cache                     (200, nothing to reset)
+    GET  /synth/records[?clear=1]                what was sent and when, JSONL
+    GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness summary (window), JSON
+
+Start it in-process with `SynthServer` (bench/synth/control.py) or `bench synth serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import time
+from array import array
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from bench.synth import http1, wire
+from bench.synth.records import SynthConfig, SynthRequestRecord, lateness_summary
+from bench.synth.scheduler import TimerWheel
+
+_pc = time.perf_counter_ns
+_GENERATION = {"/v1/completions": "completions", "/v1/chat/completions": "chat"}
+_OTHER = {
+    "/health": "GET",
+    "/v1/models": "GET",
+    "/metrics": "GET",
+    "/reset_prefix_cache": "POST",
+    "/synth/records": "GET",
+    "/synth/stats": "GET",
+}
+
+
+class _Stream:
+    """One generation request in flight: its schedule, payloads and what was sent."""
+
+    __slots__ = (
+        "conn", "transport", "closed", "keep_alive", "rid", "seq", "endpoint", "stream",
+        "prompt_tokens", "max_tokens", "received_ns", "due0", "gap", "k", "n", "tpc",
+        "last_tokens", "fail_at", "first", "middle", "last", "trailer", "body", "usage_each",
+        "head", "sent", "backlogged", "plain",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.plain = False  # a streamed request on the hot path (see SynthCore._fire)
+        self.k = 0
+        self.fail_at = -1
+        self.body: bytes | None = None
+        self.usage_each = False
+        self.sent = array("q")
+        self.backlogged = 0
+
+
+class _Conn(asyncio.Protocol):
+    """One HTTP/1.1 connection: parses requests in order, one response at a time."""
+
+    def __init__(self, server: SynthCore) -> None:
+        self.server = server
+        self.buf = bytearray()
+        self.transport: Any = None
+        self.busy = False
+        self.closed = False
+        self.active: _Stream | None = None
+        self.continued = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # each chunk leaves at once, no Nagle wait
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.busy:
+            self.drain(_pc())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.active is not None:
+            self.active.closed = True
+            self.active.plain = False
+
+    def drain(self, now_ns: int) -> None:
+        """Handle every complete request buffered, until one leaves a response pending."""
+        while not self.busy and not self.closed:
+            try:
+                request, used = http1.parse_request(self.buf)
+            except http1.HttpError as exc:
+                body = wire.error_json(exc.message, "BadRequestError", exc.status).encode()
+                self.transport.write(http1.full_response(exc.status, body, keep_alive=False))
+                self.transport.close()
+                return
+            if request is None:
+                return
+            if used == 0:  # the client waits for "100 Continue" before sending the body
+                if not self.continued:
+                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    self.continued = True
+                return
+            del self.buf[:used]
+            self.continued = False
+            self.server.handle(self, request, now_ns)
+
+    def respond(self, status: int, body: bytes, keep_alive: bool, ctype: str) -> None:
+        self.transport.write(
+            http1.full_response(status, body, content_type=ctype, keep_alive=keep_alive)
+        )
+        if not keep_alive:
+            self.transport.close()
+
+    def response_done(self, keep_alive: bool) -> None:
+        self.busy = False
+        self.active = None
+        if self.closed:
+            return
+        if not keep_alive:
+            self.transport.close()
+        elif self.buf:
+            self.drain(_pc())
+
+
+class SynthCore:
+    """Server state inside one event loop: routing, scheduling, counters, records."""
+
+    def __init__(self, config: SynthConfig, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        self.wheel = TimerWheel(loop, max(1, round(config.tick_s * 1e9)), self._fire)
+        self.ttft_ns = round(config.ttft_s * 1e9)
+        self.gap_ns = round(config.itl_s * 1e9)
+        self.fail = Fraction(config.fail_rate).limit_denominator(1_000_000)
+        self.seq = 0
+        self.active: set[_Stream] = set()
+        self.raw_records: list[tuple[Any, ...]] = []
+        self.prompt_tokens_total = 0
+        self.finished_generation_tokens = 0
+        self.success_total = 0
+        self.created = int(time.time())
+        self.stopped: asyncio.Future[None] = loop.create_future()
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def handle(self, conn: _Conn, req: http1.HttpRequest, now_ns: int) -> None:
+        endpoint = _GENERATION.get(req.path)
+        if endpoint is not None and req.method == "POST":
+            self._generate(conn, req, endpoint, now_ns)
+            return
+        want = _OTHER.get(req.path) or ("POST" if endpoint else None)
+        if want is None:
+            conn.respond(404, b'{"detail":"Not Found"}', req.keep_alive, "application/json")
+        elif want != req.method:
+            conn.respond(
+                405, b'{"detail":"Method Not Allowed"}', req.keep_alive, "application/json"
+            )
+        else:
+            status, body, ctype = self._simple(req)
+            conn.respond(status, body, req.keep_alive, ctype)
+
+    def _simple(self, req: http1.HttpRequest) -> tuple[int, bytes, str]:
+        if req.path in ("/health", "/reset_prefix_cache"):
+            return 200, b"", "application/json"
+        if req.path == "/metrics":
+            text = wire.metrics_text(
+                self.config.model, running=len(self.active), waiting=0,
+                prompt_tokens=self.prompt_tokens_total,
+                generation_tokens=self.generation_tokens(), success=self.success_total,
+            )  # fmt: skip
+            return 200, text.encode(), "text/plain; version=0.0.4; charset=utf-8"
+        if req.path == "/v1/models":
+            cfg = self.config
+            body = wire.models_json(cfg.model, self.created, cfg.max_model_len)
+            return 200, body.encode(), "application/json"
+        params = dict(p.partition("=")[::2] for p in req.query.split("&") if p)
+        records = self.records(include_active=req.path == "/synth/stats")
+        if params.get("clear") == "1":
+            self.raw_records.clear()
+        if req.path == "/synth/records":
+            body = "".join(r.model_dump_json() + "\n" for r in records)
+            return 200, body.encode(), "application/x-ndjson"
+        try:
+            since = int(params["since_ns"]) if "since_ns" in params else None
+            until = int(params["until_ns"]) if "until_ns" in params else None
+        except ValueError:
+            return (
+                400,
+                wire.error_json("bad since_ns/until_ns", "BadRequestError", 400).encode(),
+                "application/json",
+            )
+        summary = lateness_summary(records, since_ns=since, until_ns=until)
+        return 200, summary.model_dump_json().encode(), "application/json"
+
+    def _reject(self, conn: _Conn, req: http1.HttpRequest, status: int, msg: str) -> None:
+        kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
+        conn.respond(
+            status, wire.error_json(msg, kind, status).encode(), req.keep_alive, "application/json"
+        )
+
+    # -- generation ------------------------------------------------------------------------
+
+    def _generate(self, conn: _Conn, req: http1.HttpRequest, endpoint: str, now_ns: int) -> None:
+        try:
+            body = json.loads(req.body)
+            if not isinstance(body, dict):
+                raise ValueError("the request body must be a JSON object")
+            spec = self._parse_generation(endpoint, body)
+        except ValueError as exc:
+            self._reject(conn, req, 400, str(exc))
+            return
+        except LookupError as exc:
+            self._reject(conn, req, 404, str(exc.args[0]))
+            return
+        stream_flag, max_tokens, prompt_tokens, include_usage, usage_each = spec
+        cfg = self.config
+        s = _Stream()
+        s.seq = seq = self.seq
+        self.seq += 1
+        base_id = req.headers.get("x-request-id") or body.get("request_id") or f"synth-{seq}"
+        s.rid = ("cmpl-" if endpoint == "completions" else "chatcmpl-") + str(base_id)
+        s.conn, s.transport, s.keep_alive = conn, conn.transport, req.keep_alive
+        s.endpoint, s.stream, s.received_ns = endpoint, stream_flag, now_ns
+        s.prompt_tokens, s.max_tokens, s.tpc = prompt_tokens, max_tokens, cfg.tokens_per_chunk
+        n_chunks = -(-max_tokens // cfg.tokens_per_chunk)
+        s.last_tokens = max_tokens - (n_chunks - 1) * cfg.tokens_per_chunk
+        s.n, s.gap, s.due0 = n_chunks, self.gap_ns, now_ns + self.ttft_ns
+        self.prompt_tokens_total += prompt_tokens
+        fails = (self.fail * (seq + 1)).__floor__() > (self.fail * seq).__floor__()
+        if fails and (cfg.fail_mode == "http_500" or not stream_flag):
+            self._record(s, "http_500", 0)
+            self._reject(conn, req, 500, "synthetic failure (fail_rate)")
+            return
+        conn.busy, conn.active = True, s
+        self.active.add(s)
+        created = int(time.time())
+        if stream_flag:
+            s.fail_at = n_chunks // 2 if fails else -1
+            s.usage_each = usage_each
+            s.head = wire.event_head(endpoint, s.rid, created, cfg.model)
+            p = wire.stream_payloads(
+                endpoint, s.rid, created, cfg.model, prompt_tokens=prompt_tokens,
+                max_tokens=max_tokens, tokens_per_chunk=cfg.tokens_per_chunk,
+                include_usage=include_usage,
+            )  # fmt: skip
+            s.first, s.middle, s.last, s.trailer = p.first, p.middle, p.last, p.trailer
+            s.plain = not fails and not usage_each
+            head = http1.response_head(
+                200, "text/event-stream; charset=utf-8", length=None, keep_alive=req.keep_alive
+            )
+            s.transport.write(head)
+        else:  # the whole answer when its last chunk would have been due
+            s.n, s.tpc, s.last_tokens = 1, max_tokens, max_tokens
+            s.due0 = now_ns + self.ttft_ns + (n_chunks - 1) * self.gap_ns
+            payload = wire.completion_body(
+                endpoint, s.rid, created, cfg.model,
+                prompt_tokens=prompt_tokens, completion_tokens=max_tokens,
+            )  # fmt: skip
+            s.body = http1.full_response(200, payload, keep_alive=req.keep_alive)
+        self.wheel.add(s, s.due0)
+
+    def _parse_generation(self, endpoint: str, body: dict[str, Any]) -> tuple[Any, ...]:
+        """(stream, max_tokens, prompt_tokens, include_usage, continuous usage) or raise."""
+        model = body.get("model", self.config.model)
+        if model != self.config.model:
+            raise LookupError(f"The model `{model}` does not exist.")
+        if body.get("n", 1) != 1:
+            raise ValueError("the synthetic server supports only n = 1")
+        max_tokens = body.get("max_tokens")
+        if max_tokens is None and endpoint == "chat":
+            max_tokens = body.get("max_completion_tokens")
+        if max_tokens is None:
+            max_tokens = self.config.default_max_tokens
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        prompt_tokens = wire.prompt_token_count(endpoint, body)
+        if prompt_tokens + max_tokens > self.config.max_model_len:
+            raise ValueError(
+                f"This model's maximum context length is {self.config.max_model_len} tokens. "
+                f"However, you requested {prompt_tokens + max_tokens} tokens "
+                f"({prompt_tokens} in the messages, {max_tokens} in the completion)."
+            )
+        stream = bool(body.get("stream", False))
+        options = body.get("stream_options") or {}
+        if not isinstance(options, dict):
+            raise ValueError("stream_options must be an object")
+        include_usage = bool(options.get("include_usage", False))
+        each = include_usage and bool(options.get("continuous_usage_stats", False))
+        return stream, max_tokens, prompt_tokens, include_usage, each
+
+    def _fire(self, items: list[_Stream]) -> None:
+        """Send what is due of every stream in `items` (the timer wheel's callback).
+
+        A stream that is behind (several chunks due, because the gap is shorter than a
+        wake-up or the server is overloaded) gets them all in one write, each recorded with
+        that write's time, as a server that emits a batch of tokens at once would.
+        Streams that are not `plain` (closed, failing, non-streamed, usage on every chunk)
+        take `_fire_special`; the loop below is the hot path, kept flat on purpose.
+        """
+        pc, slot_ns, slots, add = _pc, self.wheel.slot_ns, self.wheel.slots, self.wheel.add
+        for s in items:
+            if not s.plain:
+                self._fire_special(s)
+                continue
+            k, n, gap = s.k, s.n, s.gap
+            ts = pc()
+            m = (ts - s.due0) // gap + 1 if gap else n
+            if m <= k + 1:  # the common case: exactly one chunk due
+                m = k + 1
+                data = s.first if k == 0 else s.last if m == n else s.middle
+                s.sent.append(ts)
+            else:
+                if m > n:
+                    m = n
+                data = self._chunks(s, k, m)
+                s.sent.extend(array("q", (ts,)) * (m - k))
+            t = s.transport
+            if t.get_write_buffer_size():
+                s.backlogged += m - k
+            t.write(data)
+            if m < n:
+                s.k = m
+                due = s.due0 + m * gap
+                bucket = slots.get(-(-due // slot_ns))
+                if bucket is None:
+                    add(s, due)
+                else:
+                    bucket.append(s)
+            else:
+                self._finish(s, "ok")
+
+    def _fire_special(self, s: _Stream) -> None:
+        """The rare cases of `_fire`: disconnected, injected failure, whole body, usage."""
+        if s.closed:
+            self._finish(s, "disconnected")
+            return
+        k = s.k
+        if k == s.fail_at:
+            self._fail_midstream(s)
+            return
+        ts = _pc()
+        if s.body is not None:
+            data, m = s.body, 1
+        else:
+            m = (ts - s.due0) // s.gap + 1 if s.gap else s.n
+            m = max(k + 1, min(m, s.n, s.fail_at if s.fail_at > k else s.n))
+            data = self._chunks(s, k, m)
+        if s.transport.get_write_buffer_size():
+            s.backlogged += m - k
+        s.sent.extend(array("q", (ts,)) * (m - k))
+        s.transport.write(data)
+        if m < s.n:
+            s.k = m
+            self.wheel.add(s, s.due0 + m * s.gap)
+        else:
+            self._finish(s, "ok")
+
+    def _chunks(self, s: _Stream, k: int, m: int) -> bytes:
+        """Chunks k … m−1 of stream `s` as one byte string."""
+        if s.usage_each:
+            return b"".join(self._chunk_with_usage(s, j) for j in range(k, m))
+        parts = []
+        if k == 0:
+            parts.append(s.first)
+            k = 1
+        middles = min(m, s.n - 1) - k
+        if middles > 0:
+            parts.append(s.middle * middles)
+        if m == s.n > 1:
+            parts.append(s.last)
+        return b"".join(parts)
+
+    def _chunk_with_usage(self, s: _Stream, k: int) -> bytes:
+        """Slow path for `continuous_usage_stats`: every chunk carries running usage."""
+        final = k == s.n - 1
+        done = s.max_tokens if final else (k + 1) * s.tpc
+        text = wire.TOKEN_TEXT * (s.last_tokens if final else s.tpc)
+        usage = wire.usage_json(s.prompt_tokens, done)
+        data = wire.content_event(s.endpoint, s.head, text, final=final, usage=usage)
+        if k == 0 and s.endpoint == "chat":
+            data = wire.role_event(s.head, wire.usage_json(s.prompt_tokens, 0)) + data
+        return data + s.trailer if final else data
+
+    def _fail_midstream(self, s: _Stream) -> None:
+        event = wire.error_json(
+            "synthetic failure (fail_rate)", "InternalServerError", 500, spaced=True
+        )
+        s.transport.write(wire.sse(event) + wire.SSE_DONE + http1.LAST_CHUNK)
+        self._finish(s, "error_chunk")
+
+    def _finish(self, s: _Stream, outcome: str) -> None:
+        tokens = _tokens_sent(s)
+        self.finished_generation_tokens += tokens
+        if outcome == "ok":
+            self.success_total += 1
+        self._record(s, outcome, tokens)
+        self.active.discard(s)
+        if s.conn.active is s:
+            s.conn.response_done(s.keep_alive)
+
+    def _record(self, s: _Stream, outcome: str, completion_tokens: int) -> None:
+        self.raw_records.append((s, outcome, completion_tokens))
+
+    def records(self, *, include_active: bool = False) -> list[SynthRequestRecord]:
+        """Every finished request so far, and with `include_active` a snapshot of those in
+        flight (outcome "in_flight", what they have sent until now)."""
+        out = [_to_record(s, outcome, n) for s, outcome, n in self.raw_records]
+        if include_active:
+            out += [_to_record(s, "in_flight", _tokens_sent(s)) for s in self.active]
+        return out
+
+    def generation_tokens(self) -> int:
+        """Tokens sent so far, finished and in-flight requests together."""
+        return self.finished_generation_tokens + sum(_tokens_sent(s) for s in self.active)
+
+    # -- observability ---------------------------------------------------------------------
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        if not self.stopped.done():
+            self.stopped.set_result(None)
+
+    def shutdown(self) -> None:
+        """Record in-flight streams as disconnected, close connections and the wheel."""
+        for s in list(self.active):
+            s.closed = s.conn.closed = True
+            self._finish(s, "disconnected")
+            s.transport.close()
+        self.wheel.close()
+
+
+def _tokens_sent(s: _Stream) -> int:
+    if s.body is not None:
+        return s.max_tokens if s.sent else 0
+    return min(len(s.sent) * s.tpc, s.max_tokens)
+
+
+def _to_record(s: _Stream, outcome: str, completion_tokens: int) -> SynthRequestRecord:
+    sent = list(s.sent)
+    if s.body is not None:
+        chunk_tokens = [s.max_tokens] * len(sent)
+    else:
+        chunk_tokens = [s.tpc] * len(sent)
+        if sent and len(sent) == s.n:
+            chunk_tokens[-1] = s.last_tokens
+    return SynthRequestRecord(
+        request_id=s.rid, seq=s.seq, endpoint=s.endpoint, stream=s.stream,
+        prompt_tokens=s.prompt_tokens, max_tokens=s.max_tokens,
+        completion_tokens=completion_tokens, outcome=outcome, received_ns=s.received_ns,
+        chunk_due_ns=[s.due0 + j * s.gap for j in range(len(sent))],
+        chunk_sent_ns=sent, chunk_tokens=chunk_tokens, backlogged_chunks=s.backlogged,
+    )  # fmt: skip
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where installed, else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def serve(config: SynthConfig, on_ready: Callable[[int, SynthCore], None]) -> SynthCore:
+    """Listen, call `on_ready(port, core)`, serve until `core.request_stop()`, then shut down."""
+    loop = asyncio.get_running_loop()
+    core = SynthCore(config, loop)
+    listener = await loop.create_server(
+        lambda: _Conn(core), config.host, config.port, backlog=4096, reuse_address=True
+    )
+    port = listener.sockets[0].getsockname()[1]
+    on_ready(port, core)
+    try:
+        await core.stopped
+    finally:
+        listener.close()
+        core.shutdown()
+    return core
+
+
+def pin_to_cpu(cpu: int) -> None:
+    """Pin the calling thread (the whole process when it has one thread) to `cpu`."""
+    os.sched_setaffinity(0, {cpu})
