@@ -139,7 +139,9 @@ class ModelEntry(StrictConfig):
             fitting = sorted(
                 (int(m.group(2)), key)
                 for key in self.engine_defaults
-                if (m := GPU_CLASS.match(key)) and m.group(2) and int(m.group(2)) <= (memory_gb or 0)
+                if (m := GPU_CLASS.match(key))
+                and m.group(2)
+                and int(m.group(2)) <= (memory_gb or 0)
             )
             if fitting:
                 key = fitting[-1][1]

@@ -9,11 +9,12 @@ by the commands that need them. Sub-command groups live beside their implementat
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import typer
 
-from bench.errors import UserError
+from bench.errors import RunFailed, UserError
 
 app = typer.Typer(
     name="bench",
@@ -44,14 +45,24 @@ def _register_groups() -> None:
         app.add_typer(module.app, name=name)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM behaves like Ctrl-C: runs stop cleanly and managed servers are torn down."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console entry point: user errors print one message and exit 2, without traceback."""
     _register_groups()
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app(standalone_mode=False)
     except UserError as exc:
         typer.secho(f"error: {exc.render()}", fg=typer.colors.RED, err=True)
         sys.exit(2)
+    except RunFailed as exc:
+        where = f" (partial results in {exc.run_dir})" if exc.run_dir else ""
+        typer.secho(f"error: {exc}{where}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

@@ -19,8 +19,12 @@ console = Console(stderr=True)
 def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Report]) -> Report:
     total = (config.num_requests or 0) + config.warmup_requests
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(), console=console,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
         transient=False,
     ) as progress:
         task = progress.add_task("requests", total=total or None, failed=0)
@@ -31,8 +35,12 @@ def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Repo
             failed += rec.status != "ok"
             progress.update(task, advance=1, failed=failed)
 
-        return execute(config, assumptions, on_record=on_record,
-                       on_status=lambda msg: progress.console.print(msg))
+        return execute(
+            config,
+            assumptions,
+            on_record=on_record,
+            on_status=lambda msg: progress.console.print(msg),
+        )
 
 
 def print_summary(report: Report, run_dir: Path) -> None:

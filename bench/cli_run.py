@@ -12,13 +12,19 @@ import typer
 
 from bench.errors import UserError
 
-models_app = typer.Typer(help="The model catalog (models.yaml) and embedded models.",
-                         no_args_is_help=True)
+models_app = typer.Typer(
+    help="The model catalog (models.yaml) and embedded models.", no_args_is_help=True
+)
 
 
-def _slo(ttft_ms: float | None, tpot_ms: float | None, e2e_ms: float | None) -> dict[str, float] | None:
-    slo = {k: v / 1000 for k, v in (("ttft_s", ttft_ms), ("tpot_s", tpot_ms), ("e2e_s", e2e_ms))
-           if v is not None}
+def _slo(
+    ttft_ms: float | None, tpot_ms: float | None, e2e_ms: float | None
+) -> dict[str, float] | None:
+    slo = {
+        k: v / 1000
+        for k, v in (("ttft_s", ttft_ms), ("tpot_s", tpot_ms), ("e2e_s", e2e_ms))
+        if v is not None
+    }
     return slo or None
 
 
@@ -42,8 +48,12 @@ def run(
     slo_e2e_ms: Annotated[float | None, typer.Option(help="SLO: E2E ≤ this (ms)")] = None,
     hardware: Annotated[str, typer.Option(help="hardware profile SKU or YAML path")] = "cpu-local",
     gpus: Annotated[int | None, typer.Option(help="GPUs used (default: from the engine)")] = None,
-    out: Annotated[Path | None, typer.Option(help="run directory (default reports/runs/<id>)")] = None,
-    endpoint: Annotated[str | None, typer.Option(help="benchmark this OpenAI-compatible URL")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="run directory (default reports/runs/<id>)")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="benchmark this OpenAI-compatible URL")
+    ] = None,
     api_key_env: Annotated[str | None, typer.Option(help="env variable holding the key")] = None,
     served_model: Annotated[str | None, typer.Option(help="model name the endpoint serves")] = None,
     offline: Annotated[bool, typer.Option(help="in-process vllm.LLM, max throughput")] = False,
@@ -65,39 +75,68 @@ def run(
         if rate is None:
             concurrency = 8
         else:
-            raise UserError("give --concurrency or --rate, not both", field="--concurrency",
-                            fix="closed loop: --concurrency N; open loop: --rate R")
+            raise UserError(
+                "give --concurrency or --rate, not both",
+                field="--concurrency",
+                fix="closed loop: --concurrency N; open loop: --rate R",
+            )
     if num_requests is None and duration is None:
         num_requests = 64
     load: dict[str, Any] = (
-        {"kind": "concurrency", "concurrency": concurrency} if rate is None
-        else {"kind": "rate", "rate_per_s": rate, "arrival": arrival, "burstiness": burstiness,
-              "max_concurrency": max_concurrency}
+        {"kind": "concurrency", "concurrency": concurrency}
+        if rate is None
+        else {
+            "kind": "rate",
+            "rate_per_s": rate,
+            "arrival": arrival,
+            "burstiness": burstiness,
+            "max_concurrency": max_concurrency,
+        }
     )
     engine: dict[str, Any] = {"kind": "managed"}
     if endpoint:
-        engine = {"kind": "endpoint", "url": endpoint, "api_key_env": api_key_env,
-                  "served_model": served_model}
+        engine = {
+            "kind": "endpoint",
+            "url": endpoint,
+            "api_key_env": api_key_env,
+            "served_model": served_model,
+        }
     elif offline:
         engine = {"kind": "offline"}
     config = validate_data(
         RunConfig,
         {
             "model": model,
-            "workload": {"kind": "shape", "input_tokens": input_tokens,
-                         "output_tokens": output_tokens, "range_ratio": range_ratio,
-                         "api": api, "seed": seed},
-            "load": load, "engine": engine, "num_requests": num_requests,
-            "duration_s": duration, "warmup_requests": warmup, "request_timeout_s": timeout,
-            "slo": _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms), "hardware": hardware,
-            "gpus": gpus, "output_dir": str(out or Path("reports") / "runs" / new_run_id()),
+            "workload": {
+                "kind": "shape",
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "range_ratio": range_ratio,
+                "api": api,
+                "seed": seed,
+            },
+            "load": load,
+            "engine": engine,
+            "num_requests": num_requests,
+            "duration_s": duration,
+            "warmup_requests": warmup,
+            "request_timeout_s": timeout,
+            "slo": _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms),
+            "hardware": hardware,
+            "gpus": gpus,
+            "output_dir": str(out or Path("reports") / "runs" / new_run_id()),
         },
         "command line",
     )
     assumptions = with_overrides(
         load_assumptions(cost_file),
-        {"currency": currency, "fx_cny_per_usd": fx_cny_per_usd, "basis": cost_basis,
-         "rent_price_per_gpu_hour": price_per_gpu_hour, "utilization": utilization},
+        {
+            "currency": currency,
+            "fx_cny_per_usd": fx_cny_per_usd,
+            "basis": cost_basis,
+            "rent_price_per_gpu_hour": price_per_gpu_hour,
+            "utilization": utilization,
+        },
         source=str(cost_file) if cost_file else "command line",
     )
     from bench.cli_progress import run_with_progress
@@ -149,11 +188,20 @@ def models_list(
         table.add_column(col)
     for m in catalog.models:
         src = m.source
-        where = getattr(src, "hub_id", None) or getattr(src, "builder", None) or str(
-            getattr(src, "path", ""))
+        where = (
+            getattr(src, "hub_id", None)
+            or getattr(src, "builder", None)
+            or str(getattr(src, "path", ""))
+        )
         a = m.architecture
-        table.add_row(m.id, f"{src.kind}: {where}", f"{a.total_params_b:g}/{a.active_params_b:g}",
-                      f"{a.context_tokens:,}", ",".join(a.modality), ", ".join(m.engine_defaults))
+        table.add_row(
+            m.id,
+            f"{src.kind}: {where}",
+            f"{a.total_params_b:g}/{a.active_params_b:g}",
+            f"{a.context_tokens:,}",
+            ",".join(a.modality),
+            ", ".join(m.engine_defaults),
+        )
     Console().print(table)
 
 

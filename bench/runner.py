@@ -1,9 +1,9 @@
 """`bench run`: one benchmark run, start to finish, as a pipeline of records.
 
-    RunConfig ─► hardware profile, cost assumptions, model entry (validated before any work)
-              ─► RequestSpecs ─► engine (managed vllm / endpoint) + load driver + /metrics scrape
-              ─► RequestRecords (requests.jsonl, flushed per request)
-              ─► RunSummary ─► CostBreakdown ─► Report (report.json, summary.md)
+RunConfig ─► hardware profile, cost assumptions, model entry (validated before any work)
+          ─► RequestSpecs ─► engine (managed vllm / endpoint) + load driver + /metrics scrape
+          ─► RequestRecords (requests.jsonl, flushed per request)
+          ─► RunSummary ─► CostBreakdown ─► Report (report.json, summary.md)
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalog import ModelEntry, load_catalog
-from bench.config.run import EndpointEngine, ManagedEngine, RunConfig
+from bench.config.run import EndpointEngine, ManagedEngine, OfflineEngine, RunConfig
 from bench.cost.assumptions import CostAssumptions
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
@@ -97,7 +97,9 @@ def build_specs(config: RunConfig, tokenizer: Any) -> list[RequestSpec]:
     return shape_requests(config.workload, tokenizer, n, warmup=config.warmup_requests)
 
 
-def client_load(stats: Any, *, warn_cpu_fraction: float = 0.8, warn_lag_s: float = 0.005) -> ClientLoad:
+def client_load(
+    stats: Any, *, warn_cpu_fraction: float = 0.8, warn_lag_s: float = 0.005
+) -> ClientLoad:
     """The client's own load, with warnings when it may have distorted the measurement."""
     from bench.metrics.latency import distribution
 
@@ -115,8 +117,12 @@ def client_load(stats: Any, *, warn_cpu_fraction: float = 0.8, warn_lag_s: float
         )
     send_lag = distribution(stats.send_lag_s) if stats.send_lag_s else None
     return ClientLoad(
-        cpu_s=stats.cpu_s, wall_s=stats.wall_s, cpu_fraction=fraction, loop_lag_s=lag,
-        send_lag_s=send_lag, warnings=warnings,
+        cpu_s=stats.cpu_s,
+        wall_s=stats.wall_s,
+        cpu_fraction=fraction,
+        loop_lag_s=lag,
+        send_lag_s=send_lag,
+        warnings=warnings,
     )
 
 
@@ -143,8 +149,13 @@ async def _drive_and_scrape(
 
     try:
         stats = await drive(
-            target, specs, plan.config.load, on_record=record,
-            duration_s=plan.config.duration_s, seed=plan.config.workload.seed, watchdog=watchdog,
+            target,
+            specs,
+            plan.config.load,
+            on_record=record,
+            duration_s=plan.config.duration_s,
+            seed=plan.config.workload.seed,
+            watchdog=watchdog,
         )
     finally:
         if scraper:
@@ -188,6 +199,7 @@ def run_benchmark(
     plan = plan or plan_run(config)
     run_dir = prepare_output_dir(config.output_dir)
     model_path = model_path or resolve_model(plan.entry)
+    offline = isinstance(config.engine, OfflineEngine)
     if isinstance(config.engine, EndpointEngine):
         base_url = base_url or config.engine.url
         served_model = served_model or config.engine.served_model or config.model
@@ -195,17 +207,14 @@ def run_benchmark(
         token_ids = False
     else:
         api_key, token_ids = None, True
-    if base_url is None:
+    if base_url is None and not offline:
         raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
     created = utc_now()
     tokenizer = load_tokenizer(model_path)
     specs = build_specs(config, tokenizer)
-    target = StreamTarget(
-        base_url, served_model or config.model, api_key=api_key, token_ids=token_ids,
-        timeout_s=config.request_timeout_s,
-    )
     provenance = collect_provenance(
-        model_id=config.model, model_path=model_path,
+        model_id=config.model,
+        model_path=model_path,
         model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
         engine=config.engine.kind,
     )
@@ -213,12 +222,30 @@ def run_benchmark(
     failure: str | None = None
     stats = scraper = None
     try:
-        stats, scraper = _event_loop_runner()(
-            _drive_and_scrape(
-                plan, specs, target, log, base_url if config.scrape_server_metrics else None,
-                watchdog, on_record,
+        if offline:
+            from bench.engines.offline import run_offline
+
+            for rec in run_offline(model_path, specs, plan.engine_args):
+                log.append(rec)
+        else:
+            target = StreamTarget(
+                base_url or "",
+                served_model or config.model,
+                api_key=api_key,
+                token_ids=token_ids,
+                timeout_s=config.request_timeout_s,
             )
-        )
+            stats, scraper = _event_loop_runner()(
+                _drive_and_scrape(
+                    plan,
+                    specs,
+                    target,
+                    log,
+                    base_url if config.scrape_server_metrics else None,
+                    watchdog,
+                    on_record,
+                )
+            )
     except RunAborted as exc:
         failure = str(exc)
     except KeyboardInterrupt:
@@ -226,8 +253,14 @@ def run_benchmark(
     finally:
         log.close()
     report = assemble_report(
-        plan, log.records, run_id=run_id or new_run_id(), created=created, provenance=provenance,
-        stats=stats, scraper=scraper, failure=failure,
+        plan,
+        log.records,
+        run_id=run_id or new_run_id(),
+        created=created,
+        provenance=provenance,
+        stats=stats,
+        scraper=scraper,
+        failure=failure,
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -257,7 +290,9 @@ def assemble_report(
     if measured:
         window, _ = steady_state_window(measured, plan.config.load)
         summary = summarize(
-            records, plan.config.load, slo=plan.config.slo,
+            records,
+            plan.config.load,
+            slo=plan.config.slo,
             server=scraper.summary(window) if scraper else None,
             client=client_load(stats) if stats else None,
         )
@@ -285,8 +320,9 @@ def run_cost_or_note(plan: RunPlan, summary: RunSummary) -> tuple[Any, str | Non
     if window.output_tok_per_s <= 0:
         return None, "no output tokens were measured, so no cost per token"
     return (
-        run_cost(plan.profile, plan.assumptions, summary=summary, gpus=plan.gpus,
-                 measured_power_w=None),
+        run_cost(
+            plan.profile, plan.assumptions, summary=summary, gpus=plan.gpus, measured_power_w=None
+        ),
         None,
     )
 
@@ -312,15 +348,26 @@ def execute_run(
     prepare_output_dir(config.output_dir)
     model_path = resolve_model(plan.entry)
     server = ManagedServer(
-        model_path, config.model, engine_args=plan.engine_args,
-        log_path=config.output_dir / "server.log", host=config.engine.host,
-        port=config.engine.port, startup_timeout_s=config.engine.startup_timeout_s,
+        model_path,
+        config.model,
+        engine_args=plan.engine_args,
+        log_path=config.output_dir / "server.log",
+        host=config.engine.host,
+        port=config.engine.port,
+        startup_timeout_s=config.engine.startup_timeout_s,
     )
-    say(f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
-        f"log {server.log_path}")
+    say(
+        f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
+        f"log {server.log_path}"
+    )
     with server:
         say("server healthy; running the benchmark")
         return run_benchmark(
-            config, base_url=server.base_url, served_model=config.model, plan=plan,
-            model_path=model_path, watchdog=server.dead_reason, on_record=on_record,
+            config,
+            base_url=server.base_url,
+            served_model=config.model,
+            plan=plan,
+            model_path=model_path,
+            watchdog=server.dead_reason,
+            on_record=on_record,
         )

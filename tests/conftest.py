@@ -37,7 +37,9 @@ class SharedServer:
         self.model_path = resolve_model(entry)
         self.starts += 1
         self.server = ManagedServer(
-            self.model_path, "tiny-llama", engine_args=engine.cli_args(),
+            self.model_path,
+            "tiny-llama",
+            engine_args=engine.cli_args(),
             log_path=self.log_dir / f"server-{self.starts}.log",
         )
         self.server.start()

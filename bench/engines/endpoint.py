@@ -47,8 +47,9 @@ def check_endpoint(url: str, api_key_env: str | None = None, timeout_s: float = 
             data = json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         fix = "check the API key variable" if exc.code in (401, 403) else "check the URL"
-        raise UserError(f"endpoint answered HTTP {exc.code}", file=url, field="--endpoint",
-                        fix=fix) from None
+        raise UserError(
+            f"endpoint answered HTTP {exc.code}", file=url, field="--endpoint", fix=fix
+        ) from None
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         reason = getattr(exc, "reason", exc)
         raise UserError(
@@ -58,6 +59,10 @@ def check_endpoint(url: str, api_key_env: str | None = None, timeout_s: float = 
             fix="start the server or correct the URL (e.g. http://127.0.0.1:8000)",
         ) from None
     except json.JSONDecodeError:
-        raise UserError("endpoint /v1/models did not return JSON", file=url, field="--endpoint",
-                        fix="give the base URL of an OpenAI-compatible server") from None
+        raise UserError(
+            "endpoint /v1/models did not return JSON",
+            file=url,
+            field="--endpoint",
+            fix="give the base URL of an OpenAI-compatible server",
+        ) from None
     return [m.get("id", "") for m in data.get("data", [])]

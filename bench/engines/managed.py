@@ -7,6 +7,7 @@ so teardown reaches every worker; `dead_reason()` lets a run notice a death mid-
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -77,11 +78,17 @@ class ManagedServer:
 
     def command(self) -> list[str]:
         return [
-            sys.executable, "-m", SERVER_MODULE,
-            "--model", self.model_path,
-            "--served-model-name", self.served_model,
-            "--host", self.host,
-            "--port", str(self.port),
+            sys.executable,
+            "-m",
+            SERVER_MODULE,
+            "--model",
+            self.model_path,
+            "--served-model-name",
+            self.served_model,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
             "--disable-uvicorn-access-log",
             *self.engine_args,
         ]
@@ -95,8 +102,12 @@ class ManagedServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, env=server_env(), start_new_session=True,
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=server_env(),
+                start_new_session=True,
             )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
@@ -135,20 +146,16 @@ class ManagedServer:
             self._kill_group(signal.SIGKILL)
             return
         self._kill_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            pass
         self._kill_group(signal.SIGKILL)
         proc.wait(timeout=10)
 
     def _kill_group(self, sig: int) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def __enter__(self) -> ManagedServer:
         try:

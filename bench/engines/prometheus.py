@@ -7,6 +7,7 @@ edges by linear interpolation between the scrapes around each edge.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -92,10 +93,8 @@ class Scraper:
         async with aiohttp.ClientSession(timeout=timeout) as session:
             while not self._stop.is_set():
                 await self._scrape_once(session)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.period_s)
-                except TimeoutError:
-                    pass
             await self._scrape_once(session)
 
     async def start(self) -> None:
@@ -110,7 +109,9 @@ class Scraper:
         """Counters before/after the run and generated/prompt tokens over `window`."""
         if not self.scrapes:
             return ServerCounters(
-                endpoint=self.base_url, scrapes=0, note=f"/metrics not readable ({self.errors} errors)"
+                endpoint=self.base_url,
+                scrapes=0,
+                note=f"/metrics not readable ({self.errors} errors)",
             )
         fields: dict[str, object] = {}
         note = None

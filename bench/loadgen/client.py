@@ -148,28 +148,50 @@ async def send_streaming(
                 if resp.status != 200:
                     detail = (await resp.text())[:500]
                     return _record(
-                        spec, index, sent_ns, time.perf_counter_ns(), status="error",
-                        error_class=f"http_{resp.status}", error_message=detail,
-                        http_status=resp.status, **common,
+                        spec,
+                        index,
+                        sent_ns,
+                        time.perf_counter_ns(),
+                        status="error",
+                        error_class=f"http_{resp.status}",
+                        error_message=detail,
+                        http_status=resp.status,
+                        **common,
                     )
                 async for data in resp.content.iter_any():
                     buffer += data
                     _split_events(buffer, time.perf_counter_ns(), events)
     except TimeoutError:
         return _record(
-            spec, index, sent_ns, time.perf_counter_ns(), status="timeout",
-            error_class="timeout", error_message=f"no completion within {target.timeout_s} s",
+            spec,
+            index,
+            sent_ns,
+            time.perf_counter_ns(),
+            status="timeout",
+            error_class="timeout",
+            error_message=f"no completion within {target.timeout_s} s",
             **common,
         )
     except asyncio.CancelledError:
         return _record(
-            spec, index, sent_ns, time.perf_counter_ns(), status="cancelled",
-            error_class="cancelled", error_message="cancelled before completion", **common,
+            spec,
+            index,
+            sent_ns,
+            time.perf_counter_ns(),
+            status="cancelled",
+            error_class="cancelled",
+            error_message="cancelled before completion",
+            **common,
         )
     except (aiohttp.ClientError, OSError) as exc:
         return _record(
-            spec, index, sent_ns, time.perf_counter_ns(), status="error",
-            error_class="connection", error_message=f"{type(exc).__name__}: {exc}"[:500],
+            spec,
+            index,
+            sent_ns,
+            time.perf_counter_ns(),
+            status="error",
+            error_class="connection",
+            error_message=f"{type(exc).__name__}: {exc}"[:500],
             **common,
         )
     done_ns = time.perf_counter_ns()
@@ -177,8 +199,14 @@ async def send_streaming(
         parsed = _parse_events(events)
     except (ValueError, KeyError, TypeError) as exc:
         return _record(
-            spec, index, sent_ns, done_ns, status="error", error_class="stream_error",
-            error_message=f"unparseable stream: {exc}"[:500], **common,
+            spec,
+            index,
+            sent_ns,
+            done_ns,
+            status="error",
+            error_class="stream_error",
+            error_message=f"unparseable stream: {exc}"[:500],
+            **common,
         )
     chunk_ns = parsed["chunk_ns"]
     usage = parsed["usage"] or {}
@@ -196,12 +224,23 @@ async def send_streaming(
     }
     if parsed["error"] is not None:
         return _record(
-            spec, index, sent_ns, done_ns, status="error", error_class="stream_error",
-            error_message=parsed["error"][:500], **fields,
+            spec,
+            index,
+            sent_ns,
+            done_ns,
+            status="error",
+            error_class="stream_error",
+            error_message=parsed["error"][:500],
+            **fields,
         )
     if not chunk_ns or parsed["usage"] is None:
         return _record(
-            spec, index, sent_ns, done_ns, status="error", error_class="incomplete_stream",
+            spec,
+            index,
+            sent_ns,
+            done_ns,
+            status="error",
+            error_class="incomplete_stream",
             error_message="stream ended without content or usage (server died mid-response?)",
             **fields,
         )

@@ -96,7 +96,10 @@ async def drive(
         async def run_unit(unit: list[RequestSpec], scheduled_ns: int | None) -> None:
             for k, spec in enumerate(unit):
                 rec = await send_streaming(
-                    session, target, spec, next(counter),
+                    session,
+                    target,
+                    spec,
+                    next(counter),
                     scheduled_ns=scheduled_ns if k == 0 else None,
                 )
                 if scheduled_ns is not None and k == 0:
@@ -133,7 +136,9 @@ async def drive(
             stop_probe.set()
             await probe
             stats.cpu_s = time.process_time() - cpu0
-            stats.wall_s = (time.perf_counter_ns() - (stats.start_ns or time.perf_counter_ns())) / NS_PER_S
+            stats.wall_s = (
+                time.perf_counter_ns() - (stats.start_ns or time.perf_counter_ns())
+            ) / NS_PER_S
     return stats
 
 
@@ -167,8 +172,9 @@ async def _closed_loop(units, concurrency, run_unit, deadline, tasks, watchdog) 
 
 
 async def _open_loop(units, load: RateLoad, seed, run_unit, deadline, tasks, watchdog) -> None:  # type: ignore[no-untyped-def]
-    offsets = arrival_offsets_s(len(units), load.rate_per_s, load.arrival,
-                                burstiness=load.burstiness, seed=seed)
+    offsets = arrival_offsets_s(
+        len(units), load.rate_per_s, load.arrival, burstiness=load.burstiness, seed=seed
+    )
     cap = load.max_concurrency
     t0 = time.perf_counter_ns()
     for unit, offset in zip(units, offsets, strict=True):

@@ -75,7 +75,9 @@ def summarize(
         e2e_s=distribution(collect(ok, e2e_s)),
         interactivity_tok_per_s=distribution(collect(ok, interactivity_tok_per_s)),
         tokens_per_chunk=distribution([float(n) for r in ok for n in r.chunk_tokens]),
-        input_tokens=distribution([float(r.input_tokens) for r in ok if r.input_tokens is not None]),
+        input_tokens=distribution(
+            [float(r.input_tokens) for r in ok if r.input_tokens is not None]
+        ),
         output_tokens=distribution(
             [float(r.output_tokens) for r in ok if r.output_tokens is not None]
         ),

@@ -62,6 +62,12 @@ def output_tokens_in_window(rec: RequestRecord, window: Window) -> float:
     return total * inside / weight_sum
 
 
+def prefill_done_ns(rec: RequestRecord) -> int:
+    """When a request's input tokens count: its first chunk (prefill done), else completion
+    (offline runs, which have no chunks until the end)."""
+    return rec.first_chunk_ns if rec.first_chunk_ns is not None else rec.done_ns
+
+
 def throughput(
     records: list[RequestRecord],
     window: Window,
@@ -72,13 +78,7 @@ def throughput(
     duration_s = (end - start) / NS_PER_S
     ok = [r for r in records if r.status == "ok"]
     completed = sum(1 for r in ok if start <= r.done_ns <= end)
-    input_tokens = float(
-        sum(
-            r.input_tokens or 0
-            for r in ok
-            if r.first_chunk_ns is not None and start <= r.first_chunk_ns <= end
-        )
-    )
+    input_tokens = float(sum(r.input_tokens or 0 for r in ok if start <= prefill_done_ns(r) <= end))
     output_tokens = sum(output_tokens_in_window(r, window) for r in ok)
 
     def rate(x: float) -> float:

@@ -144,8 +144,11 @@ def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bo
         _write_weights(spec, vocab_size, tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         (tmp / "tokenbench_build.json").write_text(
-            json.dumps({"builder": "tiny-llama", "spec": spec.model_dump(), "files": files},
-                       indent=2, sort_keys=True)
+            json.dumps(
+                {"builder": "tiny-llama", "spec": spec.model_dump(), "files": files},
+                indent=2,
+                sort_keys=True,
+            )
         )
         if out_dir.exists():
             shutil.rmtree(out_dir)

@@ -1,9 +1,9 @@
 """Read and write a run directory.
 
-    <run>/report.json      the Report (schema_version'd), written atomically
-    <run>/requests.jsonl   one RequestRecord per line, appended and flushed as each completes
-    <run>/summary.md       rendered from report.json alone
-    <run>/server.log       the managed server's log
+<run>/report.json      the Report (schema_version'd), written atomically
+<run>/requests.jsonl   one RequestRecord per line, appended and flushed as each completes
+<run>/summary.md       rendered from report.json alone
+<run>/server.log       the managed server's log
 """
 
 from __future__ import annotations

@@ -55,7 +55,10 @@ def nvidia_gpus() -> tuple[list[str], str | None]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
         ).stdout
     except (subprocess.SubprocessError, OSError):
         return [], None
@@ -64,8 +67,11 @@ def nvidia_gpus() -> tuple[list[str], str | None]:
 
 
 def collect_provenance(
-    *, model_id: str | None = None, model_path: str | None = None,
-    model_sha256: str | None = None, engine: str | None = None,
+    *,
+    model_id: str | None = None,
+    model_path: str | None = None,
+    model_sha256: str | None = None,
+    engine: str | None = None,
 ) -> Provenance:
     gpus, driver = nvidia_gpus()
     return Provenance(

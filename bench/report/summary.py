@@ -32,8 +32,14 @@ def latency_rows(report: Report) -> list[list[str]]:
     for name, field in LATENCIES:
         dist: Distribution = getattr(summary, field)
         rows.append(
-            [f"{name} (ms)", _ms(dist.p50), _ms(dist.p90), _ms(dist.p99), _ms(dist.mean),
-             str(dist.count)]
+            [
+                f"{name} (ms)",
+                _ms(dist.p50),
+                _ms(dist.p90),
+                _ms(dist.p99),
+                _ms(dist.mean),
+                str(dist.count),
+            ]
         )
     return rows
 
@@ -49,9 +55,14 @@ def throughput_rows(report: Report) -> list[list[str]]:
         if tp is None:
             continue
         rows.append(
-            [tp.label.replace("_", "-"), f"{tp.duration_s:.2f}", _num(tp.request_per_s, 3),
-             _num(tp.input_tok_per_s, 1), _num(tp.output_tok_per_s, 1),
-             _num(tp.total_tok_per_s, 1)]
+            [
+                tp.label.replace("_", "-"),
+                f"{tp.duration_s:.2f}",
+                _num(tp.request_per_s, 3),
+                _num(tp.input_tok_per_s, 1),
+                _num(tp.output_tok_per_s, 1),
+                _num(tp.total_tok_per_s, 1),
+            ]
         )
     return rows
 

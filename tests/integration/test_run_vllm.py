@@ -13,9 +13,14 @@ pytestmark = pytest.mark.slow
 
 
 def config(tmp_path, **kw):
-    data = dict(model="tiny-llama", workload=dict(input_tokens=128, output_tokens=64),
-                load=dict(kind="concurrency", concurrency=8), num_requests=64,
-                warmup_requests=2, output_dir=str(tmp_path / "run"))
+    data = dict(
+        model="tiny-llama",
+        workload=dict(input_tokens=128, output_tokens=64),
+        load=dict(kind="concurrency", concurrency=8),
+        num_requests=64,
+        warmup_requests=2,
+        output_dir=str(tmp_path / "run"),
+    )
     data.update(kw)
     return RunConfig.model_validate(data)
 
@@ -25,8 +30,9 @@ def acceptance_run(shared_vllm, tmp_path_factory):
     """64 requests at concurrency 8, input 128 / output 64 (the issue's acceptance run)."""
     server = shared_vllm.get()
     cfg = config(tmp_path_factory.mktemp("accept"))
-    report = run_benchmark(cfg, base_url=server.base_url, served_model="tiny-llama",
-                           model_path=shared_vllm.model_path)
+    report = run_benchmark(
+        cfg, base_url=server.base_url, served_model="tiny-llama", model_path=shared_vllm.model_path
+    )
     return cfg, report
 
 
@@ -58,8 +64,10 @@ def test_output_throughput_agrees_with_vllm_counter(acceptance_run):
     theirs = s.server.window_output_tok_per_s
     assert theirs is not None and theirs > 0
     assert abs(ours - theirs) / theirs < 0.10
-    assert s.server.after["vllm:generation_tokens_total"] > s.server.before[
-        "vllm:generation_tokens_total"]
+    assert (
+        s.server.after["vllm:generation_tokens_total"]
+        > s.server.before["vllm:generation_tokens_total"]
+    )
 
 
 def test_report_round_trips_and_rerenders(acceptance_run):
@@ -73,11 +81,16 @@ def test_report_round_trips_and_rerenders(acceptance_run):
 
 def test_open_loop_rate_run_records_send_lag(shared_vllm, tmp_path):
     server = shared_vllm.get()
-    cfg = config(tmp_path, load=dict(kind="rate", rate_per_s=20.0, arrival="poisson"),
-                 num_requests=20, warmup_requests=0,
-                 workload=dict(input_tokens=32, output_tokens=8))
-    report = run_benchmark(cfg, base_url=server.base_url, served_model="tiny-llama",
-                           model_path=shared_vllm.model_path)
+    cfg = config(
+        tmp_path,
+        load=dict(kind="rate", rate_per_s=20.0, arrival="poisson"),
+        num_requests=20,
+        warmup_requests=0,
+        workload=dict(input_tokens=32, output_tokens=8),
+    )
+    report = run_benchmark(
+        cfg, base_url=server.base_url, served_model="tiny-llama", model_path=shared_vllm.model_path
+    )
     recs = read_requests(cfg.output_dir)
     assert all(r.scheduled_ns is not None and r.sent_ns >= r.scheduled_ns for r in recs)
     assert report.summary.client.send_lag_s.count == 20

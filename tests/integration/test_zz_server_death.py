@@ -22,11 +22,15 @@ pytestmark = pytest.mark.slow
 
 def test_server_killed_mid_run(shared_vllm, tmp_path):
     server = shared_vllm.get()
-    cfg = RunConfig.model_validate(dict(
-        model="tiny-llama", workload=dict(input_tokens=64, output_tokens=256),
-        load=dict(kind="concurrency", concurrency=4), num_requests=400,
-        output_dir=str(tmp_path / "run"),
-    ))
+    cfg = RunConfig.model_validate(
+        dict(
+            model="tiny-llama",
+            workload=dict(input_tokens=64, output_tokens=256),
+            load=dict(kind="concurrency", concurrency=4),
+            num_requests=400,
+            output_dir=str(tmp_path / "run"),
+        )
+    )
     done = []
 
     def on_record(rec):
@@ -35,9 +39,14 @@ def test_server_killed_mid_run(shared_vllm, tmp_path):
             threading.Thread(target=lambda: os.killpg(server.process.pid, signal.SIGKILL)).start()
 
     with pytest.raises(RunFailed) as err:
-        run_benchmark(cfg, base_url=server.base_url, served_model="tiny-llama",
-                      model_path=shared_vllm.model_path, watchdog=server.dead_reason,
-                      on_record=on_record)
+        run_benchmark(
+            cfg,
+            base_url=server.base_url,
+            served_model="tiny-llama",
+            model_path=shared_vllm.model_path,
+            watchdog=server.dead_reason,
+            on_record=on_record,
+        )
     message = str(err.value)
     assert "vLLM server exited" in message or "server" in message
     records = read_requests(cfg.output_dir)

@@ -16,8 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 
 def bench(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=REPO,
-        env={**os.environ, **(env or {})}, timeout=120,
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=120,
     )
 
 
@@ -43,8 +47,9 @@ def test_hardware_negative_price(tmp_path):
     src = (REPO / "hardware" / "cpu-local.yaml").read_text()
     bad_dir = tmp_path / "hw"
     bad_dir.mkdir()
-    (bad_dir / "cpu-local.yaml").write_text(src.replace("usd_per_gpu_hour: 0.0816",
-                                                        "usd_per_gpu_hour: -1"))
+    (bad_dir / "cpu-local.yaml").write_text(
+        src.replace("usd_per_gpu_hour: 0.0816", "usd_per_gpu_hour: -1")
+    )
     result = bench("validate", "--hardware-dir", str(bad_dir))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -53,13 +58,20 @@ def test_hardware_negative_price(tmp_path):
 
 def test_missing_model_path(tmp_path):
     data = yaml.safe_load((REPO / "models.yaml").read_text())
-    entry = dict(data["models"][0], id="mine", source={"kind": "local",
-                                                       "path": str(tmp_path / "nope")})
+    entry = dict(
+        data["models"][0], id="mine", source={"kind": "local", "path": str(tmp_path / "nope")}
+    )
     data["models"].append(entry)
     path = tmp_path / "models.yaml"
     path.write_text(yaml.safe_dump(data))
-    result = bench("run", "--model", "mine", "--out", str(tmp_path / "run"),
-                   env={"TOKENBENCH_MODELS": str(path)})
+    result = bench(
+        "run",
+        "--model",
+        "mine",
+        "--out",
+        str(tmp_path / "run"),
+        env={"TOKENBENCH_MODELS": str(path)},
+    )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     assert "models.mine.source.path" in result.stderr and "not found" in result.stderr
@@ -92,9 +104,10 @@ def test_unknown_model_lists_known_ones():
 
 
 def test_help_does_not_import_heavy_modules():
-    code = ("import sys, bench.cli; bench.cli._register_groups(); "
-            "bad = [m for m in ('vllm', 'torch', 'pynvml', 'transformers') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO)
+    code = (
+        "import sys, bench.cli; bench.cli._register_groups(); "
+        "bad = [m for m in ('vllm', 'torch', 'pynvml', 'transformers') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr

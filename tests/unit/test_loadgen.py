@@ -22,8 +22,11 @@ def test_parse_events_completions_with_token_ids_and_usage():
     events = [
         (100, b'data: {"choices":[{"text":"he","token_ids":[5]}]}'),
         (200, b'data: {"choices":[{"text":"llo wor","token_ids":[6,7]}]}'),
-        (300, b'data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,'
-              b'"prompt_tokens_details":{"cached_tokens":4}}}'),
+        (
+            300,
+            b'data: {"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":3,'
+            b'"prompt_tokens_details":{"cached_tokens":4}}}',
+        ),
         (300, b"data: [DONE]"),
     ]
     parsed = _parse_events(events)
@@ -66,8 +69,13 @@ def test_gamma_burstiness_raises_variation():
 
 def test_sessions_grouped_with_turns_in_order():
     def spec(rid, session=None, turn=None):
-        return RequestSpec(request_id=rid, body={"prompt": "x"}, requested_output_tokens=1,
-                           session_id=session, turn=turn)
+        return RequestSpec(
+            request_id=rid,
+            body={"prompt": "x"},
+            requested_output_tokens=1,
+            session_id=session,
+            turn=turn,
+        )
 
     units = group_units([spec("a", "s1", 1), spec("b"), spec("c", "s1", 0), spec("d", "s2", 0)])
     assert [[s.request_id for s in u] for u in units] == [["c", "a"], ["b"], ["d"]]

@@ -23,9 +23,15 @@ def rec(**kw):
 
 def test_ttft_e2e_tpot_itl_from_chunk_times():
     # sent at 0; chunks at 100, 120, 150, 190 ms; 4 output tokens (server usage)
-    r = rec(sent_ns=0, first_chunk_ns=100 * MS, last_chunk_ns=190 * MS,
-            chunk_ns=[100 * MS, 120 * MS, 150 * MS, 190 * MS], chunk_tokens=[1, 1, 1, 1],
-            output_tokens=4, done_ns=191 * MS)
+    r = rec(
+        sent_ns=0,
+        first_chunk_ns=100 * MS,
+        last_chunk_ns=190 * MS,
+        chunk_ns=[100 * MS, 120 * MS, 150 * MS, 190 * MS],
+        chunk_tokens=[1, 1, 1, 1],
+        output_tokens=4,
+        done_ns=191 * MS,
+    )
     assert ttft_s(r) == pytest.approx(0.100)
     assert e2e_s(r) == pytest.approx(0.190)
     # (190 - 100) ms / (4 - 1) = 30 ms
@@ -36,14 +42,27 @@ def test_ttft_e2e_tpot_itl_from_chunk_times():
 
 def test_tpot_uses_server_tokens_not_chunks():
     # two chunks carrying 5 tokens in all (speculative decoding / batching): TPOT over 4 gaps
-    r = rec(first_chunk_ns=10 * MS, last_chunk_ns=50 * MS, chunk_ns=[10 * MS, 50 * MS],
-            chunk_tokens=[1, 4], output_tokens=5, client_output_tokens=5, done_ns=50 * MS)
+    r = rec(
+        first_chunk_ns=10 * MS,
+        last_chunk_ns=50 * MS,
+        chunk_ns=[10 * MS, 50 * MS],
+        chunk_tokens=[1, 4],
+        output_tokens=5,
+        client_output_tokens=5,
+        done_ns=50 * MS,
+    )
     assert tpot_s(r) == pytest.approx(0.010)
 
 
 def test_single_token_request_has_no_tpot():
-    r = rec(first_chunk_ns=10 * MS, last_chunk_ns=10 * MS, chunk_ns=[10 * MS],
-            chunk_tokens=[1], output_tokens=1, done_ns=10 * MS)
+    r = rec(
+        first_chunk_ns=10 * MS,
+        last_chunk_ns=10 * MS,
+        chunk_ns=[10 * MS],
+        chunk_tokens=[1],
+        output_tokens=1,
+        done_ns=10 * MS,
+    )
     assert tpot_s(r) is None
     assert interactivity_tok_per_s(r) is None
 

@@ -21,11 +21,19 @@ S = 1_000_000_000
 def rec(i, sent, done, chunks=None, out=None, inp=10, status="ok", **kw):
     chunks = chunks if chunks is not None else ([done] if status == "ok" else [])
     return RequestRecord(
-        request_id=f"r{i}", index=i, status=status, sent_ns=sent, done_ns=done,
-        chunk_ns=chunks, chunk_tokens=[1] * len(chunks),
-        first_chunk_ns=chunks[0] if chunks else None, last_chunk_ns=chunks[-1] if chunks else None,
+        request_id=f"r{i}",
+        index=i,
+        status=status,
+        sent_ns=sent,
+        done_ns=done,
+        chunk_ns=chunks,
+        chunk_tokens=[1] * len(chunks),
+        first_chunk_ns=chunks[0] if chunks else None,
+        last_chunk_ns=chunks[-1] if chunks else None,
         output_tokens=out if out is not None else (len(chunks) if status == "ok" else None),
-        client_output_tokens=len(chunks), input_tokens=inp if status == "ok" else None, **kw,
+        client_output_tokens=len(chunks),
+        input_tokens=inp if status == "ok" else None,
+        **kw,
     )
 
 
@@ -39,8 +47,11 @@ def test_closed_loop_window_starts_at_full_load_and_ends_at_drain():
 
 
 def test_open_loop_window_first_to_last_arrival():
-    records = [rec(0, 1 * S, 2 * S, scheduled_ns=1 * S), rec(1, 3 * S, 5 * S, scheduled_ns=3 * S),
-               rec(2, 4 * S, 9 * S, scheduled_ns=4 * S)]
+    records = [
+        rec(0, 1 * S, 2 * S, scheduled_ns=1 * S),
+        rec(1, 3 * S, 5 * S, scheduled_ns=3 * S),
+        rec(2, 4 * S, 9 * S, scheduled_ns=4 * S),
+    ]
     assert steady_state_window_open(records) == (1 * S, 4 * S)
 
 
@@ -76,9 +87,12 @@ def test_goodput_counts_only_requests_meeting_every_target():
 
 
 def test_failures_are_classified_not_averaged():
-    records = [rec(0, 0, 1 * S, chunks=[1 * S]), rec(1, 0, 2 * S, status="timeout",
-               error_class="timeout"), rec(2, 0, 2 * S, status="error", error_class="http_503"),
-               rec(3, 0, 2 * S, status="error", error_class="http_503")]
+    records = [
+        rec(0, 0, 1 * S, chunks=[1 * S]),
+        rec(1, 0, 2 * S, status="timeout", error_class="timeout"),
+        rec(2, 0, 2 * S, status="error", error_class="http_503"),
+        rec(3, 0, 2 * S, status="error", error_class="http_503"),
+    ]
     assert errors_by_class(records) == {"timeout": 1, "http_503": 2}
     summary = summarize(records, ConcurrencyLoad(concurrency=1))
     assert summary.requests_ok == 1 and summary.requests_failed == 3
