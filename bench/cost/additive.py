@@ -78,7 +78,7 @@ class HoldoutCheck(Record):
     rel_error: float
 
 
-def _cached_fraction(requests: Sequence[RequestRecord]) -> float:
+def cached_fraction(requests: Sequence[RequestRecord]) -> float:
     """Share of input tokens served from the prefix cache over ok, non-warm-up requests."""
     ok = [r for r in requests if r.status == "ok" and not r.warmup and r.input_tokens]
     total = sum(r.input_tokens or 0 for r in ok)
@@ -106,7 +106,7 @@ def sample_from_run(
             fix="leave this run out of the fit or rerun it",
         )
     inputs = window.input_tok_per_s / window.request_per_s
-    cached = inputs * _cached_fraction(requests) if requests else 0.0
+    cached = inputs * cached_fraction(requests) if requests else 0.0
     return FitSample(
         run_id=report.run_id,
         gpus=gpus,

@@ -1,0 +1,113 @@
+"""Stored runs as the cost commands see them: report, requests, SKU, model, GPUs, power.
+
+Quote and compare recompute cost from each run's summary with the assumptions asked for, so
+a stored report's own `cost` (made with the assumptions of its day) is not reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bench.errors import UserError
+from bench.records import Record, Report, RequestRecord
+
+
+class StoredRun(Record):
+    """One run directory, loaded: its report, requests, hardware SKU, model and GPU count."""
+
+    run_dir: str
+    report: Report
+    requests: list[RequestRecord]
+    sku: str
+    model: str
+    gpus: int
+
+    def power_w(self, kind: str) -> float | None:
+        """Measured average power of all the run's GPUs (W), or None (see measured_power_w)."""
+        return measured_power_w(self.report, kind)
+
+
+def run_gpus(report: Report) -> int:
+    """GPUs the run used: its cost's count, else config `gpus`, else engine args, else 1."""
+    if report.cost is not None:
+        return report.cost.gpus
+    if isinstance(report.config.get("gpus"), int):
+        return int(report.config["gpus"])
+    from bench.sweep.curve import gpus_from_engine_args
+
+    engine = report.config.get("engine") or {}
+    return gpus_from_engine_args([str(a) for a in engine.get("extra_args") or []])
+
+
+def measured_power_w(report: Report, kind: str) -> float | None:
+    """The run's measured average power: GPU scope for GPU SKUs, node then CPU for CPU hosts.
+
+    None when the report has no valid energy measurement of that scope.
+    """
+    if not report.energy:
+        return None
+    from bench.energy.records import EnergySummary
+
+    try:
+        energy = EnergySummary.model_validate(report.energy)
+    except ValidationError:
+        return None
+    scopes = ("gpu",) if kind == "gpu" else ("node", "cpu")
+    for scope in scopes:
+        total = energy.total(scope)  # type: ignore[arg-type]
+        if total is not None and total.valid and total.avg_power_w:
+            return float(total.avg_power_w)
+    return None
+
+
+def load_run(run_dir: Path) -> StoredRun:
+    """Load one run directory through bench.report.io.
+
+    Raises:
+        UserError: no report.json, invalid report, or a run without a summary.
+    """
+    from bench.report.io import load_report, read_requests
+
+    report = load_report(run_dir)
+    if report.summary is None:
+        raise UserError(
+            f"run {report.run_id} has no summary (status {report.status})",
+            file=Path(run_dir) / "report.json",
+            field="summary",
+            fix="leave this run out or rerun it",
+        )
+    sku = report.cost.hardware_sku if report.cost else str(report.config.get("hardware", ""))
+    if not sku:
+        raise UserError("the run names no hardware profile", file=run_dir, field="config.hardware")
+    model = str(report.config.get("model") or report.provenance.model_id or "unknown")
+    return StoredRun(
+        run_dir=str(run_dir),
+        report=report,
+        requests=read_requests(run_dir),
+        sku=sku,
+        model=model,
+        gpus=run_gpus(report),
+    )
+
+
+def load_runs(run_dirs: Sequence[Path]) -> list[StoredRun]:
+    """Load several run directories (a folder holding run folders counts as all of them).
+
+    Raises:
+        UserError: none given, or any run fails to load.
+    """
+    dirs: list[Path] = []
+    for d in run_dirs:
+        d = Path(d)
+        if (d / "report.json").is_file():
+            dirs.append(d)
+        elif d.is_dir() and any(d.glob("*/report.json")):
+            dirs.extend(sorted(p.parent for p in d.glob("*/report.json")))
+        else:
+            raise UserError("no report.json here", file=d, fix="give run directories")
+    if not dirs:
+        raise UserError("no runs given", field="RUNS", fix="give one or more run directories")
+    return [load_run(d) for d in dirs]
