@@ -23,6 +23,9 @@ Format = Literal["table", "md", "csv", "xlsx"]
 
 
 class Sheet(Record):
+    """A titled table; `name` is its short tab name in a workbook (≤ 31 characters)."""
+
+    name: str = Field(max_length=31)
     title: str
     columns: list[str]
     rows: list[list[Cell]]
@@ -93,6 +96,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
         )
     sheets = [
         Sheet(
+            name="Prices",
             title=f"Price sheet: {head}",
             columns=[
                 "tier",
@@ -118,6 +122,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
     if revenue:
         sheets.append(
             Sheet(
+                name="Revenue share",
                 title=f"Token revenue share vs rent ({cur} per GPU-hour)",
                 columns=[
                     "tier",
@@ -163,6 +168,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
         c = q.fit.gpu_s_per_cached_input_token
         sheets.append(
             Sheet(
+                name="Additive fit",
                 title="Additive fit: GPU-seconds per request (held-out row: cost per request)",
                 columns=["run", "role", "measured", "additive", "relative error"],
                 rows=rows,
@@ -175,6 +181,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
         )
     sheets.append(
         Sheet(
+            name="Cost working",
             title="Cost working (per GPU-hour)",
             columns=["line", "value", "unit", "basis", "note"],
             rows=[[ln.name, ln.value, ln.unit, ln.basis, ln.note] for ln in q.cost_lines],
@@ -206,6 +213,7 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
     ]
     return [
         Sheet(
+            name="Comparison",
             title=f"SKU comparison: {c.model} — {cur}, utilization {c.utilization:.0%}",
             columns=[
                 "tier",
@@ -225,7 +233,9 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
             rows=rows,
             notes=[*c.notes, "tokens/kWh use device power (measured, else board power: estimated)"],
         ),
-        Sheet(title="Verdicts", columns=["verdict"], rows=[[v] for v in c.verdicts]),
+        Sheet(
+            name="Verdicts", title="Verdicts", columns=["verdict"], rows=[[v] for v in c.verdicts]
+        ),
     ]
 
 
@@ -283,13 +293,8 @@ def render_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
 
     wb = Workbook()
     wb.remove(wb.active)  # type: ignore[arg-type]
-    used: set[str] = set()
     for sheet in sheets:
-        name = "".join(ch for ch in sheet.title.split(":")[0] if ch not in "[]:*?/\\")[:28]
-        while name in used:
-            name += "_"
-        used.add(name)
-        ws = wb.create_sheet(name)
+        ws = wb.create_sheet(sheet.name)
         ws.append([sheet.title])
         ws["A1"].font = Font(bold=True)
         ws.append(sheet.columns)

@@ -110,8 +110,15 @@ SWEEP_LOADS = (1, 4, 16, 64)
 PROBES = {"probe-prefill": (4096, 32), "probe-decode": (128, 1024)}
 HOLDOUT = ("holdout-mixed", (1536, 384))
 PROBE_LOAD = 16
-WOBBLE = {"sweep-c1": 0.0, "sweep-c4": 0.01, "sweep-c16": -0.01, "sweep-c64": 0.005,
-          "probe-prefill": 0.015, "probe-decode": -0.015, "holdout-mixed": 0.0}  # fmt: skip
+WOBBLE = {
+    "sweep-c1": 0.0,
+    "sweep-c4": 0.01,
+    "sweep-c16": -0.01,
+    "sweep-c64": 0.005,
+    "probe-prefill": 0.015,
+    "probe-decode": -0.015,
+    "holdout-mixed": 0.0,
+}
 
 
 def fixture_gpu_s_per_request(sku: str, inp: int, out: int, load: int, run: str) -> float:
@@ -125,15 +132,27 @@ def _energy(power_w: float, duration_s: float, out_tok: float, total_tok: float)
 
     energy_j = power_w * duration_s
     total = EnergyTotal(
-        scope="gpu", channels=["gpu0"], sources=["nvml"], valid=True, energy_j=energy_j,
-        avg_power_w=power_w, j_per_output_token=energy_j / out_tok,
+        scope="gpu",
+        channels=["gpu0"],
+        sources=["nvml"],
+        valid=True,
+        energy_j=energy_j,
+        avg_power_w=power_w,
+        j_per_output_token=energy_j / out_tok,
         j_per_total_token=energy_j / total_tok,
-    )  # fmt: skip
+    )
     summary = EnergySummary(
-        measured=True, window_start_ns=0, window_end_ns=int(duration_s * 1e9),
-        window_s=duration_s, output_tokens=out_tok, total_tokens=total_tok, gap_factor=1.0,
-        primary="gpu", totals=[total], meters=["nvml"],
-    )  # fmt: skip
+        measured=True,
+        window_start_ns=0,
+        window_end_ns=int(duration_s * 1e9),
+        window_s=duration_s,
+        output_tokens=out_tok,
+        total_tokens=total_tok,
+        gap_factor=1.0,
+        primary="gpu",
+        totals=[total],
+        meters=["nvml"],
+    )
     return summary.model_dump(mode="json")
 
 
@@ -152,43 +171,84 @@ def fixture_run(sku: str, run: str, shape: tuple[int, int], load: int):  # type:
     ttft = inp / m["prefill"] * (1 + load / 8)
     duration = 120.0
     summary = make_summary(
-        input_tok_per_s=inp * rps, output_tok_per_s=out * rps, request_per_s=rps,
-        duration_s=duration, tpot_s=t_step, ttft_s=ttft, requests=max(8, int(rps * duration)),
-    )  # fmt: skip
+        input_tok_per_s=inp * rps,
+        output_tok_per_s=out * rps,
+        request_per_s=rps,
+        duration_s=duration,
+        tpot_s=t_step,
+        ttft_s=ttft,
+        requests=max(8, int(rps * duration)),
+    )
     # spread latency tails: p90 = 1.1×, p99 = 1.25× (TPOT); p90 = 1.5×, p99 = 2× (TTFT)
-    tpot = summary.tpot_s.model_copy(update={"p90": t_step * 1.1, "p95": t_step * 1.15,
-                                             "p99": t_step * 1.25, "max": t_step * 1.3})
-    ttft_d = summary.ttft_s.model_copy(update={"p90": ttft * 1.5, "p95": ttft * 1.7,
-                                               "p99": ttft * 2.0, "max": ttft * 2.2})  # fmt: skip
+    tpot = summary.tpot_s.model_copy(
+        update={
+            "p90": t_step * 1.1,
+            "p95": t_step * 1.15,
+            "p99": t_step * 1.25,
+            "max": t_step * 1.3,
+        }
+    )
+    ttft_d = summary.ttft_s.model_copy(
+        update={"p90": ttft * 1.5, "p95": ttft * 1.7, "p99": ttft * 2.0, "max": ttft * 2.2}
+    )
     summary = summary.model_copy(update={"tpot_s": tpot, "ttft_s": ttft_d})
-    config = RunConfig.model_validate({
-        "model": FIXTURE_MODEL,
-        "workload": {"kind": "shape", "input_tokens": inp, "output_tokens": out},
-        "load": {"kind": "concurrency", "concurrency": load},
-        "num_requests": summary.requests_total,
-        "hardware": sku, "gpus": 1, "output_dir": f"runs/{sku}/{run}",
-    }).model_dump(mode="json")  # fmt: skip
+    config = RunConfig.model_validate(
+        {
+            "model": FIXTURE_MODEL,
+            "workload": {"kind": "shape", "input_tokens": inp, "output_tokens": out},
+            "load": {"kind": "concurrency", "concurrency": load},
+            "num_requests": summary.requests_total,
+            "hardware": sku,
+            "gpus": 1,
+            "output_dir": f"runs/{sku}/{run}",
+        }
+    ).model_dump(mode="json")
     power = m["power_w"] or None
-    cost = run_cost(load_profile(sku), CostAssumptions(), summary=summary, gpus=1,
-                    measured_power_w=power)  # fmt: skip
-    report = make_report(summary, run_id=f"{sku}-{run}", config=config, cost=cost,
-                         gpus=["NVIDIA H100 80GB HBM3" if sku == "h100-sxm" else "NVIDIA L40S"])  # fmt: skip
+    cost = run_cost(
+        load_profile(sku), CostAssumptions(), summary=summary, gpus=1, measured_power_w=power
+    )
+    report = make_report(
+        summary,
+        run_id=f"{sku}-{run}",
+        config=config,
+        cost=cost,
+        gpus=["NVIDIA H100 80GB HBM3" if sku == "h100-sxm" else "NVIDIA L40S"],
+    )
     if power:
         window = summary.steady_state
         assert window is not None
-        report = report.model_copy(update={"energy": _energy(
-            power, duration, window.output_tokens, window.input_tokens + window.output_tokens)})  # fmt: skip
+        report = report.model_copy(
+            update={
+                "energy": _energy(
+                    power,
+                    duration,
+                    window.output_tokens,
+                    window.input_tokens + window.output_tokens,
+                )
+            }
+        )
     requests = []
     for i in range(4):
         sent = i * 1_000_000_000
         first = sent + int(ttft * 1e9)
         last = first + int(t_step * (out - 1) * 1e9)
-        requests.append(RequestRecord(
-            request_id=f"{run}-{i}", index=i, status="ok", sent_ns=sent, first_chunk_ns=first,
-            last_chunk_ns=last, done_ns=last + 1000, input_tokens=inp, output_tokens=out,
-            cached_input_tokens=0, client_output_tokens=out, requested_input_tokens=inp,
-            requested_output_tokens=out,
-        ))  # fmt: skip
+        requests.append(
+            RequestRecord(
+                request_id=f"{run}-{i}",
+                index=i,
+                status="ok",
+                sent_ns=sent,
+                first_chunk_ns=first,
+                last_chunk_ns=last,
+                done_ns=last + 1000,
+                input_tokens=inp,
+                output_tokens=out,
+                cached_input_tokens=0,
+                client_output_tokens=out,
+                requested_input_tokens=inp,
+                requested_output_tokens=out,
+            )
+        )
     return report, requests
 
 
