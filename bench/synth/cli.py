@@ -16,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+
 @app.callback()
 def synth() -> None:
     """Built-in OpenAI-compatible streaming server with exact, configurable timing."""

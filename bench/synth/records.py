@@ -21,6 +21,7 @@ from bench.config.loading import StrictConfig
 from bench.errors import UserError
 
 FailMode = Literal["http_500", "error_chunk"]
+Endpoint = Literal["completions", "chat"]
 Outcome = Literal["ok", "http_500", "error_chunk", "disconnected", "in_flight"]
 
 
@@ -78,7 +79,7 @@ class SynthRequestRecord(BaseModel):
 
     request_id: str
     seq: int = Field(description="arrival order among generation requests, from 0")
-    endpoint: Literal["completions", "chat"]
+    endpoint: Endpoint
     stream: bool
     prompt_tokens: int
     max_tokens: int

@@ -17,10 +17,8 @@ Start it in-process with `SynthServer` (bench/synth/control.py) or `bench synth 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import socket
 import time
 from array import array
 from collections.abc import Callable
@@ -28,11 +26,21 @@ from fractions import Fraction
 from typing import Any
 
 from bench.synth import http1, wire
-from bench.synth.records import SynthConfig, SynthRequestRecord, lateness_summary
+from bench.synth.connection import Connection
+from bench.synth.records import (
+    Endpoint,
+    Outcome,
+    SynthConfig,
+    SynthRequestRecord,
+    lateness_summary,
+)
 from bench.synth.scheduler import TimerWheel
 
 _pc = time.perf_counter_ns
-_GENERATION = {"/v1/completions": "completions", "/v1/chat/completions": "chat"}
+_GENERATION: dict[str, Endpoint] = {
+    "/v1/completions": "completions",
+    "/v1/chat/completions": "chat",
+}
 _OTHER = {
     "/health": "GET",
     "/v1/models": "GET",
@@ -43,7 +51,7 @@ _OTHER = {
 }
 
 
-class _Stream:
+class Stream:
     """One generation request in flight: its schedule, payloads and what was sent."""
 
     __slots__ = (
@@ -52,85 +60,44 @@ class _Stream:
         "last_tokens", "fail_at", "first", "middle", "last", "trailer", "body", "usage_each",
         "head", "sent", "backlogged", "plain",
     )  # fmt: skip
+    conn: Connection
+    transport: Any
+    closed: bool
+    keep_alive: bool
+    rid: str
+    seq: int
+    endpoint: Endpoint
+    stream: bool
+    prompt_tokens: int
+    max_tokens: int
+    received_ns: int
+    due0: int  # when chunk 0 is due; chunk j is due at due0 + j * gap
+    gap: int
+    k: int  # next chunk to send
+    n: int  # chunks in all
+    tpc: int  # tokens per chunk (the last chunk has last_tokens)
+    last_tokens: int
+    fail_at: int  # chunk index replaced by an error event, -1 for none
+    first: bytes
+    middle: bytes
+    last: bytes
+    trailer: bytes
+    body: bytes | None  # a whole non-streamed response
+    usage_each: bool
+    head: str
+    sent: array[int]
+    backlogged: int
+    plain: bool
 
     def __init__(self) -> None:
         self.closed = False
         self.plain = False  # a streamed request on the hot path (see SynthCore._fire)
         self.k = 0
         self.fail_at = -1
-        self.body: bytes | None = None
+        self.body = None
         self.usage_each = False
         self.sent = array("q")
         self.backlogged = 0
-
-
-class _Conn(asyncio.Protocol):
-    """One HTTP/1.1 connection: parses requests in order, one response at a time."""
-
-    def __init__(self, server: SynthCore) -> None:
-        self.server = server
-        self.buf = bytearray()
-        self.transport: Any = None
-        self.busy = False
-        self.closed = False
-        self.active: _Stream | None = None
-        self.continued = False
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):  # each chunk leaves at once, no Nagle wait
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if not self.busy:
-            self.drain(_pc())
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self.active is not None:
-            self.active.closed = True
-            self.active.plain = False
-
-    def drain(self, now_ns: int) -> None:
-        """Handle every complete request buffered, until one leaves a response pending."""
-        while not self.busy and not self.closed:
-            try:
-                request, used = http1.parse_request(self.buf)
-            except http1.HttpError as exc:
-                body = wire.error_json(exc.message, "BadRequestError", exc.status).encode()
-                self.transport.write(http1.full_response(exc.status, body, keep_alive=False))
-                self.transport.close()
-                return
-            if request is None:
-                return
-            if used == 0:  # the client waits for "100 Continue" before sending the body
-                if not self.continued:
-                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    self.continued = True
-                return
-            del self.buf[:used]
-            self.continued = False
-            self.server.handle(self, request, now_ns)
-
-    def respond(self, status: int, body: bytes, keep_alive: bool, ctype: str) -> None:
-        self.transport.write(
-            http1.full_response(status, body, content_type=ctype, keep_alive=keep_alive)
-        )
-        if not keep_alive:
-            self.transport.close()
-
-    def response_done(self, keep_alive: bool) -> None:
-        self.busy = False
-        self.active = None
-        if self.closed:
-            return
-        if not keep_alive:
-            self.transport.close()
-        elif self.buf:
-            self.drain(_pc())
 
 
 class SynthCore:
@@ -144,7 +111,7 @@ class SynthCore:
         self.gap_ns = round(config.itl_s * 1e9)
         self.fail = Fraction(config.fail_rate).limit_denominator(1_000_000)
         self.seq = 0
-        self.active: set[_Stream] = set()
+        self.active: set[Stream] = set()
         self.raw_records: list[tuple[Any, ...]] = []
         self.prompt_tokens_total = 0
         self.finished_generation_tokens = 0
@@ -154,7 +121,7 @@ class SynthCore:
 
     # -- routing ---------------------------------------------------------------------------
 
-    def handle(self, conn: _Conn, req: http1.HttpRequest, now_ns: int) -> None:
+    def handle(self, conn: Connection, req: http1.HttpRequest, now_ns: int) -> None:
         endpoint = _GENERATION.get(req.path)
         if endpoint is not None and req.method == "POST":
             self._generate(conn, req, endpoint, now_ns)
@@ -203,7 +170,7 @@ class SynthCore:
         summary = lateness_summary(records, since_ns=since, until_ns=until)
         return 200, summary.model_dump_json().encode(), "application/json"
 
-    def _reject(self, conn: _Conn, req: http1.HttpRequest, status: int, msg: str) -> None:
+    def _reject(self, conn: Connection, req: http1.HttpRequest, status: int, msg: str) -> None:
         kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
         conn.respond(
             status, wire.error_json(msg, kind, status).encode(), req.keep_alive, "application/json"
@@ -211,12 +178,17 @@ class SynthCore:
 
     # -- generation ------------------------------------------------------------------------
 
-    def _generate(self, conn: _Conn, req: http1.HttpRequest, endpoint: str, now_ns: int) -> None:
+    def _generate(
+        self, conn: Connection, req: http1.HttpRequest, endpoint: Endpoint, now_ns: int
+    ) -> None:
+        cfg = self.config
         try:
             body = json.loads(req.body)
             if not isinstance(body, dict):
                 raise ValueError("the request body must be a JSON object")
-            spec = self._parse_generation(endpoint, body)
+            spec = wire.parse_generation(
+                endpoint, body, cfg.model, cfg.default_max_tokens, cfg.max_model_len
+            )
         except ValueError as exc:
             self._reject(conn, req, 400, str(exc))
             return
@@ -224,8 +196,7 @@ class SynthCore:
             self._reject(conn, req, 404, str(exc.args[0]))
             return
         stream_flag, max_tokens, prompt_tokens, include_usage, usage_each = spec
-        cfg = self.config
-        s = _Stream()
+        s = Stream()
         s.seq = seq = self.seq
         self.seq += 1
         base_id = req.headers.get("x-request-id") or body.get("request_id") or f"synth-{seq}"
@@ -236,12 +207,12 @@ class SynthCore:
         n_chunks = -(-max_tokens // cfg.tokens_per_chunk)
         s.last_tokens = max_tokens - (n_chunks - 1) * cfg.tokens_per_chunk
         s.n, s.gap, s.due0 = n_chunks, self.gap_ns, now_ns + self.ttft_ns
-        self.prompt_tokens_total += prompt_tokens
         fails = (self.fail * (seq + 1)).__floor__() > (self.fail * seq).__floor__()
         if fails and (cfg.fail_mode == "http_500" or not stream_flag):
             self._record(s, "http_500", 0)
             self._reject(conn, req, 500, "synthetic failure (fail_rate)")
             return
+        self.prompt_tokens_total += prompt_tokens  # prefill "done" for every accepted request
         conn.busy, conn.active = True, s
         self.active.add(s)
         created = int(time.time())
@@ -270,36 +241,7 @@ class SynthCore:
             s.body = http1.full_response(200, payload, keep_alive=req.keep_alive)
         self.wheel.add(s, s.due0)
 
-    def _parse_generation(self, endpoint: str, body: dict[str, Any]) -> tuple[Any, ...]:
-        """(stream, max_tokens, prompt_tokens, include_usage, continuous usage) or raise."""
-        model = body.get("model", self.config.model)
-        if model != self.config.model:
-            raise LookupError(f"The model `{model}` does not exist.")
-        if body.get("n", 1) != 1:
-            raise ValueError("the synthetic server supports only n = 1")
-        max_tokens = body.get("max_tokens")
-        if max_tokens is None and endpoint == "chat":
-            max_tokens = body.get("max_completion_tokens")
-        if max_tokens is None:
-            max_tokens = self.config.default_max_tokens
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
-        prompt_tokens = wire.prompt_token_count(endpoint, body)
-        if prompt_tokens + max_tokens > self.config.max_model_len:
-            raise ValueError(
-                f"This model's maximum context length is {self.config.max_model_len} tokens. "
-                f"However, you requested {prompt_tokens + max_tokens} tokens "
-                f"({prompt_tokens} in the messages, {max_tokens} in the completion)."
-            )
-        stream = bool(body.get("stream", False))
-        options = body.get("stream_options") or {}
-        if not isinstance(options, dict):
-            raise ValueError("stream_options must be an object")
-        include_usage = bool(options.get("include_usage", False))
-        each = include_usage and bool(options.get("continuous_usage_stats", False))
-        return stream, max_tokens, prompt_tokens, include_usage, each
-
-    def _fire(self, items: list[_Stream]) -> None:
+    def _fire(self, items: list[Stream]) -> None:
         """Send what is due of every stream in `items` (the timer wheel's callback).
 
         A stream that is behind (several chunks due, because the gap is shorter than a
@@ -340,7 +282,7 @@ class SynthCore:
             else:
                 self._finish(s, "ok")
 
-    def _fire_special(self, s: _Stream) -> None:
+    def _fire_special(self, s: Stream) -> None:
         """The rare cases of `_fire`: disconnected, injected failure, whole body, usage."""
         if s.closed:
             self._finish(s, "disconnected")
@@ -366,7 +308,7 @@ class SynthCore:
         else:
             self._finish(s, "ok")
 
-    def _chunks(self, s: _Stream, k: int, m: int) -> bytes:
+    def _chunks(self, s: Stream, k: int, m: int) -> bytes:
         """Chunks k … m−1 of stream `s` as one byte string."""
         if s.usage_each:
             return b"".join(self._chunk_with_usage(s, j) for j in range(k, m))
@@ -381,7 +323,7 @@ class SynthCore:
             parts.append(s.last)
         return b"".join(parts)
 
-    def _chunk_with_usage(self, s: _Stream, k: int) -> bytes:
+    def _chunk_with_usage(self, s: Stream, k: int) -> bytes:
         """Slow path for `continuous_usage_stats`: every chunk carries running usage."""
         final = k == s.n - 1
         done = s.max_tokens if final else (k + 1) * s.tpc
@@ -392,14 +334,14 @@ class SynthCore:
             data = wire.role_event(s.head, wire.usage_json(s.prompt_tokens, 0)) + data
         return data + s.trailer if final else data
 
-    def _fail_midstream(self, s: _Stream) -> None:
+    def _fail_midstream(self, s: Stream) -> None:
         event = wire.error_json(
             "synthetic failure (fail_rate)", "InternalServerError", 500, spaced=True
         )
         s.transport.write(wire.sse(event) + wire.SSE_DONE + http1.LAST_CHUNK)
         self._finish(s, "error_chunk")
 
-    def _finish(self, s: _Stream, outcome: str) -> None:
+    def _finish(self, s: Stream, outcome: Outcome) -> None:
         tokens = _tokens_sent(s)
         self.finished_generation_tokens += tokens
         if outcome == "ok":
@@ -409,7 +351,7 @@ class SynthCore:
         if s.conn.active is s:
             s.conn.response_done(s.keep_alive)
 
-    def _record(self, s: _Stream, outcome: str, completion_tokens: int) -> None:
+    def _record(self, s: Stream, outcome: Outcome, completion_tokens: int) -> None:
         self.raw_records.append((s, outcome, completion_tokens))
 
     def records(self, *, include_active: bool = False) -> list[SynthRequestRecord]:
@@ -441,13 +383,13 @@ class SynthCore:
         self.wheel.close()
 
 
-def _tokens_sent(s: _Stream) -> int:
+def _tokens_sent(s: Stream) -> int:
     if s.body is not None:
         return s.max_tokens if s.sent else 0
     return min(len(s.sent) * s.tpc, s.max_tokens)
 
 
-def _to_record(s: _Stream, outcome: str, completion_tokens: int) -> SynthRequestRecord:
+def _to_record(s: Stream, outcome: Outcome, completion_tokens: int) -> SynthRequestRecord:
     sent = list(s.sent)
     if s.body is not None:
         chunk_tokens = [s.max_tokens] * len(sent)
@@ -478,7 +420,7 @@ async def serve(config: SynthConfig, on_ready: Callable[[int, SynthCore], None])
     loop = asyncio.get_running_loop()
     core = SynthCore(config, loop)
     listener = await loop.create_server(
-        lambda: _Conn(core), config.host, config.port, backlog=4096, reuse_address=True
+        lambda: Connection(core), config.host, config.port, backlog=4096, reuse_address=True
     )
     port = listener.sockets[0].getsockname()[1]
     on_ready(port, core)

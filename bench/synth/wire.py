@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench.synth.http1 import LAST_CHUNK, http_chunk
 
@@ -68,6 +68,57 @@ def prompt_token_count(endpoint: str, body: dict[str, Any]) -> int:
                 if isinstance(part, dict) and part.get("type") == "text":
                     total += count_words(str(part.get("text", "")))
     return total
+
+
+class GenerationSpec(NamedTuple):
+    """What a generation request asks for, once validated."""
+
+    stream: bool
+    max_tokens: int
+    prompt_tokens: int
+    include_usage: bool
+    usage_each_chunk: bool
+
+
+def parse_generation(
+    endpoint: str, body: dict[str, Any], model: str, default_max_tokens: int, max_model_len: int
+) -> GenerationSpec:
+    """Validate a completions/chat request body as vLLM would, for the synthetic server.
+
+    Output length is `max_tokens` (chat: or `max_completion_tokens`), else
+    `default_max_tokens`: every request generates exactly that many (ignore_eos).
+
+    Raises:
+        LookupError: the model is not the served one (vLLM answers 404).
+        ValueError: anything else invalid (400).
+    """
+    requested = body.get("model", model)
+    if requested != model:
+        raise LookupError(f"The model `{requested}` does not exist.")
+    if body.get("n", 1) != 1:
+        raise ValueError("the synthetic server supports only n = 1")
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None and endpoint == "chat":
+        max_tokens = body.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = default_max_tokens
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+    prompt_tokens = prompt_token_count(endpoint, body)
+    if prompt_tokens + max_tokens > max_model_len:
+        raise ValueError(
+            f"This model's maximum context length is {max_model_len} tokens. "
+            f"However, you requested {prompt_tokens + max_tokens} tokens "
+            f"({prompt_tokens} in the messages, {max_tokens} in the completion)."
+        )
+    options = body.get("stream_options") or {}
+    if not isinstance(options, dict):
+        raise ValueError("stream_options must be an object")
+    include_usage = bool(options.get("include_usage", False))
+    each = include_usage and bool(options.get("continuous_usage_stats", False))
+    return GenerationSpec(
+        bool(body.get("stream", False)), max_tokens, prompt_tokens, include_usage, each
+    )
 
 
 @dataclass(slots=True)
