@@ -31,6 +31,10 @@ def _profile_file(profile: HardwareProfile) -> str:
     return f"{profile.sku}.yaml"
 
 
+def _line(name: str, value: float, unit: str, basis: Basis, note: str | None = None) -> CostLine:
+    return CostLine(name=name, value=value, unit=unit, basis=basis, note=note)
+
+
 def device_word(profile: HardwareProfile) -> str:
     """'GPU' for GPU profiles, 'host' for CPU profiles (one device = the whole host)."""
     return "GPU" if profile.kind == "gpu" else "host"
@@ -63,27 +67,15 @@ def _power_lines(
         price_note = "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
     cost = f.power_cost_per_hour(power_w, overhead, a.pue, price)
     lines = [
-        CostLine(
-            name="node overhead factor",
-            value=overhead,
-            unit="x",
-            basis="configured",
-            note=overhead_note,
-        ),
-        CostLine(name="PUE", value=a.pue, unit="x", basis="configured"),
-        CostLine(
-            name="electricity price",
-            value=price,
-            unit=f"{cur}/kWh",
-            basis="configured",
-            note=price_note,
-        ),
-        CostLine(
-            name="power cost",
-            value=cost,
-            unit=f"{cur}/{dev}-hour",
-            basis="estimated" if power_basis == "estimated" else "derived",
-            note="power W / 1000 × node overhead × PUE × price per kWh",
+        _line("node overhead factor", overhead, "x", "configured", overhead_note),
+        _line("PUE", a.pue, "x", "configured"),
+        _line("electricity price", price, f"{cur}/kWh", "configured", price_note),
+        _line(
+            "power cost",
+            cost,
+            f"{cur}/{dev}-hour",
+            "estimated" if power_basis == "estimated" else "derived",
+            "power W / 1000 × node overhead × PUE × price per kWh",
         ),
     ]
     return cost, lines
@@ -141,19 +133,11 @@ def _rent_cost(
             )
         includes_power, note = tier.includes_power, f"tier {tier.tier}: {_cite(tier)}"
         rent = _tier_price(tier, a)
-    lines = [
-        CostLine(
-            name="rent price", value=rent, unit=f"{cur}/{dev}-hour", basis="configured", note=note
-        )
-    ]
+    lines = [_line("rent price", rent, f"{cur}/{dev}-hour", "configured", note)]
     if includes_power:
         lines.append(
-            CostLine(
-                name="power cost",
-                value=0.0,
-                unit=f"{cur}/{dev}-hour",
-                basis="configured",
-                note="included in the rent price",
+            _line(
+                "power cost", 0.0, f"{cur}/{dev}-hour", "configured", "included in the rent price"
             )
         )
         return rent, lines
@@ -193,9 +177,7 @@ def _owned_cost(
             )
         cost = a.from_usd(tier.usd_per_gpu_hour)
         note = f"modelled all-in owning cost, tier {tier.tier}: {_cite(tier)}"
-        return cost, [
-            CostLine(name="owned cost", value=cost, unit=unit, basis="configured", note=note)
-        ]
+        return cost, [_line("owned cost", cost, unit, "configured", note)]
     capex, capex_note = _capex(profile, a)
     crf = f.capital_recovery_factor(a.cost_of_capital, a.life_years)
     capital = f.capex_per_hour(capex, a.cost_of_capital, a.life_years)
@@ -210,61 +192,29 @@ def _owned_cost(
     opex = f.opex_cost_per_hour(capex, a.opex_share)
     power_cost, power_lines = _power_lines(profile, a, power_w, power_basis)
     lines = [
-        CostLine(name="capex per GPU", value=capex, unit=cur, basis="configured", note=capex_note),
-        CostLine(
-            name="cost of capital", value=a.cost_of_capital, unit="1/year", basis="configured"
-        ),
-        CostLine(name="life", value=a.life_years, unit="years", basis="configured"),
-        CostLine(
-            name="capital recovery factor",
-            value=crf,
-            unit="1/year",
-            basis="derived",
-            note="r / (1 − (1 + r)^−N)",
-        ),
-        CostLine(
-            name="capital cost",
-            value=capital,
-            unit=unit,
-            basis="derived",
-            note="capex × CRF / 8760",
-        ),
+        _line("capex per GPU", capex, cur, "configured", capex_note),
+        _line("cost of capital", a.cost_of_capital, "1/year", "configured"),
+        _line("life", a.life_years, "years", "configured"),
+        _line("capital recovery factor", crf, "1/year", "derived", "r / (1 − (1 + r)^−N)"),
+        _line("capital cost", capital, unit, "derived", "capex × CRF / 8760"),
         *power_lines,
-        CostLine(
-            name="provisioned power per GPU",
-            value=provisioned_kw,
-            unit="kW",
-            basis="derived",
-            note="board power × node overhead factor",
+        _line(
+            "provisioned power per GPU",
+            provisioned_kw,
+            "kW",
+            "derived",
+            "board power × node overhead factor",
         ),
-        CostLine(
-            name="hosting price",
-            value=hosting_price,
-            unit=f"{cur}/kW-month",
-            basis="configured",
-            note=hosting_note,
+        _line("hosting price", hosting_price, f"{cur}/kW-month", "configured", hosting_note),
+        _line(
+            "hosting cost",
+            hosting,
+            unit,
+            "derived",
+            "provisioned kW × price per kW-month × 12 / 8760",
         ),
-        CostLine(
-            name="hosting cost",
-            value=hosting,
-            unit=unit,
-            basis="derived",
-            note="provisioned kW × price per kW-month × 12 / 8760",
-        ),
-        CostLine(
-            name="opex share",
-            value=a.opex_share,
-            unit="1/year",
-            basis="configured",
-            note="of capex",
-        ),
-        CostLine(
-            name="opex cost",
-            value=opex,
-            unit=unit,
-            basis="derived",
-            note="capex × opex share / 8760",
-        ),
+        _line("opex share", a.opex_share, "1/year", "configured", "of capex"),
+        _line("opex cost", opex, unit, "derived", "capex × opex share / 8760"),
     ]
     return capital + power_cost + hosting + opex, lines
 
@@ -287,13 +237,7 @@ def gpu_hour_cost(
         cost, lines = _owned_cost(profile, a, power_w, power_basis)
     dev = device_word(profile)
     lines.append(
-        CostLine(
-            name=f"{dev}-hour cost",
-            value=cost,
-            unit=f"{a.currency}/{dev}-hour",
-            basis="derived",
-            note=f"{a.basis} basis",
-        )
+        _line(f"{dev}-hour cost", cost, f"{a.currency}/{dev}-hour", "derived", f"{a.basis} basis")
     )
     return cost, lines
 
@@ -334,71 +278,55 @@ def run_cost(
     measured = f"{window.label} window, {window.duration_s:.1f} s, / {gpus} {dev}(s)"
     per_kwh = f.tokens_per_kwh(total, power_w)
     lines += [
-        CostLine(
-            name="utilization",
-            value=assumptions.utilization,
-            unit="fraction",
-            basis="configured",
-            note="busy hours / billed hours",
+        _line(
+            "utilization",
+            assumptions.utilization,
+            "fraction",
+            "configured",
+            "busy hours / billed hours",
         ),
-        CostLine(
-            name=f"effective {dev}-hour cost",
-            value=effective,
-            unit=f"{cur}/{dev}-hour",
-            basis="derived",
-            note=f"{dev}-hour cost / utilization",
+        _line(
+            f"effective {dev}-hour cost",
+            effective,
+            f"{cur}/{dev}-hour",
+            "derived",
+            f"{dev}-hour cost / utilization",
         ),
-        CostLine(
-            name="input throughput per GPU",
-            value=window.input_tok_per_s / gpus,
-            unit="tok/s",
-            basis="measured",
-            note=measured,
+        _line(
+            "input throughput per GPU", window.input_tok_per_s / gpus, "tok/s", "measured", measured
         ),
-        CostLine(
-            name="output throughput per GPU",
-            value=output,
-            unit="tok/s",
-            basis="measured",
-            note=measured,
-        ),
-        CostLine(
-            name="total throughput per GPU",
-            value=total,
-            unit="tok/s",
-            basis="measured",
-            note=measured,
-        ),
-        CostLine(name=LINE_POWER, value=power_w, unit="W", basis=power_basis, note=power_note),
+        _line("output throughput per GPU", output, "tok/s", "measured", measured),
+        _line("total throughput per GPU", total, "tok/s", "measured", measured),
+        _line(LINE_POWER, power_w, "W", power_basis, power_note),
     ]
     if per_kwh is not None:
         lines.append(
-            CostLine(
-                name=LINE_TOKENS_PER_KWH,
-                value=per_kwh,
-                unit="tok/kWh",
-                basis="estimated" if power_basis == "estimated" else "derived",
-                note="device power only (no node overhead or PUE)",
+            _line(
+                LINE_TOKENS_PER_KWH,
+                per_kwh,
+                "tok/kWh",
+                "estimated" if power_basis == "estimated" else "derived",
+                "device power only (no node overhead or PUE)",
             )
         )
     if per_m_out is not None:
         lines.append(
-            CostLine(
-                name="cost per M output tokens",
-                value=per_m_out,
-                unit=f"{cur}/Mtok",
-                basis="derived",
-                note="whole GPU-hour charged to output tokens (upper bound)",
+            _line(
+                "cost per M output tokens",
+                per_m_out,
+                f"{cur}/Mtok",
+                "derived",
+                "whole GPU-hour charged to output tokens (upper bound)",
             )
         )
     if per_m_total is not None:
         lines.append(
-            CostLine(
-                name="cost per M total tokens",
-                value=per_m_total,
-                unit=f"{cur}/Mtok",
-                basis="derived",
-                note="effective cost / total (input + output) tokens per hour",
+            _line(
+                "cost per M total tokens",
+                per_m_total,
+                f"{cur}/Mtok",
+                "derived",
+                "effective cost / total (input + output) tokens per hour",
             )
         )
     cost_inputs = [ln for ln in lines if ln.name not in (LINE_POWER, LINE_TOKENS_PER_KWH)]
