@@ -1,0 +1,143 @@
+"""The inference check: one managed vLLM server, a short benchmark per call.
+
+`ServedInference` starts `vllm serve` once (so a soak does not pay start-up per run) and
+each call runs `bench.runner.run_benchmark` into `<out_dir>/inference-NNN/`, returning the
+steady-state output tok/s (whole-run when there is no steady state) as an
+`InferenceOutcome`. It is the `inference` callable `run_acceptance` expects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bench.accept.checklib import squash
+from bench.accept.records import InferenceOutcome
+from bench.records import Report
+
+
+class ServedInference:
+    """Context manager; call it to run one benchmark. The server stops on exit."""
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        sku: str,
+        out_dir: Path,
+        input_tokens: int,
+        output_tokens: int,
+        concurrency: int,
+        num_requests: int,
+        warmup_requests: int = 2,
+    ) -> None:
+        self.model = model
+        self.sku = sku
+        self.out_dir = out_dir
+        self.workload = f"{input_tokens}/{output_tokens} tokens, concurrency {concurrency}"
+        self._shape = (input_tokens, output_tokens, concurrency, num_requests, warmup_requests)
+        self._calls = 0
+        self._server: Any = None
+        self._plan: Any = None
+        self._model_path: str | None = None
+
+    def _config(self, run_dir: Path) -> Any:
+        from bench.config.run import ConcurrencyLoad, RunConfig, ShapeWorkload
+
+        inp, out, conc, n, warm = self._shape
+        return RunConfig(
+            model=self.model,
+            workload=ShapeWorkload(input_tokens=inp, output_tokens=out),
+            load=ConcurrencyLoad(concurrency=conc),
+            num_requests=n,
+            warmup_requests=warm,
+            hardware=self.sku,
+            output_dir=run_dir,
+        )
+
+    def __enter__(self) -> ServedInference:
+        from bench.engines.managed import ManagedServer
+        from bench.models.resolve import resolve_model
+        from bench.runner import plan_run
+
+        self._plan = plan_run(self._config(self.out_dir / "inference-000"))
+        self._model_path = resolve_model(self._plan.entry)
+        self._server = ManagedServer(
+            self._model_path,
+            self.model,
+            engine_args=self._plan.engine_args,
+            log_path=self.out_dir / "inference-server.log",
+        )
+        self._server.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._server is not None:
+            self._server.stop()
+
+    def __call__(self) -> InferenceOutcome:
+        """One benchmark run; raises (RunFailed, ...) when it cannot complete."""
+        from dataclasses import replace
+
+        from bench.runner import run_benchmark
+
+        if self._server is None:
+            raise RuntimeError("use ServedInference as a context manager")
+        self._calls += 1
+        run_dir = self.out_dir / f"inference-{self._calls:03d}"
+        config = self._config(run_dir)
+        report = run_benchmark(
+            config,
+            base_url=self._server.base_url,
+            served_model=self.model,
+            plan=replace(self._plan, config=config),
+            model_path=self._model_path,
+            watchdog=self._server.dead_reason,
+        )
+        return outcome_from_report(
+            report, model=self.model, workload=self.workload, run_dir=run_dir
+        )
+
+
+def outcome_from_report(
+    report: Report, *, model: str, workload: str, run_dir: Path
+) -> InferenceOutcome:
+    """Steady-state output tok/s of a finished run (whole-run when there is no steady state)."""
+    summary = report.summary
+    if summary is None:
+        return InferenceOutcome(
+            output_tok_per_s=None,
+            model=model,
+            workload=workload,
+            run_dir=str(run_dir),
+            error=report.failure or "the run measured no request",
+        )
+    window = summary.steady_state or summary.whole_run
+    return InferenceOutcome(
+        output_tok_per_s=window.output_tok_per_s,
+        model=model,
+        workload=f"{workload} ({window.label} window)",
+        requests_ok=summary.requests_ok,
+        requests_failed=summary.requests_failed,
+        run_dir=str(run_dir),
+        duration_s=window.duration_s,
+    )
+
+
+def catalog_model_for_band(band_model: str | None, catalog_ids: list[str]) -> str | None:
+    """The catalog id a band's free-text model names, if exactly one matches.
+
+    Match = the id's letters and digits appear in the band text's letters and digits:
+    "llama-3.1-8b" ↔ "Llama 3.1 8B (FP8, TP1)". None when nothing or several match.
+    """
+    if not band_model:
+        return None
+    text = squash(band_model)
+    hits = [i for i in catalog_ids if squash(i) and squash(i) in text]
+    return hits[0] if len(hits) == 1 else None
