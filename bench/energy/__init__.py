@@ -1,21 +1,32 @@
 """Measured energy per token: meters, idle baseline, validity, derived figures (issue 5).
 
-Importing this package is light: NVML (`pynvml`) is imported only when an NVML meter opens.
+Importing this package is light: names load on first use, and NVML (`pynvml`) is imported
+only when an NVML meter opens. `bench.energy.records` imports nothing else from tokenbench,
+so `bench.records` can use `EnergySummary` without an import cycle.
 
     from bench.energy import open_meters, summarize_energy
 """
 
-from bench.energy.config import DEFAULT_IDLE_S, EnergyConfig
-from bench.energy.meterset import MeterSet, open_meters
-from bench.energy.records import EnergySummary, EnergyTrace
-from bench.energy.summary import summarize_energy
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_IDLE_S",
-    "EnergyConfig",
-    "EnergySummary",
-    "EnergyTrace",
-    "MeterSet",
-    "open_meters",
-    "summarize_energy",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "DEFAULT_IDLE_S": "bench.energy.config",
+    "EnergyConfig": "bench.energy.config",
+    "MeterSet": "bench.energy.meterset",
+    "open_meters": "bench.energy.meterset",
+    "EnergySummary": "bench.energy.records",
+    "EnergyTrace": "bench.energy.records",
+    "summarize_energy": "bench.energy.summary",
+    "energy_markdown": "bench.energy.text",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bench.energy' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

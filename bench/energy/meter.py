@@ -218,7 +218,8 @@ class ReplayMeter:
         t_stop = self.clock()
         recording = self.recordings[min(self._plays, len(self.recordings) - 1)]
         self._plays += 1
-        origin = min(t for ch in recording for t in (ch.sample_ns[:1] + ch.counter_ns[:1]))
+        firsts = [t for ch in recording for t in (ch.sample_ns[:1] + ch.counter_ns[:1])]
+        origin = min(firsts, default=self._t0)
         shift, end = self._t0 - origin, t_stop - self._t0
         out = [_shifted(ch, shift, end + origin) for ch in recording]
         self._t0 = None

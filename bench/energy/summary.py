@@ -209,6 +209,14 @@ def idle_baseline(ch: ChannelTrace, gap_factor: float = DEFAULT_GAP_FACTOR) -> I
     start, end = times[0], times[-1]
     if ch.counter_ns and ch.sample_ns:  # both must cover the span for the cross-check
         start, end = max(start, ch.sample_ns[0]), min(end, ch.sample_ns[-1])
+    if end <= start:
+        return IdleBaseline(
+            channel=ch.channel,
+            duration_s=0.0,
+            power_w=None,
+            method=None,
+            problem="idle counter and power samples do not overlap in time",
+        )
     result = channel_energy(ch, start, end, gap_factor)
     duration = (end - start) / ig.NS_PER_S
     return IdleBaseline(
@@ -337,6 +345,8 @@ def summarize_energy(
         for ch in trace.channels
     ]
     for d in devices:
+        if d.idle_problem:
+            notes.append(f"{d.channel}: {d.idle_problem}")
         if d.energy_above_idle_j is not None and d.energy_above_idle_j < 0:
             notes.append(
                 f"{d.channel}: energy above idle is negative: the run drew less than the idle "

@@ -250,3 +250,46 @@ def test_decode_throttle_reasons() -> None:
     assert decode_throttle_reasons(0x1) == ["gpu_idle"]
     assert decode_throttle_reasons(0x4 | 0x80) == ["sw_power_cap", "hw_power_brake_slowdown"]
     assert decode_throttle_reasons(0x400) == ["bit_0x400"]
+
+
+def test_open_meters_rapl_threaded_idle_then_load(
+    powercap: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole path, threads included: package-0 draws 20 W, then 50 W (its energy_uj is
+    computed at read time, as sysfs does); open_meters → idle → start/stop → summary."""
+    import time
+
+    from bench.energy.meterset import open_meters
+
+    energy_file = powercap / "intel-rapl:0" / "energy_uj"
+    t0 = time.perf_counter()
+    switch = {"at": float("inf")}
+    real = rapl._read_text
+
+    def sysfs_read(path: Path) -> str:
+        if path != energy_file:
+            return real(path)
+        now = time.perf_counter()
+        joules = 20.0 * (min(now, switch["at"]) - t0) + 50.0 * max(0.0, now - switch["at"])
+        return str(5_000_000 + int(joules * 1e6))
+
+    monkeypatch.setattr(rapl, "_read_text", sysfs_read)
+    meters = open_meters("rapl", powercap_root=powercap, period_s=0.02, gap_factor=50)
+    idle = meters.measure_idle(0.3)
+    switch["at"] = time.perf_counter()
+    meters.start()
+    time.sleep(0.05)
+    start = time.perf_counter_ns()
+    time.sleep(0.4)
+    end = time.perf_counter_ns()
+    time.sleep(0.05)
+    trace = meters.stop()
+    assert idle[0].channel == "cpu0-package" and idle[0].problem is None, idle
+    assert idle[0].power_w == pytest.approx(20.0, rel=0.02)
+    s = summarize_energy(trace, start, end, output_tokens=100, total_tokens=100)
+    pkg = s.devices[0]
+    assert pkg.valid and pkg.method == "counter" and pkg.source == "rapl"
+    assert pkg.avg_power_w == pytest.approx(50.0, rel=0.02)
+    assert pkg.energy_above_idle_j == pytest.approx(s.window_s * (50.0 - idle[0].power_w), rel=0.02)
+    assert s.primary == "cpu"
+    assert trace.meters == ["rapl: cpu0-package, cpu0-dram, cpu1-package"]

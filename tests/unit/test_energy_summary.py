@@ -329,3 +329,21 @@ def test_markdown_shows_invalid_as_dash_with_reason() -> None:
 def test_reversed_window_is_a_caller_bug() -> None:
     with pytest.raises(ValueError):
         summarize_energy(EnergyTrace(channels=[gpu()]), W15, W5, 1, 1)
+
+
+def test_invalid_idle_baseline_gives_no_above_idle_figure_and_says_why() -> None:
+    idle_ch = gpu(watts=100.0, n=51, counter=False)
+    t = list(idle_ch.sample_ns)
+    idle_ch = idle_ch.model_copy(update={"sample_ns": t[:10] + t[30:], "power_w": [100.0] * 31})
+    base = idle_baseline(idle_ch)
+    assert base.power_w is None
+    assert base.problem == (
+        "idle baseline invalid: sampling gap of 2.10 s in power samples at +0.90 s into the "
+        "window (limit 0.50 s)"
+    )
+    s = summarize_energy(EnergyTrace(channels=[gpu()], idle=[base]), W5, W15, 10, 10)
+    assert s.devices[0].valid and s.devices[0].energy_above_idle_j is None
+    total = s.total("gpu")
+    assert total is not None and total.energy_j == pytest.approx(3000.0)
+    assert total.idle_power_w is None and total.energy_above_idle_j is None
+    assert s.notes == [f"gpu0: {base.problem}"]
