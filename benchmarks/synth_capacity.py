@@ -202,7 +202,7 @@ def raw_send_floor(concurrency: int, seconds: float, server_cpu: int) -> tuple[f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", default="256,512,1024,1536")
+    parser.add_argument("--concurrency", default="256,512,1024")
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--server-cpu", type=int, default=1)
@@ -210,6 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     os.sched_setaffinity(0, {args.client_cpu})
     loads = [Load(int(c), 0.05, 0.005, "TTFT 50 ms, gap 5 ms") for c in args.concurrency.split(",")]
+    loads.append(Load(512, 0.05, 0.001, "TTFT 50 ms, gap 1 ms"))
     loads.append(Load(1024, 0.05, 0.0002, "saturation: gap 0.2 ms"))
     floor_rate, floor_us = raw_send_floor(512, args.seconds, args.server_cpu)
     print(

@@ -14,6 +14,7 @@ process (cheaper to start, but it competes with the caller for the GIL).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
@@ -36,6 +37,7 @@ from bench.synth.records import (
 )
 
 READY_PREFIX = "synth-server-port="
+_PR_SET_PDEATHSIG = 1
 _START_TIMEOUT_S = 30.0
 
 
@@ -52,6 +54,22 @@ def check_cpu(cpu: int | None) -> None:
         )
 
 
+def check_config(config: SynthConfig) -> None:
+    """What validation cannot see: the CPU exists, the record's folder exists.
+
+    Raises:
+        UserError: naming the option and the fix.
+    """
+    check_cpu(config.cpu)
+    if config.record_path is not None and not config.record_path.parent.is_dir():
+        raise UserError(
+            "the record's folder does not exist",
+            file=config.record_path,
+            field="--record",
+            fix="create the folder first, or give another path",
+        )
+
+
 def run_foreground(
     config: SynthConfig,
     on_ready: Callable[[int, Any], None],
@@ -65,7 +83,7 @@ def run_foreground(
     """
     from bench.synth import server as srv
 
-    check_cpu(config.cpu)
+    check_config(config)
     if config.cpu is not None:
         try:
             srv.pin_to_cpu(config.cpu)
@@ -104,12 +122,17 @@ def run_foreground(
 def _child_main(config_json: str) -> None:
     """Subprocess entry: serve `config_json`, announce the port on stdout."""
     config = SynthConfig.model_validate_json(config_json)
+    if sys.platform == "linux":  # never outlive the process that started us
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
     def announce(port: int, core: object) -> None:
         print(f"{READY_PREFIX}{port}", flush=True)
 
     summary = run_foreground(config, announce)
-    print(summary.model_dump_json(), flush=True)
+    with contextlib.suppress(BrokenPipeError):  # the parent may be gone
+        print(summary.model_dump_json(), flush=True)
 
 
 class SynthServer:
@@ -143,8 +166,13 @@ class SynthServer:
         return self._proc.pid if self._proc is not None else os.getpid()
 
     def start(self) -> int:
-        """Start serving; returns the port once it accepts connections."""
-        check_cpu(self.config.cpu)
+        """Start serving; returns the port once it accepts connections.
+
+        Raises:
+            UserError: a CPU or record path that cannot work.
+            RuntimeError: the server did not come up (its stderr says why).
+        """
+        check_config(self.config)
         if self.mode == "process":
             self.port = self._start_process()
         else:

@@ -348,6 +348,10 @@ class SynthCore:
             self.success_total += 1
         self._record(s, outcome, tokens)
         self.active.discard(s)
+        # the record keeps the stream: drop its payload bytes, keep the timestamps
+        s.first = s.middle = s.last = s.trailer = b""
+        if s.body is not None:
+            s.body = b""
         if s.conn.active is s:
             s.conn.response_done(s.keep_alive)
 
@@ -365,8 +369,6 @@ class SynthCore:
     def generation_tokens(self) -> int:
         """Tokens sent so far, finished and in-flight requests together."""
         return self.finished_generation_tokens + sum(_tokens_sent(s) for s in self.active)
-
-    # -- observability ---------------------------------------------------------------------
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bench.errors import UserError
 from bench.synth.control import SynthServer
 from bench.synth.records import SynthConfig, read_records
 
@@ -265,3 +266,12 @@ def test_continuous_usage_stats(server: SynthServer):
     chunks = [json.loads(e) for e in _events(lines)[:-1]]
     assert [c["usage"]["completion_tokens"] for c in chunks] == [1, 2, 3, 3]
     assert chunks[-1]["choices"] == []
+
+
+def test_unusable_cpu_or_record_folder_is_a_user_error(tmp_path: Path):
+    with pytest.raises(UserError) as info:
+        SynthServer(SynthConfig(cpu=4096)).start()
+    assert info.value.field == "--cpu"
+    with pytest.raises(UserError) as info:
+        SynthServer(SynthConfig(record_path=tmp_path / "no" / "r.jsonl")).start()
+    assert info.value.field == "--record" and "does not exist" in info.value.message
