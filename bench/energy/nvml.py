@@ -16,38 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from bench.accept.probe import decode_throttle_reasons
 from bench.energy.meter import ChannelBuffer, Clock, SamplingMeter
 from bench.energy.records import DeviceSelection, GpuStateSample
 
-THROTTLE_REASON_BITS: dict[int, str] = {
-    0x1: "gpu_idle",
-    0x2: "applications_clocks_setting",
-    0x4: "sw_power_cap",
-    0x8: "hw_slowdown",
-    0x10: "sync_boost",
-    0x20: "sw_thermal_slowdown",
-    0x40: "hw_thermal_slowdown",
-    0x80: "hw_power_brake_slowdown",
-    0x100: "display_clock_setting",
-}
-"""NVML clock-event reason bits (nvmlClocksEventReason*), named."""
-
 PowerField = Literal["auto", "instant", "average"]
-
-
-def decode_throttle_reasons(mask: int) -> list[str]:
-    """Names of the set bits of an NVML clocks-event-reasons mask, in bit order.
-
-    Example: 0x4 | 0x40 → ["sw_power_cap", "hw_thermal_slowdown"]; unknown bits → "bit_0x…".
-    """
-    names = [name for bit, name in THROTTLE_REASON_BITS.items() if mask & bit]
-    unknown = mask & ~sum(THROTTLE_REASON_BITS)
-    bit = 1
-    while unknown >= bit:
-        if unknown & bit:
-            names.append(f"bit_{bit:#x}")
-        bit <<= 1
-    return names
 
 
 @dataclass(frozen=True)
@@ -311,7 +284,7 @@ class NvmlMeter(SamplingMeter):
             power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
             sm_clock_mhz=maybe(nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_SM),
             temperature_c=maybe(nv.nvmlDeviceGetTemperature, nv.NVML_TEMPERATURE_GPU),
-            throttle_reasons=decode_throttle_reasons(mask) if mask is not None else [],
+            throttle_reasons=decode_throttle_reasons(mask) or [],
         )
 
     def close(self) -> None:

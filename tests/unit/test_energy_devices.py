@@ -16,7 +16,7 @@ import pytest
 
 from bench.energy import rapl
 from bench.energy.meter import ChannelBuffer
-from bench.energy.nvml import NvmlMeter, decode_throttle_reasons, gpu_selection, select_gpus
+from bench.energy.nvml import NvmlMeter, gpu_selection, select_gpus
 from bench.energy.rapl import RaplMeter, RaplUnavailable, find_rapl_domains
 from bench.energy.records import EnergyTrace
 from bench.energy.summary import summarize_energy
@@ -243,13 +243,6 @@ def test_gpu_selection_records_environment() -> None:
     assert sel.gpu_indices == [1]
     assert sel.gpu_uuids == ["GPU-1aaaaaaa-0000-4000-8000-000000000000"]
     assert sel.cuda_visible_devices == "1,0" and sel.parallel_size == 1
-
-
-def test_decode_throttle_reasons() -> None:
-    assert decode_throttle_reasons(0) == []
-    assert decode_throttle_reasons(0x1) == ["gpu_idle"]
-    assert decode_throttle_reasons(0x4 | 0x80) == ["sw_power_cap", "hw_power_brake_slowdown"]
-    assert decode_throttle_reasons(0x400) == ["bit_0x400"]
 
 
 def test_open_meters_rapl_threaded_idle_then_load(
