@@ -111,9 +111,14 @@ def test_server_sends_within_a_millisecond(measured):
 
 
 def test_client_sees_ttft_and_gaps_as_configured(measured):
-    client, _, pressure = measured
+    client, records, pressure = measured
     _require_idle_cpu(pressure)
+    received = {r.request_id: r.received_ns for r in records}
+    # from the client's send: includes aiohttp's own cost of sending (~1 ms on a slow CPU)
     ttfts = [(c["chunk_ns"][0] - c["sent_ns"]) / 1e9 for c in client]
+    # from the server's receipt: the server's TTFT as the client sees it arrive
+    served = [(c["chunk_ns"][0] - received[c["id"]]) / 1e9 for c in client]
     gaps = [gap / 1e9 for c in client for gap in _gaps(c["chunk_ns"])]
-    assert abs(statistics.median(ttfts) - TTFT_S) < 0.002  # within 2 ms
-    assert abs(statistics.median(gaps) - ITL_S) < 0.001  # within 1 ms
+    assert abs(statistics.median(ttfts) - TTFT_S) < 0.0025  # within a couple of ms
+    assert abs(statistics.median(served) - TTFT_S) < 0.001
+    assert abs(statistics.median(gaps) - ITL_S) < 0.001
