@@ -143,8 +143,12 @@ class SynthServer:
         config: SynthConfig | None = None,
         *,
         mode: Literal["process", "thread"] = "process",
+        **fields: Any,
     ) -> None:
-        self.config = config or SynthConfig()
+        """`config`, or the `SynthConfig` fields as keywords (`ttft_s=0.05, itl_s=0.005`)."""
+        if config is not None and fields:
+            raise TypeError("give a SynthConfig or its fields, not both")
+        self.config = config or SynthConfig(**fields)
         self.mode = mode
         self.port: int | None = None
         self.summary: LatenessSummary | None = None

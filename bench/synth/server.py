@@ -10,6 +10,7 @@ one wake-up of the loop (`scheduler.TimerWheel`). Routes:
     POST /reset_prefix_cache                     (200, nothing to reset)
     GET  /synth/records[?clear=1]                what was sent and when, JSONL
     GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness summary (window), JSON
+    POST /synth/records/dump                     write the records to --record now
 
 Start it in-process with `SynthServer` (bench/synth/control.py) or `bench synth serve`.
 """
@@ -33,6 +34,7 @@ from bench.synth.records import (
     SynthConfig,
     SynthRequestRecord,
     lateness_summary,
+    write_records,
 )
 from bench.synth.scheduler import TimerWheel
 
@@ -48,6 +50,7 @@ _OTHER = {
     "/reset_prefix_cache": "POST",
     "/synth/records": "GET",
     "/synth/stats": "GET",
+    "/synth/records/dump": "POST",
 }
 
 
@@ -151,6 +154,8 @@ class SynthCore:
             cfg = self.config
             body = wire.models_json(cfg.model, self.created, cfg.max_model_len)
             return 200, body.encode(), "application/json"
+        if req.path == "/synth/records/dump":
+            return self._dump()
         params = dict(p.partition("=")[::2] for p in req.query.split("&") if p)
         records = self.records(include_active=req.path == "/synth/stats")
         if params.get("clear") == "1":
@@ -169,6 +174,15 @@ class SynthCore:
             )
         summary = lateness_summary(records, since_ns=since, until_ns=until)
         return 200, summary.model_dump_json().encode(), "application/json"
+
+    def _dump(self) -> tuple[int, bytes, str]:
+        """Write the finished requests' records to the configured record file now."""
+        path = self.config.record_path
+        if path is None:
+            msg = "no record file: start the server with --record PATH"
+            return 400, wire.error_json(msg, "BadRequestError", 400).encode(), "application/json"
+        n = write_records(self.records(), path)
+        return 200, json.dumps({"path": str(path), "requests": n}).encode(), "application/json"
 
     def _reject(self, conn: Connection, req: http1.HttpRequest, status: int, msg: str) -> None:
         kind = {400: "BadRequestError", 404: "NotFoundError"}.get(status, "InternalServerError")
@@ -435,5 +449,11 @@ async def serve(config: SynthConfig, on_ready: Callable[[int, SynthCore], None])
 
 
 def pin_to_cpu(cpu: int) -> None:
-    """Pin the calling thread (the whole process when it has one thread) to `cpu`."""
+    """Pin the calling thread (the whole process when it has one thread) to `cpu`.
+
+    Raises:
+        OSError: the CPU is not allowed, or this OS cannot pin (not Linux).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        raise OSError(0, "pinning to a CPU needs Linux")
     os.sched_setaffinity(0, {cpu})

@@ -6,6 +6,8 @@ import asyncio
 import json
 import socket
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -275,3 +277,21 @@ def test_unusable_cpu_or_record_folder_is_a_user_error(tmp_path: Path):
     with pytest.raises(UserError) as info:
         SynthServer(SynthConfig(record_path=tmp_path / "no" / "r.jsonl")).start()
     assert info.value.field == "--record" and "does not exist" in info.value.message
+
+
+def test_dump_endpoint_writes_record_file_while_serving(tmp_path: Path):
+    path = tmp_path / "live.jsonl"
+    with SynthServer(mode="thread", ttft_s=0.0, itl_s=0.0, record_path=path) as srv:
+        payload = {"prompt": "a b c", "max_tokens": 4, "stream": True}
+        _run(_stream(srv.base_url + "/v1/completions", payload))
+        request = urllib.request.Request(srv.base_url + "/synth/records/dump", method="POST")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            answer = json.loads(resp.read())
+        assert answer == {"path": str(path), "requests": 1}
+        (record,) = read_records(path)
+        assert record.completion_tokens == 4 and record.prompt_tokens == 3
+    with SynthServer(mode="thread") as srv, pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(
+            urllib.request.Request(srv.base_url + "/synth/records/dump", method="POST")
+        )
+    assert info.value.code == 400
