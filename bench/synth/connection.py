@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 from bench.synth import http1, wire
 
 if TYPE_CHECKING:
-    from bench.synth.server import Stream, SynthCore
+    from bench.synth.server import SynthCore
+    from bench.synth.stream import Stream
 
 _pc = time.perf_counter_ns
 

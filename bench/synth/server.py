@@ -37,6 +37,7 @@ from bench.synth.records import (
     write_records,
 )
 from bench.synth.scheduler import TimerWheel
+from bench.synth.stream import Stream
 
 _pc = time.perf_counter_ns
 _GENERATION: dict[str, Endpoint] = {
@@ -52,55 +53,6 @@ _OTHER = {
     "/synth/stats": "GET",
     "/synth/records/dump": "POST",
 }
-
-
-class Stream:
-    """One generation request in flight: its schedule, payloads and what was sent."""
-
-    __slots__ = (
-        "conn", "transport", "closed", "keep_alive", "rid", "seq", "endpoint", "stream",
-        "prompt_tokens", "max_tokens", "received_ns", "due0", "gap", "k", "n", "tpc",
-        "last_tokens", "fail_at", "first", "middle", "last", "trailer", "body", "usage_each",
-        "head", "sent", "backlogged", "plain",
-    )  # fmt: skip
-    conn: Connection
-    transport: Any
-    closed: bool
-    keep_alive: bool
-    rid: str
-    seq: int
-    endpoint: Endpoint
-    stream: bool
-    prompt_tokens: int
-    max_tokens: int
-    received_ns: int
-    due0: int  # when chunk 0 is due; chunk j is due at due0 + j * gap
-    gap: int
-    k: int  # next chunk to send
-    n: int  # chunks in all
-    tpc: int  # tokens per chunk (the last chunk has last_tokens)
-    last_tokens: int
-    fail_at: int  # chunk index replaced by an error event, -1 for none
-    first: bytes
-    middle: bytes
-    last: bytes
-    trailer: bytes
-    body: bytes | None  # a whole non-streamed response
-    usage_each: bool
-    head: str
-    sent: array[int]
-    backlogged: int
-    plain: bool
-
-    def __init__(self) -> None:
-        self.closed = False
-        self.plain = False  # a streamed request on the hot path (see SynthCore._fire)
-        self.k = 0
-        self.fail_at = -1
-        self.body = None
-        self.usage_each = False
-        self.sent = array("q")
-        self.backlogged = 0
 
 
 class SynthCore:
@@ -356,7 +308,7 @@ class SynthCore:
         self._finish(s, "error_chunk")
 
     def _finish(self, s: Stream, outcome: Outcome) -> None:
-        tokens = _tokens_sent(s)
+        tokens = s.tokens_sent()
         self.finished_generation_tokens += tokens
         if outcome == "ok":
             self.success_total += 1
@@ -375,14 +327,14 @@ class SynthCore:
     def records(self, *, include_active: bool = False) -> list[SynthRequestRecord]:
         """Every finished request so far, and with `include_active` a snapshot of those in
         flight (outcome "in_flight", what they have sent until now)."""
-        out = [_to_record(s, outcome, n) for s, outcome, n in self.raw_records]
+        out = [s.to_record(outcome, n) for s, outcome, n in self.raw_records]
         if include_active:
-            out += [_to_record(s, "in_flight", _tokens_sent(s)) for s in self.active]
+            out += [s.to_record("in_flight", s.tokens_sent()) for s in self.active]
         return out
 
     def generation_tokens(self) -> int:
         """Tokens sent so far, finished and in-flight requests together."""
-        return self.finished_generation_tokens + sum(_tokens_sent(s) for s in self.active)
+        return self.finished_generation_tokens + sum(s.tokens_sent() for s in self.active)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -397,29 +349,6 @@ class SynthCore:
             self._finish(s, "disconnected")
             s.transport.close()
         self.wheel.close()
-
-
-def _tokens_sent(s: Stream) -> int:
-    if s.body is not None:
-        return s.max_tokens if s.sent else 0
-    return min(len(s.sent) * s.tpc, s.max_tokens)
-
-
-def _to_record(s: Stream, outcome: Outcome, completion_tokens: int) -> SynthRequestRecord:
-    sent = list(s.sent)
-    if s.body is not None:
-        chunk_tokens = [s.max_tokens] * len(sent)
-    else:
-        chunk_tokens = [s.tpc] * len(sent)
-        if sent and len(sent) == s.n:
-            chunk_tokens[-1] = s.last_tokens
-    return SynthRequestRecord(
-        request_id=s.rid, seq=s.seq, endpoint=s.endpoint, stream=s.stream,
-        prompt_tokens=s.prompt_tokens, max_tokens=s.max_tokens,
-        completion_tokens=completion_tokens, outcome=outcome, received_ns=s.received_ns,
-        chunk_due_ns=[s.due0 + j * s.gap for j in range(len(sent))],
-        chunk_sent_ns=sent, chunk_tokens=chunk_tokens, backlogged_chunks=s.backlogged,
-    )  # fmt: skip
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
