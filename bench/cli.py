@@ -26,7 +26,9 @@ app = typer.Typer(
 
 # name -> (module path of a typer.Typer named `app`, help text); imported at start-up only
 # for these light modules, which must not import vLLM, torch or NVML at module level.
-_GROUPS: dict[str, str] = {}
+_GROUPS: dict[str, str] = {
+    "energy": "bench.energy.cli",
+}
 
 
 def _register_foundation() -> None:

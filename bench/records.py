@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.energy.records import EnergySummary
+
 REPORT_SCHEMA_VERSION = 1
 
 
@@ -246,5 +248,5 @@ class Report(Record):
     summary: RunSummary | None
     cost: CostBreakdown | None = None
     cost_note: str | None = None
-    energy: dict[str, Any] | None = None
+    energy: EnergySummary | None = None
     workload: dict[str, Any] | None = None

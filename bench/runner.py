@@ -218,10 +218,12 @@ def run_benchmark(
         model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
         engine=config.engine.kind,
     )
+    meters = open_run_meters(plan)
     log = RequestLog(run_dir)
     failure: str | None = None
     stats = scraper = None
     try:
+        meters.start()
         if offline:
             from bench.engines.offline import run_offline
 
@@ -252,6 +254,12 @@ def run_benchmark(
         failure = "interrupted by the user (Ctrl-C)"
     finally:
         log.close()
+        trace = meters.stop()
+        meters.close()
+    if trace.channels:
+        from bench.energy import write_trace
+
+        write_trace(trace, run_dir / "energy_trace.json")
     report = assemble_report(
         plan,
         log.records,
@@ -261,6 +269,7 @@ def run_benchmark(
         stats=stats,
         scraper=scraper,
         failure=failure,
+        trace=trace,
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -279,14 +288,16 @@ def assemble_report(
     stats: Any,
     scraper: Any,
     failure: str | None,
+    trace: Any = None,
 ) -> Report:
-    """Summary, cost and report from what the run produced (also for partial runs)."""
+    """Summary, energy, cost and report from what the run produced (also for partial runs)."""
     from bench.metrics.summary import steady_state_window, summarize
 
     measured = [r for r in records if not r.warmup]
     summary: RunSummary | None = None
     cost = None
     cost_note = None
+    energy = None
     if measured:
         window, _ = steady_state_window(measured, plan.config.load)
         summary = summarize(
@@ -296,7 +307,8 @@ def assemble_report(
             server=scraper.summary(window) if scraper else None,
             client=client_load(stats) if stats else None,
         )
-        cost, cost_note = run_cost_or_note(plan, summary)
+        energy = run_energy(plan, summary, trace) if trace is not None else None
+        cost, cost_note = run_cost_or_note(plan, summary, energy)
     status = "complete" if failure is None else ("partial" if measured else "failed")
     return Report(
         run_id=run_id,
@@ -309,22 +321,75 @@ def assemble_report(
         summary=summary,
         cost=cost,
         cost_note=cost_note,
+        energy=energy,
     )
 
 
-def run_cost_or_note(plan: RunPlan, summary: RunSummary) -> tuple[Any, str | None]:
+def open_run_meters(plan: RunPlan) -> Any:
+    """Meters for this run: the configured kind ("none" for a remote endpoint unless asked),
+    with the idle baseline measured before any load."""
+    from bench.energy import open_meters
+
+    cfg = plan.config.energy
+    kind = cfg.meter
+    if kind == "auto" and isinstance(plan.config.engine, EndpointEngine):
+        kind = "none"  # local meters would measure this machine, not the endpoint's
+    meters = open_meters(
+        kind,
+        parallel_size=plan.gpus,
+        period_s=cfg.period_s,
+        node_period_s=cfg.node_period_s,
+        gap_factor=cfg.gap_factor,
+    )
+    if meters.measured and cfg.idle_s > 0:
+        meters.measure_idle(cfg.idle_s)
+    return meters
+
+
+def run_energy(plan: RunPlan, summary: RunSummary, trace: Any) -> Any:
+    """Energy over the same window as the throughput figures, with that window's tokens."""
+    from bench.energy import summarize_energy
+
+    window = summary.steady_state or summary.whole_run
+    if window.end_ns <= window.start_ns:
+        return None
+    return summarize_energy(
+        trace,
+        window.start_ns,
+        window.end_ns,
+        window.output_tokens,
+        window.input_tokens + window.output_tokens,
+        price_per_kwh=plan.assumptions.electricity_price_per_kwh,
+        pue=plan.assumptions.pue,
+        gap_factor=plan.config.energy.gap_factor,
+    )
+
+
+def measured_power_w(energy: Any) -> float | None:
+    """Average power of the run's primary measured scope (all used devices together)."""
+    if energy is None or not energy.measured or energy.primary is None:
+        return None
+    total = energy.total(energy.primary)
+    return total.avg_power_w if total is not None and total.valid else None
+
+
+def run_cost_or_note(
+    plan: RunPlan, summary: RunSummary, energy: Any = None
+) -> tuple[Any, str | None]:
     """The cost breakdown, or why there is none (no successful tokens)."""
     from bench.cost.breakdown import run_cost
 
     window = summary.steady_state or summary.whole_run
     if window.output_tok_per_s <= 0:
         return None, "no output tokens were measured, so no cost per token"
-    return (
-        run_cost(
-            plan.profile, plan.assumptions, summary=summary, gpus=plan.gpus, measured_power_w=None
-        ),
-        None,
+    breakdown = run_cost(
+        plan.profile,
+        plan.assumptions,
+        summary=summary,
+        gpus=plan.gpus,
+        measured_power_w=measured_power_w(energy),
     )
+    return breakdown, None
 
 
 def execute_run(

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from bench.config.loading import StrictConfig
+from bench.energy.config import EnergyConfig
 from bench.records import SLO
 
 
@@ -96,6 +97,7 @@ class RunConfig(StrictConfig):
     gpus: int | None = Field(default=None, ge=1)
     output_dir: Path
     scrape_server_metrics: bool = True
+    energy: EnergyConfig = Field(default_factory=EnergyConfig)
 
     @model_validator(mode="after")
     def _bounded(self) -> RunConfig:

@@ -150,5 +150,9 @@ def render_summary(report: Report) -> str:
     elif report.cost_note:
         lines += ["", f"Cost: {report.cost_note}"]
     if report.energy is not None:
-        lines += ["", "## Energy", "", f"{report.energy}"]
+        from bench.energy.text import energy_markdown
+
+        lines += ["", "## Energy", "", energy_markdown(report.energy)]
+    elif report.summary is not None:
+        lines += ["", "## Energy", "", "energy: not measured (no meter ran)"]
     return "\n".join(lines) + "\n"

@@ -95,3 +95,22 @@ def test_open_loop_rate_run_records_send_lag(shared_vllm, tmp_path):
     assert all(r.scheduled_ns is not None and r.sent_ns >= r.scheduled_ns for r in recs)
     assert report.summary.client.send_lag_s.count == 20
     assert report.summary.steady_state is not None
+
+
+def test_energy_is_measured_or_says_why(acceptance_run):
+    cfg, report = acceptance_run
+    energy = report.energy
+    assert energy is not None
+    text = (cfg.output_dir / "summary.md").read_text()
+    if energy.measured:
+        primary = energy.total(energy.primary)
+        assert primary.energy_j > 0 and primary.j_per_output_token > 0
+        assert report.cost.estimated is False or "power" in text
+    else:
+        # this CI host has no RAPL, NVML or BMC: no invented number, the reason instead
+        assert energy.not_measured_reason
+        assert energy.totals == []
+        assert "not measured" in text
+        power = [line for line in report.cost.lines if "power" in line.name]
+        assert power and all(line.basis in ("estimated", "configured", "derived")
+                             for line in power)
