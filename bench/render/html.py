@@ -107,7 +107,7 @@ def esc(value: object) -> str:
 def number_text(value: float | int) -> str:
     """Display a number: integers as is; floats to about 4 significant digits.
 
-    Examples: 1234.5 → "1,234"; 56.789 → "56.8"; 1.2345 → "1.23"; 0.012345 → "0.0123".
+    Examples: 1234.5 → "1,234"; 123.46 → "123.5"; 56.789 → "56.79"; 0.012345 → "0.0123".
     """
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"

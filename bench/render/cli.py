@@ -1,0 +1,72 @@
+"""`bench report PATH... [--html] [--format md,csv,parquet]`: re-render stored runs.
+
+Register the function, not a group, so the paths stay positional:
+`app.command("report")(bench.render.cli.report)` in `bench/cli.py`. `app` here holds the
+same command for standalone use and tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Render stored runs to HTML, Markdown, CSV and Parquet.")
+
+
+@app.command("report")
+def report(
+    paths: Annotated[
+        list[Path], typer.Argument(help="a run directory, a sweep directory, or several runs")
+    ],
+    html: Annotated[
+        bool, typer.Option("--html", help="write report.html (self-contained, plots inline)")
+    ] = False,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="comma-separated: html, md, csv, parquet"),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="output folder (default: the run or sweep folder; "
+            "reports/compare-<time> for several runs)"
+        ),
+    ] = None,
+) -> None:
+    """Re-render stored runs; needs no GPU and no server.
+
+    One run directory: always rewrites its summary.md; --html and --format add the rest.
+    A sweep directory or several runs: an HTML comparison unless --format says otherwise.
+    """
+    from bench.errors import UserError
+    from bench.render.report import FORMATS, write_report
+    from bench.store.rundir import is_run_dir
+
+    formats = {f.strip() for f in (fmt or "").split(",") if f.strip()}
+    unknown = formats - set(FORMATS)
+    if unknown:
+        raise UserError(
+            f"unknown format(s) {', '.join(sorted(unknown))}",
+            field="--format",
+            fix=f"choose from {', '.join(FORMATS)}",
+        )
+    if html:
+        formats.add("html")
+    single_run = len(paths) == 1 and is_run_dir(paths[0])
+    if single_run:
+        from bench.report.io import SUMMARY, load_report, write_atomic
+        from bench.report.summary import render_summary
+
+        write_atomic(paths[0] / SUMMARY, render_summary(load_report(paths[0])))
+        typer.echo(f"wrote {paths[0] / SUMMARY}")
+    elif not formats:
+        formats = {"html"}
+    if not formats:
+        return
+    selection, written = write_report(paths, [f for f in FORMATS if f in formats], out)
+    for problem in selection.skipped:
+        typer.secho(f"skipped: {problem}", fg=typer.colors.YELLOW, err=True)
+    for path in written:
+        typer.echo(f"wrote {path}")
