@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
-
 from bench.energy.records import EnergySummary, EnergyTrace
 from bench.errors import UserError
 from bench.records import Record, Report, RequestRecord
@@ -20,7 +18,8 @@ from bench.store.rundir import CorruptRun, is_run_dir, read_records, read_report
 from bench.sweep.manifest import MANIFEST_NAME, SweepManifest, read_manifest
 
 ENERGY_TRACE_FILE = "energy_trace.json"
-"""Power samples of the run (an `EnergyTrace`), read for the power timeline when present."""
+"""Power samples of the run (an `EnergyTrace` the runner writes with
+`bench.energy.write_trace`), read for the power timeline when present."""
 
 
 class RunBundle(Record):
@@ -43,13 +42,8 @@ class RunBundle(Record):
 
     @property
     def energy(self) -> EnergySummary | None:
-        """The report's energy summary, or None when absent or of an unknown shape."""
-        if not self.report.energy:
-            return None
-        try:
-            return EnergySummary.model_validate(self.report.energy)
-        except ValidationError:
-            return None
+        """The report's energy summary (None when the run had no meters at all)."""
+        return self.report.energy
 
 
 class Selection(Record):
@@ -75,10 +69,12 @@ def load_bundle(run_dir: Path) -> RunBundle:
     trace = None
     trace_path = run_dir / ENERGY_TRACE_FILE
     if trace_path.is_file():
+        from bench.energy.meter import read_trace
+
         try:
-            trace = EnergyTrace.model_validate_json(trace_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            notes.append(f"{trace_path}: power trace unreadable, not plotted ({exc})")
+            trace = read_trace(trace_path)
+        except UserError as exc:
+            notes.append(f"power trace not plotted: {exc.render()}")
     return RunBundle(run_dir=run_dir, report=report, records=records, trace=trace, notes=notes)
 
 

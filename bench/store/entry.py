@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.energy.records import EnergySummary
 from bench.records import Record, Report
 
 
@@ -62,10 +63,7 @@ class RunEntry(Record):
     @property
     def load_label(self) -> str:
         """`c=8` for concurrency, `rate=2/s` for a request rate, `-` when unknown."""
-        if self.load_value is None:
-            return "-"
-        value = f"{self.load_value:g}"
-        return f"c={value}" if self.load_kind == "concurrency" else f"rate={value}/s"
+        return load_text(self.load_kind, self.load_value)
 
 
 class SweepEntry(Record):
@@ -129,6 +127,13 @@ def load_point(config: dict[str, Any]) -> tuple[str | None, float | None]:
     return str(kind), float(load[key])
 
 
+def load_text(kind: str | None, value: float | None) -> str:
+    """`c=8` for concurrency, `rate=2/s` for a request rate, `-` when unknown."""
+    if value is None:
+        return "-"
+    return f"c={value:g}" if kind == "concurrency" else f"rate={value:g}/s"
+
+
 def gpu_count(report: Report) -> int | None:
     """GPUs the run used: the cost breakdown's count, else `config.gpus`, else the engine's
     parallel sizes (tp × pp × dp from its extra args) on a GPU SKU, else None."""
@@ -150,27 +155,16 @@ def gpu_count(report: Report) -> int | None:
 
 
 def _energy_figures(
-    energy: dict[str, Any] | None,
+    energy: EnergySummary | None,
 ) -> tuple[float | None, float | None, bool | None]:
-    """(energy J, J per output token, valid) of the headline scope of `Report.energy`.
+    """(energy J, J per output token, valid) of the headline (`primary`) scope.
 
-    `Report.energy` holds a `bench.energy.records.EnergySummary`; its `primary` total gives
-    the figures. Not measured, or a shape this version cannot read, gives (None, None, None);
-    measured but with no valid scope gives (None, None, False).
+    Not measured gives (None, None, None); measured but with no valid scope gives
+    (None, None, False) — never zeros.
     """
-    if not energy:
+    if energy is None or not energy.measured:
         return None, None, None
-    from pydantic import ValidationError
-
-    from bench.energy.records import EnergySummary
-
-    try:
-        summary = EnergySummary.model_validate(energy)
-    except ValidationError:
-        return None, None, None
-    if not summary.measured:
-        return None, None, None
-    primary = summary.total(summary.primary) if summary.primary else None
+    primary = energy.total(energy.primary) if energy.primary else None
     if primary is None or not primary.valid:
         return None, None, False
     return primary.energy_j, primary.j_per_output_token, True
