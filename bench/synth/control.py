@@ -37,6 +37,7 @@ from bench.synth.records import (
 )
 
 READY_PREFIX = "synth-server-port="
+ERROR_PREFIX = "synth-server-error="
 _PR_SET_PDEATHSIG = 1
 _START_TIMEOUT_S = 30.0
 
@@ -96,7 +97,11 @@ def run_foreground(
     loop = srv.new_event_loop()
     asyncio.set_event_loop(loop)
 
+    listening = False
+
     def ready(port: int, core: srv.SynthCore) -> None:
+        nonlocal listening
+        listening = True
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, core.request_stop)
@@ -106,6 +111,8 @@ def run_foreground(
     try:
         core = loop.run_until_complete(srv.serve(config, ready))
     except OSError as exc:
+        if listening:
+            raise
         raise UserError(
             f"cannot listen on {config.host}:{config.port}: {exc.strerror}",
             field="--port",
@@ -130,7 +137,12 @@ def _child_main(config_json: str) -> None:
     def announce(port: int, core: object) -> None:
         print(f"{READY_PREFIX}{port}", flush=True)
 
-    summary = run_foreground(config, announce)
+    try:
+        summary = run_foreground(config, announce)
+    except UserError as exc:  # handed to the parent, which raises it again
+        error = {"message": exc.message, "field": exc.field, "fix": exc.fix}
+        print(f"{ERROR_PREFIX}{json.dumps(error)}", flush=True)
+        sys.exit(2)
     with contextlib.suppress(BrokenPipeError):  # the parent may be gone
         print(summary.model_dump_json(), flush=True)
 
@@ -194,6 +206,10 @@ class SynthServer:
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], _START_TIMEOUT_S)
         line = self._proc.stdout.readline() if ready else ""
+        if line.startswith(ERROR_PREFIX):
+            self._proc.wait()
+            self._proc = None
+            raise UserError(**json.loads(line[len(ERROR_PREFIX) :]))
         if not line.startswith(READY_PREFIX):
             self._proc.kill()
             self._proc.wait()

@@ -295,3 +295,13 @@ def test_dump_endpoint_writes_record_file_while_serving(tmp_path: Path):
             urllib.request.Request(srv.base_url + "/synth/records/dump", method="POST")
         )
     assert info.value.code == 400
+
+
+def test_port_in_use_is_a_user_error_from_the_subprocess():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError) as info:
+            SynthServer(port=port).start()
+    assert info.value.field == "--port" and "cannot listen" in info.value.message
