@@ -28,6 +28,7 @@ app = typer.Typer(
 # for these light modules, which must not import vLLM, torch or NVML at module level.
 _GROUPS: dict[str, str] = {
     "energy": "bench.energy.cli",
+    "synth": "bench.synth.cli",
 }
 
 
