@@ -120,6 +120,22 @@ def new_manifest(
     )
 
 
+def append_point(
+    manifest: SweepManifest, load_kind: LoadKind, load: float, repeat: int = 0
+) -> tuple[SweepManifest, ManifestPoint]:
+    """The manifest with one more pending point (searches add points as they go)."""
+    i = len(manifest.points)
+    point = ManifestPoint(
+        index=i,
+        load_kind=load_kind,
+        load=load,
+        repeat=repeat,
+        run_dir=point_dir_name(i, load_kind, float(load), repeat),
+    )
+    points = [*manifest.points, point]
+    return manifest.model_copy(update={"points": points, "updated_utc": utc_now()}), point
+
+
 def write_manifest(manifest: SweepManifest, sweep_dir: Path) -> Path:
     """Write `sweep_dir/sweep.json` atomically (temp file, fsync, rename)."""
     sweep_dir.mkdir(parents=True, exist_ok=True)
