@@ -1,0 +1,78 @@
+"""The seam between the suite and `bench run`: a workload reference in the run config,
+the requests it builds, and the workload section of the report.
+
+    RunConfig.workload = WorkloadRef(name="agent", scale=0.5)
+      └─ requests_for_run(ref, tokenizer, ...) → (RequestSpecs, WorkloadInfo)
+      └─ after the run: report_section(info, records, window, gpus) → Report.workload
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from bench.config.loading import StrictConfig
+from bench.records import RequestRecord, RequestSpec
+from bench.workloads.build import WorkloadInfo
+
+
+class WorkloadRef(StrictConfig):
+    """A named workload of the suite, as `bench run --workload NAME` puts it in the config.
+
+    `scale` shrinks every token length (0 < scale ≤ 1); "auto" picks the largest scale that
+    fits the longest request into the model's context (`max_model_len`). `seed` overrides
+    the workload's own seed.
+    """
+
+    kind: Literal["suite"] = "suite"
+    name: str
+    suite_file: Path | None = None
+    scale: float | Literal["auto"] = Field(default=1.0)
+    seed: int | None = None
+
+
+def resolve_scale(ref: WorkloadRef, workload: Any, max_model_len: int | None) -> float:
+    """The scale to build with: the given one, or `auto_scale` for "auto" (1 if unknown)."""
+    from bench.workloads.build import auto_scale, check_scale
+
+    if ref.scale == "auto":
+        return auto_scale(workload, max_model_len) if max_model_len else 1.0
+    return check_scale(float(ref.scale))
+
+
+def requests_for_run(
+    ref: WorkloadRef,
+    tokenizer: Any,
+    *,
+    num_requests: int,
+    warmup: int = 0,
+    max_model_len: int | None = None,
+) -> tuple[list[RequestSpec], WorkloadInfo]:
+    """Build the run's requests (warm-up first) and what the report says about them."""
+    from bench.workloads.build import build_requests, workload_info
+    from bench.workloads.suite import get_workload
+
+    workload = get_workload(ref.name, ref.suite_file)
+    scale = resolve_scale(ref, workload, max_model_len)
+    specs = build_requests(
+        workload, tokenizer, num_requests=num_requests, seed=ref.seed, scale=scale, warmup=warmup
+    )
+    return specs, workload_info(ref.name, workload, specs, seed=ref.seed, scale=scale)
+
+
+def report_section(
+    info: WorkloadInfo,
+    records: list[RequestRecord],
+    window: tuple[int, int],
+    gpus: int = 1,
+) -> dict[str, Any]:
+    """`Report.workload`: what was asked (`info`) and what came of it (`outcome`).
+
+    `window` is the throughput window (steady state, else whole run) in perf_counter ns.
+    """
+    from bench.workloads.accounting import workload_outcome
+
+    outcome = workload_outcome(records, window[0], window[1], gpus)
+    return {"info": info.model_dump(mode="json"), "outcome": outcome.model_dump(mode="json")}
