@@ -146,6 +146,8 @@ def table_html(table: Table, heading: str = "h3") -> str:
     )
     body = "".join("<tr>" + "".join(_cell(v) for v in row) + "</tr>" for row in table.rows)
     note = f'<p class="note">{esc(table.note)}</p>' if table.note else ""
+    if not table.rows:  # nothing to sort: the note says why
+        return f'<{heading} id="{esc(table.key)}">{esc(table.title)}</{heading}>{note}'
     return (
         f'<{heading} id="{esc(table.key)}">{esc(table.title)}</{heading}>{note}'
         f'<div class="tablewrap"><table class="sortable"><thead><tr>{head}</tr></thead>'

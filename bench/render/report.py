@@ -94,10 +94,14 @@ def warnings(sel: Selection) -> list[str]:
     return out
 
 
-def _energy_note(runs: list[RunBundle]) -> str:
+def _energy_note(runs: list[RunBundle], *, skip_explained: bool = False) -> str:
+    """Which runs have no power timeline and why (`skip_explained`: leave out runs whose
+    energy table already says "not measured")."""
     notes = []
     for b in runs:
         e = b.energy
+        if skip_explained and e is not None and not e.measured:
+            continue
         if b.trace is None:
             why = e.not_measured_reason if e is not None and not e.measured else "no power trace"
             notes.append(f"{b.label}: power not measured ({why})")

@@ -110,3 +110,11 @@ def test_table_cells_escape_and_carry_sort_keys() -> None:
 )  # fmt: skip
 def test_number_text(value: float, text: str) -> None:
     assert number_text(value) == text
+
+
+def test_a_table_without_rows_shows_only_its_note() -> None:
+    t = Table(key="e", title="Energy", columns=[Column(name="scope")], rows=[],
+              note="energy: not measured (no meter)")  # fmt: skip
+    assert table_html(t) == (
+        '<h3 id="e">Energy</h3><p class="note">energy: not measured (no meter)</p>'
+    )
