@@ -192,7 +192,11 @@ def pcie_link(probe: NodeProbe, samples: list[NodeSample], bands: Bands) -> Chec
                     f"under load Gen{gen} x{width} < Gen{g.pcie_gen_max} x{g.pcie_width_max}"
                 )
     first = gpus[0]
-    note = None if best else "link state not observed under load; only the slot maximums judged"
+    note = (
+        None
+        if best
+        else "link state not observed during host copies; only the slot maximums judged"
+    )
     return Check(
         name="pcie_link",
         required=True,
@@ -432,9 +436,13 @@ def _lifetime(gpus: list[GpuProbe], kind: str, samples: list[NodeSample]) -> dic
 
 
 def _best_link(samples: list[NodeSample]) -> dict[int, tuple[int | None, int | None]]:
-    """Highest PCIe (gen, width) each GPU reached in the load samples."""
+    """Highest PCIe (gen, width) each GPU reached while the microbenchmarks ran (their host
+    copies drive the link to full speed; inference barely uses it, and the "final" sample is
+    taken at idle, when links have trained down)."""
     best: dict[int, tuple[int | None, int | None]] = {}
     for s in samples:
+        if s.phase != "micro":
+            continue
         for g in s.gpus:
             if g.pcie_gen is None and g.pcie_width is None:
                 continue

@@ -1,6 +1,7 @@
 """The inference check: one managed vLLM server, a short benchmark per call.
 
-`ServedInference` starts `vllm serve` once (so a soak does not pay start-up per run) and
+`ServedInference` starts `vllm serve` once, at the first call (so a soak does not pay
+start-up per run, and the microbenchmarks before it have the GPUs to themselves), and
 each call runs `bench.runner.run_benchmark` into `<out_dir>/inference-NNN/`, returning the
 steady-state output tok/s (whole-run when there is no steady state) as an
 `InferenceOutcome`. It is the `inference` callable `run_acceptance` expects.
@@ -41,6 +42,7 @@ class ServedInference:
         self._server: Any = None
         self._plan: Any = None
         self._model_path: str | None = None
+        self._start_failure: str | None = None
 
     def _config(self, run_dir: Path) -> Any:
         from bench.config.run import ConcurrencyLoad, RunConfig, ShapeWorkload
@@ -57,20 +59,33 @@ class ServedInference:
         )
 
     def __enter__(self) -> ServedInference:
-        from bench.engines.managed import ManagedServer
-        from bench.models.resolve import resolve_model
+        """Validate model and SKU now (a UserError before any work); the server starts at
+        the first call, after the microbenchmarks, whose GPU memory it would otherwise take."""
         from bench.runner import plan_run
 
         self._plan = plan_run(self._config(self.out_dir / "inference-000"))
+        return self
+
+    def _start(self) -> None:
+        from bench.engines.managed import ManagedServer
+        from bench.models.resolve import resolve_model
+
+        if self._start_failure is not None:  # a soak does not retry a server that never came up
+            raise RuntimeError(f"vLLM server did not start: {self._start_failure}")
         self._model_path = resolve_model(self._plan.entry)
-        self._server = ManagedServer(
+        server = ManagedServer(
             self._model_path,
             self.model,
             engine_args=self._plan.engine_args,
             log_path=self.out_dir / "inference-server.log",
         )
-        self._server.start()
-        return self
+        try:
+            server.start()
+        except Exception as exc:
+            self._start_failure = str(exc).splitlines()[0]
+            server.stop()
+            raise
+        self._server = server
 
     def __exit__(
         self,
@@ -87,8 +102,10 @@ class ServedInference:
 
         from bench.runner import run_benchmark
 
-        if self._server is None:
+        if self._plan is None:
             raise RuntimeError("use ServedInference as a context manager")
+        if self._server is None:
+            self._start()
         self._calls += 1
         run_dir = self.out_dir / f"inference-{self._calls:03d}"
         config = self._config(run_dir)
