@@ -29,6 +29,7 @@ app = typer.Typer(
 _GROUPS: dict[str, str] = {
     "energy": "bench.energy.cli",
     "synth": "bench.synth.cli",
+    "runs": "bench.store.cli",
 }
 
 
@@ -37,7 +38,9 @@ def _register_foundation() -> None:
 
     app.command("run")(cli_run.run)
     app.command("validate")(cli_run.validate)
-    app.command("report")(cli_run.report)
+    from bench.render import cli as render_cli
+
+    app.command("report")(render_cli.report)
     app.add_typer(cli_run.models_app, name="models")
 
 

@@ -160,18 +160,6 @@ def validate(
     typer.echo(f"ok: {path} ({len(catalog.models)} models), {len(profiles)} hardware profiles")
 
 
-def report(
-    run_dir: Annotated[Path, typer.Argument(help="a run directory")],
-) -> None:
-    """Re-render summary.md from report.json alone (no GPU, no server)."""
-    from bench.report.io import load_report, write_atomic
-    from bench.report.summary import render_summary
-
-    rep = load_report(run_dir)
-    write_atomic(run_dir / "summary.md", render_summary(rep))
-    typer.echo(f"wrote {run_dir / 'summary.md'}")
-
-
 @models_app.command("list")
 def models_list(
     models: Annotated[Path | None, typer.Option(help="models.yaml")] = None,

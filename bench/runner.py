@@ -22,7 +22,14 @@ from bench.config.run import EndpointEngine, ManagedEngine, OfflineEngine, RunCo
 from bench.cost.assumptions import CostAssumptions
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
-from bench.records import ClientLoad, Report, RequestRecord, RequestSpec, RunSummary
+from bench.records import (
+    ClientLoad,
+    Report,
+    RequestRecord,
+    RequestSpec,
+    RunStatus,
+    RunSummary,
+)
 from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
 from bench.report.summary import render_summary
 
@@ -172,6 +179,13 @@ def _event_loop_runner() -> Callable[[Any], Any]:
         return asyncio.run
 
 
+def register_in_store(run_dir: Path) -> None:
+    """Add the run to the results store ($TOKENBENCH_STORE or reports/index.sqlite)."""
+    from bench.store import register_run
+
+    register_run(run_dir)
+
+
 def run_benchmark(
     config: RunConfig,
     *,
@@ -273,6 +287,7 @@ def run_benchmark(
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
+    register_in_store(run_dir)
     if failure:
         raise RunFailed(f"run failed: {failure}", run_dir)
     return report
@@ -309,7 +324,7 @@ def assemble_report(
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
         cost, cost_note = run_cost_or_note(plan, summary, energy)
-    status = "complete" if failure is None else ("partial" if measured else "failed")
+    status: RunStatus = "complete" if failure is None else ("partial" if measured else "failed")
     return Report(
         run_id=run_id,
         status=status,

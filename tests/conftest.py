@@ -4,6 +4,7 @@ for the whole session; it is started on first use and torn down at the end."""
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("VLLM_NO_USAGE_STATS", "1")
+# runs made by tests register in a throwaway results store, never the checkout's
+os.environ.setdefault("TOKENBENCH_STORE", str(Path(tempfile.mkdtemp()) / "index.sqlite"))
 
 
 class SharedServer:

@@ -102,7 +102,7 @@ def _write_weights(spec: TinyLlamaSpec, vocab_size: int, out_dir: Path) -> None:
         eos_token_id=2,
         pad_token_id=3,
         tie_word_embeddings=False,
-        torch_dtype="float32",
+        dtype="float32",
     )
     torch.manual_seed(spec.seed)
     with torch.device("cpu"):

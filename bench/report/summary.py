@@ -129,11 +129,12 @@ def render_summary(report: Report) -> str:
                 f"{g.output_tok_per_s:,.1f} output tok/s",
             ]
         if summary.client:
-            c = summary.client
+            client = summary.client
             lines += [
                 "",
-                f"Client load: {c.cpu_fraction:.0%} of one core, event-loop lag p99 "
-                f"{_ms(c.loop_lag_s.p99)} ms" + ("".join(f"\n- warning: {w}" for w in c.warnings)),
+                f"Client load: {client.cpu_fraction:.0%} of one core, event-loop lag p99 "
+                f"{_ms(client.loop_lag_s.p99)} ms"
+                + "".join(f"\n- warning: {w}" for w in client.warnings),
             ]
     if report.cost is not None:
         c = report.cost
