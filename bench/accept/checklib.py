@@ -18,9 +18,8 @@ def not_applicable(
         required=required,
         status="not_applicable",
         severity=severity,
-        measured_text="not applicable",
+        measured_text=why,
         expected=expected,
-        note=why,
     )
 
 

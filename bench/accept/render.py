@@ -37,6 +37,8 @@ def render_markdown(v: Verdict) -> str:
     if notes:
         lines += ["", "Notes:", "", *notes]
     lines += ["", *_node_section(v.probe)]
+    if any(s.gpus for s in v.samples):
+        lines += ["", *_load_section(v)]
     if v.micro is not None:
         lines += ["", *_micro_section(v.micro)]
     if v.inference is not None:
@@ -122,6 +124,36 @@ def _node_section(p: NodeProbe) -> list[str]:
             fmt(g.temperature_c, 0),
             ecc,
             ", ".join(g.throttle_reasons or []) or "-",
+        ]
+        lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+    return lines
+
+
+def _load_section(v: Verdict) -> list[str]:
+    """Per GPU, what NVML saw while the work ran: peak temperature, power, lowest SM clock."""
+    lines = [
+        "## Under load (NVML samples during microbenchmarks and soak)",
+        "",
+        "| gpu | samples | peak °C | peak W | mean W | limit W | min SM MHz | throttle reasons |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    limits = {g.index: g.power_limit_w for g in v.probe.gpus}
+    busy = [g for s in v.samples if s.phase != "final" for g in s.gpus]
+    for index in sorted({g.index for g in busy}):
+        mine = [g for g in busy if g.index == index]
+        temps = [g.temperature_c for g in mine if g.temperature_c is not None]
+        power = [g.power_w for g in mine if g.power_w is not None]
+        clocks = [g.clock_sm_hz for g in mine if g.clock_sm_hz is not None]
+        reasons = sorted({r for g in mine for r in (g.throttle_reasons or [])})
+        cells = [
+            str(index),
+            str(len(mine)),
+            fmt(max(temps), 0) if temps else "-",
+            fmt(max(power), 0) if power else "-",
+            fmt(sum(power) / len(power), 0) if power else "-",
+            fmt(limits.get(index), 0),
+            fmt(min(clocks) / 1e6, 0) if clocks else "-",
+            ", ".join(reasons) or "-",
         ]
         lines.append("| " + " | ".join(_cell(x) for x in cells) + " |")
     return lines

@@ -66,6 +66,10 @@ def test_h100_node_accepted_end_to_end(tmp_path: Path) -> None:
     assert on_disk == verdict
     md = (tmp_path / "verdict.md").read_text()
     assert md.startswith("# Acceptance verdict: PASS\n")
+    # the idle probe first, then the busy readings: 66 °C peak, SW power cap seen under load
+    under_load = md[md.index("## Under load") :].splitlines()
+    load_row = next(line for line in under_load if line.startswith("| 0 | "))
+    assert load_row.endswith("| 66 | 71 | 71 | 700 | 345 | sw_power_cap |")
     assert "| `gemm_bf16` | each GPU | min 752 TFLOP/s (gpu1) | ≥ 692 TFLOP/s per GPU" in md
 
 
@@ -85,7 +89,10 @@ def test_cpu_sku_runs_cpu_microbenchmarks_and_marks_gpu_checks_na(tmp_path: Path
     assert (verdict.overall, verdict.exit_code) == ("pass", 0)
     assert verdict.counts["not_applicable"] >= 15
     md = render_markdown(verdict)
-    assert "| `nvlink` | node | not applicable | - | n/a | critical | no |" in md
+    assert (
+        "| `nvlink` | node | cpu-local is a CPU SKU: no GPU is expected | - | n/a | critical | no |"
+        in md
+    )
 
 
 def test_inference_exceptions_and_nan_become_errors() -> None:
