@@ -1,9 +1,13 @@
 """One streaming request against an OpenAI-compatible server, timed on the hot path only.
 
-Hot path per network read: one `perf_counter_ns()` and a split of the raw bytes into SSE
-events (no JSON). The events are parsed once the stream has ended: usage counts, token ids
-per chunk, errors. Reads use `iter_any()` with our own event splitting, so long lines
-(a first chunk echoing a 32k-token prompt) never hit a read-buffer limit.
+Hot path per network read (`bench.loadgen.http1`): one `perf_counter_ns()`, the chunked
+framing walked, the payload kept. SSE events are split and classified once the stream has
+ended (`bench.loadgen.sse`): usage counts, token ids per chunk, errors, with json.loads
+only for the events that need it. No read-buffer limit: long lines (a first chunk echoing a
+32k-token prompt) are just bytes.
+
+Each request carries `X-Request-Id: <request_id>` (vLLM and the synthetic server use it as
+the response id), so the client's record can be matched with a server's own record.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ import json
 import time
 from typing import Any
 
-import aiohttp
-
+from bench.loadgen.http1 import ConnectionPool, Origin, ProtocolError
+from bench.loadgen.sse import parse_events_json, parse_reads, split_events
 from bench.records import RequestRecord, RequestSpec
 
-_DATA = b"data:"
-_DONE = b"[DONE]"
+# the names the lead's tests use
+_split_events = split_events
+_parse_events = parse_events_json
 
 
 class StreamTarget:
@@ -33,7 +38,9 @@ class StreamTarget:
         token_ids: bool = True,
         timeout_s: float = 600.0,
     ) -> None:
+        self._args = (base_url, model, api_key, token_ids, timeout_s)
         self.base_url = base_url.rstrip("/")
+        self.origin = Origin(self.base_url)
         self.model = model
         self.headers = {"Content-Type": "application/json"}
         if api_key:
@@ -41,9 +48,16 @@ class StreamTarget:
         self.token_ids = token_ids
         self.timeout_s = timeout_s
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Rebuilt from its arguments in a worker process (an SSL context cannot travel)."""
+        return (_target, self._args)
+
     def url_for(self, api: str) -> str:
-        path = "/v1/chat/completions" if api == "chat" else "/v1/completions"
-        return self.base_url + path
+        return self.base_url + self.path_for(api)
+
+    @staticmethod
+    def path_for(api: str) -> str:
+        return "/v1/chat/completions" if api == "chat" else "/v1/completions"
 
     def body_for(self, spec: RequestSpec) -> bytes:
         body: dict[str, Any] = dict(spec.body)
@@ -54,52 +68,17 @@ class StreamTarget:
             body["return_token_ids"] = True
         return json.dumps(body).encode()
 
-
-def _split_events(buffer: bytearray, arrival_ns: int, out: list[tuple[int, bytes]]) -> None:
-    """Move complete SSE events (terminated by a blank line) from `buffer` into `out`."""
-    while True:
-        end = buffer.find(b"\n\n")
-        if end < 0:
-            return
-        event = bytes(buffer[:end])
-        del buffer[: end + 2]
-        out.append((arrival_ns, event))
+    def request_for(self, spec: RequestSpec) -> bytes:
+        """The whole HTTP request (head and JSON body) for `spec`, ready to write."""
+        body = self.body_for(spec)
+        headers = {**self.headers, "Accept": "text/event-stream", "X-Request-Id": spec.request_id}
+        return self.origin.request_head("POST", self.path_for(spec.api), headers, len(body)) + body
 
 
-def _parse_events(events: list[tuple[int, bytes]]) -> dict[str, Any]:
-    """Parse the stream after it ended: content chunk times, tokens per chunk, usage, error."""
-    chunk_ns: list[int] = []
-    chunk_tokens: list[int] = []
-    usage: dict[str, Any] | None = None
-    error: str | None = None
-    text_chunks = 0
-    for arrival_ns, event in events:
-        for line in event.split(b"\n"):
-            line = line.strip()
-            if not line.startswith(_DATA):
-                continue
-            payload = line[len(_DATA) :].strip()
-            if payload == _DONE or not payload:
-                continue
-            obj = json.loads(payload)
-            if "error" in obj and not obj.get("choices"):
-                err = obj["error"]
-                error = err.get("message", str(err)) if isinstance(err, dict) else str(err)
-                continue
-            if obj.get("usage"):
-                usage = obj["usage"]
-            for choice in obj.get("choices") or []:
-                text = choice.get("text")
-                if text is None:
-                    delta = choice.get("delta") or {}
-                    text = delta.get("content") or delta.get("reasoning_content") or ""
-                ids = choice.get("token_ids")
-                n = len(ids) if ids is not None else (1 if text else 0)
-                if n or text:
-                    chunk_ns.append(arrival_ns)
-                    chunk_tokens.append(n)
-                    text_chunks += 1
-    return {"chunk_ns": chunk_ns, "chunk_tokens": chunk_tokens, "usage": usage, "error": error}
+def _target(
+    base_url: str, model: str, api_key: str | None, token_ids: bool, timeout_s: float
+) -> StreamTarget:
+    return StreamTarget(base_url, model, api_key=api_key, token_ids=token_ids, timeout_s=timeout_s)
 
 
 def _record(
@@ -123,7 +102,7 @@ def _record(
 
 
 async def send_streaming(
-    session: aiohttp.ClientSession,
+    pool: ConnectionPool,
     target: StreamTarget,
     spec: RequestSpec,
     index: int,
@@ -133,81 +112,70 @@ async def send_streaming(
 ) -> RequestRecord:
     """Send one streaming request and return its record (never raises for request failures).
 
-    Errors are classified: `http_<status>`, `timeout`, `connection`, `stream_error`,
-    `incomplete_stream`, `cancelled`.
+    `sent_ns` is stamped just before the request is written to an open connection, so TTFT
+    does not include opening one; the wait for a connection shows in the send lag
+    (`sent_ns - scheduled_ns`) instead. Errors are classified: `http_<status>`, `timeout`,
+    `connection`, `stream_error`, `incomplete_stream`, `cancelled`.
     """
-    url = target.url_for(spec.api)
-    body = target.body_for(spec)
-    events: list[tuple[int, bytes]] = []
-    buffer = bytearray()
-    sent_ns = time.perf_counter_ns()
+    request = target.request_for(spec)
     common: dict[str, Any] = {"scheduled_ns": scheduled_ns, "worker": worker}
+    sent_ns = time.perf_counter_ns()
+    conn = None
     try:
         async with asyncio.timeout(target.timeout_s):
-            async with session.post(url, data=body, headers=target.headers) as resp:
-                if resp.status != 200:
-                    detail = (await resp.text())[:500]
-                    return _record(
-                        spec,
-                        index,
-                        sent_ns,
-                        time.perf_counter_ns(),
-                        status="error",
-                        error_class=f"http_{resp.status}",
-                        error_message=detail,
-                        http_status=resp.status,
-                        **common,
-                    )
-                async for data in resp.content.iter_any():
-                    buffer += data
-                    _split_events(buffer, time.perf_counter_ns(), events)
+            conn = await pool.acquire()
+            sent_ns, waiter = conn.send(request)
+            resp = await waiter
     except TimeoutError:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            time.perf_counter_ns(),
-            status="timeout",
-            error_class="timeout",
-            error_message=f"no completion within {target.timeout_s} s",
-            **common,
-        )
+        return _failed(spec, index, sent_ns, conn, "timeout", "timeout",
+                       f"no completion within {target.timeout_s} s", common)  # fmt: skip
     except asyncio.CancelledError:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            time.perf_counter_ns(),
-            status="cancelled",
-            error_class="cancelled",
-            error_message="cancelled before completion",
-            **common,
-        )
-    except (aiohttp.ClientError, OSError) as exc:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            time.perf_counter_ns(),
-            status="error",
-            error_class="connection",
-            error_message=f"{type(exc).__name__}: {exc}"[:500],
-            **common,
-        )
-    done_ns = time.perf_counter_ns()
+        return _failed(spec, index, sent_ns, conn, "cancelled", "cancelled",
+                       "cancelled before completion", common)  # fmt: skip
+    except (OSError, ProtocolError) as exc:
+        message = f"{type(exc).__name__}: {exc}"[:500]
+        return _failed(spec, index, sent_ns, conn, "error", "connection", message, common)
+    done_ns = resp.stamps[-1] if resp.stamps else time.perf_counter_ns()
+    pool.release(conn)
+    if resp.status != 200:
+        detail = resp.body()[:500].decode("utf-8", "replace")
+        return _record(spec, index, sent_ns, done_ns, status="error",
+                       error_class=f"http_{resp.status}", error_message=detail,
+                       http_status=resp.status, **common)  # fmt: skip
     try:
-        parsed = _parse_events(events)
-    except (ValueError, KeyError, TypeError) as exc:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            done_ns,
-            status="error",
-            error_class="stream_error",
-            error_message=f"unparseable stream: {exc}"[:500],
-            **common,
-        )
+        parsed = parse_reads(resp.reads, resp.stamps)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return _record(spec, index, sent_ns, done_ns, status="error",
+                       error_class="stream_error",
+                       error_message=f"unparseable stream: {exc}"[:500], **common)  # fmt: skip
+    return _stream_record(spec, index, sent_ns, done_ns, parsed, common)
+
+
+def _failed(
+    spec: RequestSpec,
+    index: int,
+    sent_ns: int,
+    conn: Any,
+    status: str,
+    error_class: str,
+    message: str,
+    common: dict[str, Any],
+) -> RequestRecord:
+    if conn is not None:
+        conn.abandon()  # a response cut short leaves the connection in an unknown state
+    return _record(spec, index, sent_ns, time.perf_counter_ns(), status=status,
+                   error_class=error_class, error_message=message, **common)  # fmt: skip
+
+
+def _stream_record(
+    spec: RequestSpec,
+    index: int,
+    sent_ns: int,
+    done_ns: int,
+    parsed: dict[str, Any],
+    common: dict[str, Any],
+) -> RequestRecord:
+    """The record of a 200 response from its parsed events (ok, stream error, incomplete)."""
     chunk_ns = parsed["chunk_ns"]
     usage = parsed["usage"] or {}
     details = usage.get("prompt_tokens_details") or {}
@@ -223,25 +191,12 @@ async def send_streaming(
         **common,
     }
     if parsed["error"] is not None:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            done_ns,
-            status="error",
-            error_class="stream_error",
-            error_message=parsed["error"][:500],
-            **fields,
-        )
+        return _record(spec, index, sent_ns, done_ns, status="error",
+                       error_class="stream_error", error_message=parsed["error"][:500],
+                       **fields)  # fmt: skip
     if not chunk_ns or parsed["usage"] is None:
-        return _record(
-            spec,
-            index,
-            sent_ns,
-            done_ns,
-            status="error",
-            error_class="incomplete_stream",
-            error_message="stream ended without content or usage (server died mid-response?)",
-            **fields,
-        )
+        return _record(spec, index, sent_ns, done_ns, status="error",
+                       error_class="incomplete_stream",
+                       error_message="stream ended without content or usage "
+                       "(server died mid-response?)", **fields)  # fmt: skip
     return _record(spec, index, sent_ns, done_ns, status="ok", **fields)

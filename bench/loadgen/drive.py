@@ -1,27 +1,38 @@
 """Drive a list of requests at a target load and stream each record out as it completes.
 
-Closed loop keeps `concurrency` units in flight; open loop starts units at scheduled
-arrival times (optionally capped by `max_concurrency`). A unit is one request, or one
+Closed loop keeps `concurrency` units in flight (one long-lived coroutine per slot pulls
+the next unit, so a completion costs nothing but the next send); open loop starts units at
+scheduled arrival times on a timer wheel (timerfd: ns-precise wake-ups, where asyncio's
+timers round to ms), optionally capped by `max_concurrency`. A unit is one request, or one
 multi-turn session whose turns go strictly in order. Warm-up requests run first, at the
 same load, and are flagged `warmup` so metrics exclude them.
+
+`workers > 1` spreads the units over that many processes (`bench.loadgen.workers`); the
+records still arrive here, one `on_record` call per request, in completion order.
+A record's `index` is the request's position in `specs` (warm-up first), whatever the
+number of workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-
-import aiohttp
 
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.arrivals import arrival_offsets_s
 from bench.loadgen.client import StreamTarget, send_streaming
+from bench.loadgen.http1 import ConnectionPool
 from bench.records import RequestRecord, RequestSpec
 
 NS_PER_S = 1_000_000_000
 LOOP_LAG_PERIOD_S = 0.01
+WATCH_PERIOD_S = 0.5
+WHEEL_SLOT_NS = 50_000
+
+Unit = list[tuple[int, RequestSpec]]  # (index in specs, spec), turns in order
 
 
 class RunAborted(Exception):
@@ -30,7 +41,11 @@ class RunAborted(Exception):
 
 @dataclass
 class DriveStats:
-    """What the client measured about itself while driving the load."""
+    """What the client measured about itself while driving the measured (not warm-up) load.
+
+    `cpu_s` is the CPU time of every client process together (workers and their parent);
+    `worker_cpu_s` that of each process sending requests (one entry when `workers` is 1).
+    """
 
     cpu_s: float = 0.0
     wall_s: float = 0.0
@@ -38,6 +53,8 @@ class DriveStats:
     send_lag_s: list[float] = field(default_factory=list)
     start_ns: int = 0
     end_ns: int = 0
+    workers: int = 1
+    worker_cpu_s: list[float] = field(default_factory=list)
 
 
 def group_units(specs: list[RequestSpec]) -> list[list[RequestSpec]]:
@@ -57,12 +74,146 @@ def group_units(specs: list[RequestSpec]) -> list[list[RequestSpec]]:
     return units
 
 
+def indexed_units(specs: list[RequestSpec]) -> tuple[list[Unit], list[Unit]]:
+    """(warm-up units, measured units), each request paired with its position in `specs`."""
+    position = {id(spec): i for i, spec in enumerate(specs)}
+
+    def pair(group: list[RequestSpec]) -> list[Unit]:
+        return [[(position[id(s)], s) for s in unit] for unit in group_units(group)]
+
+    return pair([s for s in specs if s.warmup]), pair([s for s in specs if not s.warmup])
+
+
+def schedule_ns(
+    n: int, load: RateLoad, seed: int, t0_ns: int, deadline_ns: int | None
+) -> list[int]:
+    """Absolute send times of the first `n` arrivals from `t0_ns`, those before the deadline."""
+    offsets = arrival_offsets_s(n, load.rate_per_s, load.arrival, burstiness=load.burstiness,
+                                seed=seed)  # fmt: skip
+    times = [t0_ns + int(o * NS_PER_S) for o in offsets]
+    return [t for t in times if deadline_ns is None or t < deadline_ns]
+
+
 async def _loop_lag_probe(samples: list[float], stop: asyncio.Event) -> None:
     """Sleep a fixed period and record how late the loop woke us: the client's own load."""
     while not stop.is_set():
         t0 = time.perf_counter_ns()
         await asyncio.sleep(LOOP_LAG_PERIOD_S)
         samples.append(max(0.0, (time.perf_counter_ns() - t0) / NS_PER_S - LOOP_LAG_PERIOD_S))
+
+
+class UnitRunner:
+    """Sends units over one connection pool and hands each record to `on_record`."""
+
+    def __init__(
+        self,
+        target: StreamTarget,
+        on_record: Callable[[RequestRecord], None],
+        *,
+        worker: int = 0,
+    ) -> None:
+        self.target = target
+        self.pool = ConnectionPool(target.origin)
+        self.on_record = on_record
+        self.worker = worker
+        self.send_lag_s: list[float] = []
+        self.stopping = False
+
+    async def run_unit(self, unit: Unit, scheduled_ns: int | None) -> None:
+        for k, (index, spec) in enumerate(unit):
+            first = k == 0 and scheduled_ns is not None
+            rec = await send_streaming(self.pool, self.target, spec, index,
+                                       scheduled_ns=scheduled_ns if first else None,
+                                       worker=self.worker)  # fmt: skip
+            if first and scheduled_ns is not None:
+                self.send_lag_s.append((rec.sent_ns - scheduled_ns) / NS_PER_S)
+            self.on_record(rec)
+            if rec.status != "ok" or self.stopping:
+                break  # a broken session cannot continue its context
+
+    async def closed(self, units: Sequence[Unit], concurrency: int, deadline_ns: int | None,
+                     check: Callable[[], Awaitable[None]] | None = None) -> None:  # fmt: skip
+        """Keep `concurrency` units in flight until all are done or the deadline passes."""
+        pending = deque(units)
+        pc = time.perf_counter_ns
+
+        async def slot() -> None:
+            while pending and not self.stopping and (deadline_ns is None or pc() < deadline_ns):
+                await self.run_unit(pending.popleft(), None)
+
+        tasks = [asyncio.create_task(slot()) for _ in range(min(concurrency, len(units)))]
+        await self._supervise(tasks, check)
+
+    async def open(self, items: Sequence[tuple[Unit, int]], cap: int | None,
+                   check: Callable[[], Awaitable[None]] | None = None) -> None:  # fmt: skip
+        """Start each unit at its scheduled `perf_counter_ns` time (later if `cap` units are
+        already in flight); return when all have finished."""
+        from bench.synth.scheduler import TimerWheel
+
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        waiting: deque[tuple[Unit, int]] = deque()
+        left = [len(items)]
+        all_started = loop.create_future()
+
+        def start(item: tuple[Unit, int]) -> None:
+            task = loop.create_task(self.run_unit(item[0], item[1]))
+            tasks.add(task)
+            task.add_done_callback(finished)
+            left[0] -= 1
+            if left[0] == 0 and not all_started.done():
+                all_started.set_result(None)
+
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if waiting and not self.stopping:
+                start(waiting.popleft())
+
+        def due(batch: list[tuple[Unit, int]]) -> None:
+            for item in batch:
+                if self.stopping:
+                    return
+                if cap is not None and len(tasks) >= cap:
+                    waiting.append(item)
+                else:
+                    start(item)
+
+        wheel = TimerWheel(loop, WHEEL_SLOT_NS, due)
+        try:
+            for item in items:
+                wheel.add(item, item[1])
+            if not items:
+                all_started.set_result(None)
+            while not all_started.done():
+                await asyncio.wait([all_started], timeout=WATCH_PERIOD_S)
+                if check is not None:
+                    await check()
+        except BaseException:
+            self.stopping = True
+            raise
+        finally:
+            wheel.close()
+        await self._supervise(list(tasks), check)
+
+    async def _supervise(self, tasks: list[asyncio.Task[None]],
+                         check: Callable[[], Awaitable[None]] | None) -> None:  # fmt: skip
+        """Wait for `tasks`, calling `check` every WATCH_PERIOD_S; on any exception from it
+        (or cancellation) cancel them, let their records out, and re-raise."""
+        try:
+            while tasks:
+                _, still = await asyncio.wait(tasks, timeout=WATCH_PERIOD_S)
+                tasks = list(still)
+                if check is not None and tasks:
+                    await check()
+        except BaseException:
+            self.stopping = True
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+
+    def close(self) -> None:
+        self.pool.close()
 
 
 async def drive(
@@ -74,121 +225,75 @@ async def drive(
     duration_s: float | None = None,
     seed: int = 0,
     watchdog: Callable[[], str | None] | None = None,
+    workers: int = 1,
 ) -> DriveStats:
     """Send `specs` (warm-up ones first) at `load`; call `on_record` for each completion.
+
+    `workers > 1` runs the load in that many processes (see `bench.loadgen.workers`).
 
     Raises:
         RunAborted: `watchdog()` returned a reason; in-flight requests were cancelled and
             their records (status "cancelled") delivered to `on_record` first.
+        ValueError: `workers` < 1.
     """
-    warmup = [s for s in specs if s.warmup]
-    measured = [s for s in specs if not s.warmup]
+    if workers < 1:
+        raise ValueError("workers must be >= 1")
+    if workers > 1:
+        from bench.loadgen.workers import drive_workers
+
+        return await drive_workers(target, specs, load, on_record=on_record,
+                                   duration_s=duration_s, seed=seed, watchdog=watchdog,
+                                   workers=workers)  # fmt: skip
+    warmup, measured = indexed_units(specs)
     stats = DriveStats()
-    limit = load.concurrency if isinstance(load, ConcurrencyLoad) else (load.max_concurrency or 0)
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, ttl_dns_cache=None)
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=30)
+    runner = UnitRunner(target, on_record)
+
+    async def check() -> None:
+        if watchdog is not None:
+            reason = watchdog()
+            if reason:
+                raise RunAborted(reason)
+
     stop_probe = asyncio.Event()
+    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe))
     cpu0 = time.process_time()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe))
-        counter = iter(range(len(specs)))
-
-        async def run_unit(unit: list[RequestSpec], scheduled_ns: int | None) -> None:
-            for k, spec in enumerate(unit):
-                rec = await send_streaming(
-                    session,
-                    target,
-                    spec,
-                    next(counter),
-                    scheduled_ns=scheduled_ns if k == 0 else None,
-                )
-                if scheduled_ns is not None and k == 0:
-                    stats.send_lag_s.append((rec.sent_ns - scheduled_ns) / NS_PER_S)
-                on_record(rec)
-                if rec.status != "ok":
-                    break  # a broken session cannot continue its context
-
-        async def phase(units: list[list[RequestSpec]], bounded: bool) -> None:
-            deadline = (
-                time.perf_counter_ns() + int(duration_s * NS_PER_S)
-                if bounded and duration_s
-                else None
-            )
-            tasks: set[asyncio.Task[None]] = set()
-            try:
-                if isinstance(load, ConcurrencyLoad):
-                    await _closed_loop(units, load.concurrency, run_unit, deadline, tasks, watchdog)
-                else:
-                    await _open_loop(units, load, seed, run_unit, deadline, tasks, watchdog)
-            except RunAborted:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                raise
-
-        try:
-            if warmup:
-                await phase(group_units(warmup), bounded=False)
-            stats.start_ns = time.perf_counter_ns()
-            await phase(group_units(measured), bounded=True)
-            stats.end_ns = time.perf_counter_ns()
-        finally:
-            stop_probe.set()
-            await probe
-            stats.cpu_s = time.process_time() - cpu0
-            stats.wall_s = (
-                time.perf_counter_ns() - (stats.start_ns or time.perf_counter_ns())
-            ) / NS_PER_S
+    try:
+        if warmup:
+            await run_phase(runner, warmup, load, seed, None, check)
+        runner.send_lag_s.clear()
+        stats.loop_lag_s.clear()
+        cpu0 = time.process_time()
+        stats.start_ns = time.perf_counter_ns()
+        deadline = stats.start_ns + int(duration_s * NS_PER_S) if duration_s else None
+        await run_phase(runner, measured, load, seed, deadline, check, t0_ns=stats.start_ns)
+        stats.end_ns = time.perf_counter_ns()
+    finally:
+        stop_probe.set()
+        await probe
+        runner.close()
+        stats.cpu_s = time.process_time() - cpu0
+        stats.worker_cpu_s = [stats.cpu_s]
+        stats.send_lag_s = runner.send_lag_s
+        end = stats.end_ns or time.perf_counter_ns()
+        stats.wall_s = (end - (stats.start_ns or end)) / NS_PER_S
     return stats
 
 
-async def _watch(
-    tasks: set[asyncio.Task[None]], watchdog: Callable[[], str | None] | None, wait_s: float
+async def run_phase(
+    runner: UnitRunner,
+    units: Sequence[Unit],
+    load: ConcurrencyLoad | RateLoad,
+    seed: int,
+    deadline_ns: int | None,
+    check: Callable[[], Awaitable[None]] | None,
+    *,
+    t0_ns: int | None = None,
 ) -> None:
-    """Wait up to `wait_s` for any task to finish, checking the watchdog meanwhile."""
-    if tasks:
-        await asyncio.wait(tasks, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
-    else:
-        await asyncio.sleep(wait_s)
-    if watchdog is not None:
-        reason = watchdog()
-        if reason:
-            raise RunAborted(reason)
-
-
-async def _closed_loop(units, concurrency, run_unit, deadline, tasks, watchdog) -> None:  # type: ignore[no-untyped-def]
-    pending = list(reversed(units))
-    while pending or tasks:
-        expired = deadline is not None and time.perf_counter_ns() >= deadline
-        while pending and len(tasks) < concurrency and not expired:
-            task = asyncio.create_task(run_unit(pending.pop(), None))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if expired:
-            pending.clear()
-        if not tasks:
-            break
-        await _watch(tasks, watchdog, 0.5)
-
-
-async def _open_loop(units, load: RateLoad, seed, run_unit, deadline, tasks, watchdog) -> None:  # type: ignore[no-untyped-def]
-    offsets = arrival_offsets_s(
-        len(units), load.rate_per_s, load.arrival, burstiness=load.burstiness, seed=seed
-    )
-    cap = load.max_concurrency
-    t0 = time.perf_counter_ns()
-    for unit, offset in zip(units, offsets, strict=True):
-        scheduled = t0 + int(offset * NS_PER_S)
-        if deadline is not None and scheduled >= deadline:
-            break
-        while True:
-            now = time.perf_counter_ns()
-            if now >= scheduled and (cap is None or len(tasks) < cap):
-                break
-            wait = max(0.0, (scheduled - now) / NS_PER_S) if now < scheduled else 0.05
-            await _watch(tasks if now >= scheduled else set(), watchdog, min(wait, 0.5))
-        task = asyncio.create_task(run_unit(unit, scheduled))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    while tasks:
-        await _watch(tasks, watchdog, 0.5)
+    """One phase in this process: closed loop at the load's concurrency, or open loop on
+    the load's arrival schedule from `t0_ns` (default: now)."""
+    if isinstance(load, ConcurrencyLoad):
+        await runner.closed(units, load.concurrency, deadline_ns, check)
+        return
+    t0 = t0_ns if t0_ns is not None else time.perf_counter_ns()
+    times = schedule_ns(len(units), load, seed, t0, deadline_ns)
+    await runner.open(list(zip(units, times, strict=False)), load.max_concurrency, check)

@@ -1,0 +1,357 @@
+"""A lean HTTP/1.1 client for streamed responses: raw asyncio protocol, keep-alive pool.
+
+Why not aiohttp: a streamed read there wakes a coroutine through a StreamReader per
+network read; here the event loop (uvloop) calls `data_received` directly, which stamps the
+read with one `perf_counter_ns()`, walks the chunked framing and keeps the payload bytes.
+SSE events are split and classified only after the response ends (`bench.loadgen.sse`),
+so per-read work is a handful of byte operations and there is no read-buffer limit.
+
+Supported: http and https, keep-alive (HTTP/1.1 default; `connection: close` honoured),
+chunked, Content-Length and read-until-close bodies, interim 1xx responses skipped.
+One request at a time per connection (no pipelining); the pool holds idle connections and
+opens a new one whenever none is idle, so it grows to the concurrency the caller drives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+_pc = time.perf_counter_ns
+MAX_HEAD_BYTES = 256 * 1024
+
+_HEAD, _CHUNKED, _LENGTH, _UNTIL_CLOSE, _TRAILER, _IDLE = range(6)
+
+
+class ProtocolError(Exception):
+    """The server's response is not valid HTTP/1.1 (the connection is closed)."""
+
+
+class Origin:
+    """Scheme, host, port and path prefix of a base URL, and how to connect to it."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.prefix = parts.path.rstrip("/")
+        default = (self.scheme == "http" and self.port == 80) or self.port == 443
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.host_header = host if default else f"{host}:{self.port}"
+        self.ssl: ssl.SSLContext | None = (
+            ssl.create_default_context() if self.scheme == "https" else None
+        )
+
+    def request_head(self, method: str, path: str, headers: dict[str, str], length: int) -> bytes:
+        """Request line and headers (Content-Length framing) as bytes."""
+        lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host_header}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        lines.append(f"Content-Length: {length}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+class Response:
+    """A finished response: status, lower-case headers, and the body as timed reads.
+
+    `reads[i]` is the body bytes (chunked framing removed) that arrived in the network
+    read stamped `stamps[i]` (perf_counter_ns); reads that carried only framing are absent.
+    """
+
+    __slots__ = ("status", "headers", "reads", "stamps")
+
+    def __init__(
+        self, status: int, headers: dict[str, str], reads: list[bytes], stamps: list[int]
+    ) -> None:
+        self.status = status
+        self.headers = headers
+        self.reads = reads
+        self.stamps = stamps
+
+    def body(self) -> bytes:
+        return b"".join(self.reads)
+
+
+class HttpConnection(asyncio.Protocol):
+    """One keep-alive connection serving one request at a time."""
+
+    def __init__(self) -> None:
+        self.transport: Any = None
+        self.closed = False
+        self.reusable = False
+        self.waiter: asyncio.Future[Response] | None = None
+        self.state = _IDLE
+        self.buf = b""
+        self.left = 0
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.reads: list[bytes] = []
+        self.stamps: list[int] = []
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # the request leaves in one write, at once
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        ts = _pc()
+        if self.state == _CHUNKED:
+            if not self.left and not self.buf:  # the usual read: exactly one whole chunk
+                eol = data.find(b"\r\n")
+                if 0 < eol < 9:
+                    try:
+                        end = eol + 2 + int(data[:eol], 16)
+                    except ValueError:
+                        end = -1
+                    if end + 2 == len(data) and end > eol + 2:
+                        self.reads.append(data[eol + 2 : end])
+                        self.stamps.append(ts)
+                        return
+            self._chunked(data, ts)
+        elif self.state == _HEAD:
+            self._head(data, ts)
+        elif self.state in (_LENGTH, _UNTIL_CLOSE):
+            self._plain(data, ts)
+        elif self.state == _TRAILER:
+            self._trailer(data)
+        else:  # bytes nobody asked for: this connection cannot be trusted any more
+            self.reusable = False
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.reusable = False
+        if self.state == _UNTIL_CLOSE:
+            self._finish()
+        elif self.waiter is not None and not self.waiter.done():
+            self.state = _IDLE
+            self.waiter.set_exception(
+                ConnectionResetError(f"server closed the connection: {exc or 'EOF'}")
+            )
+
+    # -- request ---------------------------------------------------------------------------
+
+    def send(self, request: bytes) -> tuple[int, asyncio.Future[Response]]:
+        """Write `request` and return (the perf_counter_ns just before the write, a future
+        for the response). One request at a time."""
+        loop = asyncio.get_running_loop()
+        self.waiter = loop.create_future()
+        self.state, self.buf, self.left = _HEAD, b"", 0
+        self.reads, self.stamps, self.headers = [], [], {}
+        sent_ns = _pc()
+        self.transport.write(request)
+        return sent_ns, self.waiter
+
+    def abandon(self) -> None:
+        """The caller gave up on the response (timeout, cancel): close the connection."""
+        self.reusable = False
+        self.state = _IDLE
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- response parsing ------------------------------------------------------------------
+
+    def _fail(self, message: str) -> None:
+        self.state = _IDLE
+        self.reusable = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(ProtocolError(message))
+        self.transport.close()
+
+    def _head(self, data: bytes, ts: int) -> None:
+        buf = self.buf + data if self.buf else data
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buf) > MAX_HEAD_BYTES:
+                self._fail("response headers too large")
+            else:
+                self.buf = buf
+            return
+        self.buf = b""
+        lines = buf[:end].decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            self._fail(f"malformed status line {lines[0][:80]!r}")
+            return
+        status = int(parts[1])
+        rest = buf[end + 4 :]
+        if 100 <= status < 200:  # interim response (100 Continue): the real one follows
+            if rest:
+                self._head(rest, ts)
+            return
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        self.status, self.headers = status, headers
+        conn = headers.get("connection", "").lower()
+        self.reusable = conn != "close" if parts[0] == "HTTP/1.1" else conn == "keep-alive"
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            self.state = _CHUNKED
+            if rest:
+                self._chunked(rest, ts)
+        elif "content-length" in headers:
+            try:
+                self.left = int(headers["content-length"])
+            except ValueError:
+                self._fail("bad content-length")
+                return
+            self.state = _LENGTH
+            if self.left == 0:
+                self._finish()
+            elif rest:
+                self._plain(rest, ts)
+        else:
+            self.state = _UNTIL_CLOSE
+            self.reusable = False
+            if rest:
+                self._plain(rest, ts)
+
+    def _plain(self, data: bytes, ts: int) -> None:
+        if self.state == _LENGTH:
+            if len(data) > self.left:
+                self.reusable = False  # more than the response: not a connection to reuse
+                data = data[: self.left]
+            self.left -= len(data)
+        self.reads.append(data)
+        self.stamps.append(ts)
+        if self.state == _LENGTH and self.left == 0:
+            self._finish()
+
+    def _chunked(self, data: bytes, ts: int) -> None:
+        """Walk the chunked framing of one read: the hot path of every streamed token.
+
+        `left` counts the bytes still due of the current chunk, its closing CRLF included;
+        `buf` holds an incomplete chunk-size line. The payload of the read (framing
+        removed) is appended to `reads` with the read's time stamp.
+        """
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        n = len(data)
+        pos = 0
+        left = self.left
+        piece = b""
+        pieces: list[bytes] | None = None
+        while pos < n:
+            if left:
+                end = pos + left
+                stop = end - 2 if end - 2 < n else n  # payload ends before the CRLF
+                if stop > pos:
+                    part = data[pos:stop]
+                    if not piece:
+                        piece = part
+                    else:
+                        if pieces is None:
+                            pieces = [piece]
+                        pieces.append(part)
+                if end <= n:
+                    pos, left = end, 0
+                else:
+                    left = end - n
+                    break
+                continue
+            eol = data.find(b"\r\n", pos)
+            if eol < 0:
+                self.buf = data[pos:]
+                break
+            try:
+                size = int(data[pos:eol].split(b";", 1)[0], 16)
+            except ValueError:
+                self._fail("bad chunk size in response")
+                return
+            pos = eol + 2
+            if size == 0:
+                self.left = 0
+                self._keep(piece, pieces, ts)
+                self.state = _TRAILER
+                self._trailer(data[pos:])
+                return
+            left = size + 2
+        self.left = left
+        self._keep(piece, pieces, ts)
+
+    def _keep(self, piece: bytes, pieces: list[bytes] | None, ts: int) -> None:
+        if pieces is not None:
+            piece = b"".join(pieces)
+        if piece:
+            self.reads.append(piece)
+            self.stamps.append(ts)
+
+    def _trailer(self, data: bytes) -> None:
+        """After the last chunk: optional trailer fields, then an empty line."""
+        buf = self.buf + data if self.buf else data
+        if buf.startswith(b"\r\n"):
+            end = 2
+        else:
+            found = buf.find(b"\r\n\r\n")
+            if found < 0:
+                self.buf = buf
+                return
+            end = found + 4
+        self.buf = b""
+        if len(buf) > end:
+            self.reusable = False
+        self._finish()
+
+    def _finish(self) -> None:
+        self.state = _IDLE
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(Response(self.status, self.headers, self.reads, self.stamps))
+
+
+class ConnectionPool:
+    """Keep-alive connections to one origin: reuse an idle one, else open a new one.
+
+    Size follows the caller's concurrency: a connection is only opened when all others are
+    busy, and never closed while it can be reused.
+    """
+
+    def __init__(self, origin: Origin, *, connect_timeout_s: float = 30.0) -> None:
+        self.origin = origin
+        self.connect_timeout_s = connect_timeout_s
+        self.idle: deque[HttpConnection] = deque()
+        self.opened = 0
+
+    async def acquire(self) -> HttpConnection:
+        """An idle connection, or a new one.
+
+        Raises:
+            OSError / TimeoutError: the connection could not be opened.
+        """
+        while self.idle:
+            conn = self.idle.pop()
+            if not conn.closed:
+                return conn
+        loop = asyncio.get_running_loop()
+        o = self.origin
+        async with asyncio.timeout(self.connect_timeout_s):
+            _, conn = await loop.create_connection(
+                HttpConnection, o.host, o.port, ssl=o.ssl, server_hostname=o.host if o.ssl else None
+            )
+        self.opened += 1
+        return conn
+
+    def release(self, conn: HttpConnection) -> None:
+        """Give a connection back after its response ended; closed if it cannot be reused."""
+        if conn.reusable and not conn.closed and conn.state == _IDLE:
+            self.idle.append(conn)
+        else:
+            conn.abandon()
+
+    def close(self) -> None:
+        while self.idle:
+            self.idle.pop().abandon()

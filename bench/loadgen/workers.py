@@ -1,0 +1,440 @@
+"""Spread one run's load over worker processes, merged back into one stream of records.
+
+Each worker is a spawned process with its own event loop (uvloop) and connections, driving
+its share with the same `UnitRunner` as a single-process run. The parent never sends
+requests: it hands out the work, forwards each record to `on_record` as it arrives
+(requests.jsonl stays flushed per request), runs the watchdog and merges the workers'
+self-measurements. All processes stamp with `perf_counter_ns` (CLOCK_MONOTONIC on Linux,
+one clock for every process of the host), so their records share one time base.
+
+Splitting (pure functions, unit-tested):
+- closed loop, concurrency C over n workers: slot s belongs to worker `s % n`, so worker i
+  keeps `C // n + (i < C % n)` units in flight, and unit k goes to the worker of slot
+  `k % C`: each worker's share of units is in proportion to its slots.
+- open loop: one arrival schedule for the whole run (same seed, same times as one
+  process), arrival k sent by worker `k % n` at its scheduled time; `max_concurrency` is
+  split like C (a per-worker cap, so the global cap holds, though a busy worker cannot
+  borrow another's free slot).
+Phases are synchronised: every worker finishes the warm-up before any starts the measured
+phase, which starts at one shared time with one shared deadline.
+
+Channel: a socketpair per worker carrying length-prefixed pickles, written through asyncio
+transports on both sides, so neither a busy parent nor a busy worker ever blocks the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from bench.config.run import ConcurrencyLoad, RateLoad
+from bench.loadgen.client import StreamTarget
+from bench.loadgen.drive import (
+    NS_PER_S,
+    WATCH_PERIOD_S,
+    DriveStats,
+    RunAborted,
+    Unit,
+    UnitRunner,
+    _loop_lag_probe,
+    indexed_units,
+    schedule_ns,
+)
+from bench.records import RequestRecord, RequestSpec
+
+_FRAME = struct.Struct("<I")
+START_TIMEOUT_S = 120.0
+ABORT_GRACE_S = 10.0
+OPEN_START_MARGIN_S = 0.1  # time for every worker to receive its schedule before t0
+_PR_SET_PDEATHSIG = 1
+
+
+def split_count(total: int, n: int, i: int) -> int:
+    """Worker i's share of `total` slots over n workers: total // n + (i < total % n)."""
+    return total // n + (1 if i < total % n else 0)
+
+
+def assign_closed(units: Sequence[Unit], concurrency: int, n: int) -> list[list[Unit]]:
+    """Units per worker for a closed loop: unit k to the worker of slot k % concurrency."""
+    out: list[list[Unit]] = [[] for _ in range(n)]
+    for k, unit in enumerate(units):
+        out[(k % concurrency) % n].append(unit)
+    return out
+
+
+def assign_open(items: Sequence[tuple[Unit, int]], n: int) -> list[list[tuple[Unit, int]]]:
+    """Scheduled units per worker for an open loop: arrival k to worker k % n."""
+    out: list[list[tuple[Unit, int]]] = [[] for _ in range(n)]
+    for k, item in enumerate(items):
+        out[k % n].append(item)
+    return out
+
+
+def effective_workers(load: ConcurrencyLoad | RateLoad, workers: int) -> int:
+    """Never more workers than in-flight slots (each worker needs at least one)."""
+    if isinstance(load, ConcurrencyLoad):
+        return max(1, min(workers, load.concurrency))
+    if load.max_concurrency is not None:
+        return max(1, min(workers, load.max_concurrency))
+    return workers
+
+
+class Channel(asyncio.Protocol):
+    """Length-prefixed pickles over a stream socket; `send` never blocks the loop."""
+
+    def __init__(self, on_message: Callable[[Any], None], on_lost: Callable[[], None]) -> None:
+        self.on_message = on_message
+        self.on_lost = on_lost
+        self.transport: Any = None
+        self.buf = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        while len(buf) - pos >= 4:
+            (size,) = _FRAME.unpack_from(buf, pos)
+            if len(buf) - pos - 4 < size:
+                break
+            message = pickle.loads(buf[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+            self.on_message(message)
+        if pos:
+            del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.on_lost()
+
+    def send(self, message: Any) -> None:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return
+        payload = pickle.dumps(message, protocol=5)
+        self.transport.write(_FRAME.pack(len(payload)) + payload)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_channel(
+    sock: socket.socket, on_message: Callable[[Any], None], on_lost: Callable[[], None]
+) -> Channel:
+    loop = asyncio.get_running_loop()
+    _, channel = await loop.connect_accepted_socket(lambda: Channel(on_message, on_lost), sock)
+    return channel
+
+
+# -- the worker process -------------------------------------------------------------------
+
+
+def worker_main(conn: Any, index: int, target: StreamTarget) -> None:
+    """Entry point of worker `index` (spawned): serve phases until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it sends "abort"
+    if sys.platform == "linux":  # never outlive the parent
+        import ctypes
+
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    sock = socket.socket(fileno=os.dup(conn.fileno()))
+    conn.close()
+    try:
+        import uvloop
+
+        uvloop.run(_worker(sock, index, target))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        asyncio.run(_worker(sock, index, target))
+
+
+async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None:
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    current: list[asyncio.Task[None]] = []
+    runner: UnitRunner | None = None
+
+    def on_message(message: Any) -> None:
+        if message[0] == "abort":
+            if runner is not None:
+                runner.stopping = True
+            for task in current:
+                task.cancel()
+        else:
+            inbox.put_nowait(message)
+
+    def on_lost() -> None:  # the parent is gone: stop everything
+        on_message(("abort",))
+        inbox.put_nowait(("stop",))
+
+    channel = await open_channel(sock, on_message, on_lost)
+    runner = UnitRunner(target, lambda rec: channel.send(("record", rec)), worker=index)
+    lag: list[float] = []
+    stop_probe = asyncio.Event()
+    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe))
+    cpu_s = 0.0
+    channel.send(("ready", os.getpid()))
+    try:
+        while True:
+            message = await inbox.get()
+            if message[0] == "stop":
+                break
+            _, measured, kind, payload = message
+            if measured:
+                runner.send_lag_s.clear()
+                lag.clear()
+            cpu0 = time.process_time()
+            if kind == "closed":
+                task = asyncio.create_task(runner.closed(payload[0], payload[1], payload[2]))
+            else:
+                task = asyncio.create_task(runner.open(payload[0], payload[1]))
+            current.append(task)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            current.clear()
+            if measured:
+                cpu_s = time.process_time() - cpu0
+            channel.send(("phase_done", runner.stopping))
+    except Exception as exc:  # reported to the parent, which aborts the run
+        channel.send(("error", f"client worker {index}: {type(exc).__name__}: {exc}"))
+    finally:
+        stop_probe.set()
+        await probe
+        runner.close()
+        stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s}
+        channel.send(("stats", stats))
+        await asyncio.sleep(0)  # let the transport flush before the loop closes
+        with contextlib.suppress(Exception):
+            await _drain(channel)
+        channel.close()
+
+
+async def _drain(channel: Channel) -> None:
+    for _ in range(200):
+        if channel.transport is None or not channel.transport.get_write_buffer_size():
+            return
+        await asyncio.sleep(0.005)
+
+
+# -- the parent ---------------------------------------------------------------------------
+
+
+class _Worker:
+    """The parent's view of one worker process."""
+
+    def __init__(self, index: int, process: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.index = index
+        self.process = process
+        self.channel: Channel | None = None
+        self.ready = loop.create_future()
+        self.phase_done: asyncio.Future[bool] = loop.create_future()
+        self.stats: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self.assigned: set[int] = set()
+        self.lost = False
+
+    def send(self, message: Any) -> None:
+        if self.channel is not None:
+            self.channel.send(message)
+
+
+class _Parent:
+    """Start workers, run phases, forward records, watch for failures."""
+
+    def __init__(
+        self,
+        target: StreamTarget,
+        on_record: Callable[[RequestRecord], None],
+        watchdog: Callable[[], str | None] | None,
+        n: int,
+    ) -> None:
+        self.target = target
+        self.on_record = on_record
+        self.watchdog = watchdog
+        self.n = n
+        self.workers: list[_Worker] = []
+        self.failure: BaseException | None = None
+
+    async def start(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        loop = asyncio.get_running_loop()
+        for i in range(self.n):
+            parent_end, child_end = ctx.Pipe(duplex=True)
+            process = ctx.Process(target=worker_main, args=(child_end, i, self.target),
+                                  name=f"bench-client-{i}", daemon=True)  # fmt: skip
+            process.start()
+            child_end.close()
+            worker = _Worker(i, process, loop)
+            sock = socket.socket(fileno=os.dup(parent_end.fileno()))
+            parent_end.close()
+            worker.channel = await open_channel(
+                sock, lambda m, w=worker: self._on_message(w, m), lambda w=worker: self._lost(w)
+            )
+            self.workers.append(worker)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not all(w.ready.done() for w in self.workers):
+            await asyncio.wait([w.ready for w in self.workers], timeout=WATCH_PERIOD_S)
+            self._raise_failure()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"client workers did not start within {START_TIMEOUT_S} s")
+
+    def _on_message(self, worker: _Worker, message: Any) -> None:
+        kind = message[0]
+        if kind == "record":
+            rec: RequestRecord = message[1]
+            worker.assigned.discard(rec.index)
+            try:
+                self.on_record(rec)
+            except BaseException as exc:  # e.g. the disk is full: stop the run
+                self.failure = self.failure or exc
+        elif kind == "ready":
+            worker.ready.set_result(message[1])
+        elif kind == "phase_done":
+            worker.phase_done.set_result(message[1])
+        elif kind == "stats":
+            worker.stats.set_result(message[1])
+        elif kind == "error":
+            self.failure = self.failure or RuntimeError(message[1])
+
+    def _lost(self, worker: _Worker) -> None:
+        if not worker.stats.done():
+            worker.lost = True
+            code = worker.process.exitcode
+            self.failure = self.failure or RunAborted(
+                f"client worker {worker.index} exited unexpectedly (exit code {code}); "
+                f"{len(worker.assigned)} of its requests were never reported"
+            )
+
+    def _raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def phase(self, measured: bool, kind: str, payloads: list[tuple[Any, ...]]) -> None:
+        """Run one phase on every worker; return when all are done.
+
+        Raises:
+            RunAborted: the watchdog fired or a worker died (workers aborted first).
+        """
+        loop = asyncio.get_running_loop()
+        for worker, payload in zip(self.workers, payloads, strict=True):
+            worker.phase_done = loop.create_future()
+            for unit in payload[0]:
+                pairs = unit if kind == "closed" else unit[0]
+                worker.assigned.update(i for i, _ in pairs)
+            worker.send(("phase", measured, kind, payload))
+        try:
+            while not all(w.phase_done.done() for w in self.workers):
+                await asyncio.wait([w.phase_done for w in self.workers], timeout=WATCH_PERIOD_S)
+                self._raise_failure()
+                reason = self.watchdog() if self.watchdog is not None else None
+                if reason:
+                    raise RunAborted(reason)
+        except BaseException:
+            await asyncio.shield(self.abort())
+            raise
+        self._raise_failure()
+
+    async def abort(self) -> None:
+        """Tell every worker to cancel its in-flight requests; wait for their records."""
+        for worker in self.workers:
+            worker.send(("abort",))
+        pending = [w.phase_done for w in self.workers if not w.lost and not w.phase_done.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=ABORT_GRACE_S)
+
+    async def stop(self) -> list[dict[str, Any]]:
+        """Stop the workers; their self-measurements (empty for one that died)."""
+        for worker in self.workers:
+            worker.send(("stop",))
+        alive = [w.stats for w in self.workers if not w.lost]
+        if alive:
+            await asyncio.wait(alive, timeout=ABORT_GRACE_S)
+        out = []
+        for worker in self.workers:
+            out.append(worker.stats.result() if worker.stats.done() else {})
+            if worker.channel is not None:
+                worker.channel.close()
+        for worker in self.workers:
+            await asyncio.to_thread(worker.process.join, 5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                await asyncio.to_thread(worker.process.join, 5)
+        return out
+
+
+async def drive_workers(
+    target: StreamTarget,
+    specs: list[RequestSpec],
+    load: ConcurrencyLoad | RateLoad,
+    *,
+    on_record: Callable[[RequestRecord], None],
+    duration_s: float | None,
+    seed: int,
+    watchdog: Callable[[], str | None] | None,
+    workers: int,
+) -> DriveStats:
+    """`drive` over `workers` processes (see the module docstring for the split).
+
+    Raises:
+        RunAborted: the watchdog fired or a worker died; records of what completed (and
+            of what was cancelled) were delivered first.
+    """
+    warmup, measured = indexed_units(specs)
+    n = effective_workers(load, workers)
+    parent = _Parent(target, on_record, watchdog, n)
+    stats = DriveStats(workers=n)
+    try:
+        await parent.start()
+        if warmup:
+            await parent.phase(False, *_payloads(load, warmup, n, seed, None, None))
+        cpu0 = time.process_time()
+        t0 = time.perf_counter_ns()
+        if isinstance(load, RateLoad):
+            t0 += int(OPEN_START_MARGIN_S * NS_PER_S)
+        deadline = t0 + int(duration_s * NS_PER_S) if duration_s else None
+        stats.start_ns = t0
+        await parent.phase(True, *_payloads(load, measured, n, seed, t0, deadline))
+        stats.end_ns = time.perf_counter_ns()
+        stats.cpu_s = time.process_time() - cpu0
+    finally:
+        parts = await asyncio.shield(parent.stop())
+        end = stats.end_ns or time.perf_counter_ns()
+        stats.wall_s = (end - (stats.start_ns or end)) / NS_PER_S
+        stats.worker_cpu_s = [float(p.get("cpu_s", 0.0)) for p in parts]
+        stats.cpu_s += sum(stats.worker_cpu_s)
+        stats.loop_lag_s = [x for p in parts for x in p.get("loop_lag_s", [])]
+        stats.send_lag_s = [x for p in parts for x in p.get("send_lag_s", [])]
+    return stats
+
+
+def _payloads(
+    load: ConcurrencyLoad | RateLoad,
+    units: list[Unit],
+    n: int,
+    seed: int,
+    t0_ns: int | None,
+    deadline_ns: int | None,
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """(phase kind, one payload per worker) for a phase over `units`."""
+    if isinstance(load, ConcurrencyLoad):
+        shares = assign_closed(units, load.concurrency, n)
+        return "closed", [
+            (shares[i], split_count(load.concurrency, n, i), deadline_ns) for i in range(n)
+        ]
+    t0 = t0_ns if t0_ns is not None else time.perf_counter_ns() + int(OPEN_START_MARGIN_S * 1e9)
+    times = schedule_ns(len(units), load, seed, t0, deadline_ns)
+    shares_open = assign_open(list(zip(units, times, strict=False)), n)
+    cap = load.max_concurrency
+    return "open", [
+        (shares_open[i], split_count(cap, n, i) if cap is not None else None) for i in range(n)
+    ]

@@ -1,0 +1,115 @@
+"""The raw HTTP/1.1 client protocol: framing at every read boundary, keep-alive, errors."""
+
+import asyncio
+
+import pytest
+
+from bench.loadgen.http1 import HttpConnection, Origin, ProtocolError
+
+CHUNKED_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+)
+
+
+class FakeTransport:
+    def __init__(self):
+        self.written = []
+        self.closed = False
+
+    def write(self, data):
+        self.written.append(data)
+
+    def close(self):
+        self.closed = True
+
+    def is_closing(self):
+        return self.closed
+
+    def get_extra_info(self, name):
+        return None
+
+
+def chunk(payload: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(payload), payload)
+
+
+def run(reads, request=b"GET / HTTP/1.1\r\n\r\n"):
+    """Feed `reads` to a connection; (response or exception, connection)."""
+
+    async def go():
+        conn = HttpConnection()
+        conn.connection_made(FakeTransport())
+        _, waiter = conn.send(request)
+        for data in reads:
+            conn.data_received(data)
+        if not waiter.done():
+            conn.connection_lost(None)
+        try:
+            return waiter.result(), conn
+        except Exception as exc:
+            return exc, conn
+
+    return asyncio.run(go())
+
+
+BODY = CHUNKED_HEAD + chunk(b"data: a\n\n") + chunk(b"data: bb\n\n") + b"0\r\n\r\n"
+
+
+def test_chunked_body_at_every_split_point():
+    for cut in range(1, len(BODY)):
+        resp, conn = run([BODY[:cut], BODY[cut:]])
+        assert resp.status == 200, cut
+        assert resp.body() == b"data: a\n\ndata: bb\n\n", cut
+        assert conn.reusable and not conn.transport.closed
+
+
+def test_one_stamp_per_read_that_carried_payload():
+    reads = [CHUNKED_HEAD, chunk(b"x1"), chunk(b"y22") + chunk(b"z"), b"0\r\n\r\n"]
+    resp, _ = run(reads)
+    assert resp.reads == [b"x1", b"y22z"]
+    assert len(resp.stamps) == 2 and resp.stamps[0] <= resp.stamps[1]
+
+
+def test_content_length_error_body_and_interim_100():
+    reads = [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 500 Internal Server Error\r\n",
+        b"content-length: 11\r\n\r\nhello",
+        b" world",
+    ]
+    resp, conn = run(reads)
+    assert resp.status == 500 and resp.body() == b"hello world"
+    assert resp.headers["content-length"] == "11" and conn.reusable
+
+
+def test_connection_close_and_http10_are_not_reused():
+    resp, conn = run([b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"])
+    assert resp.body() == b"ok" and not conn.reusable
+    resp, conn = run([b"HTTP/1.0 200 OK\r\n\r\nuntil ", b"close"])  # body ends at EOF
+    assert resp.body() == b"until close" and not conn.reusable
+
+
+def test_trailers_after_last_chunk():
+    resp, conn = run([CHUNKED_HEAD + chunk(b"abc") + b"0\r\nx-trailer: 1\r\n\r\n"])
+    assert resp.body() == b"abc" and conn.reusable
+
+
+def test_bad_chunk_size_and_early_close_fail_the_request():
+    exc, conn = run([CHUNKED_HEAD + b"zz\r\nabc\r\n"])
+    assert isinstance(exc, ProtocolError) and conn.transport.closed
+    exc, _ = run([CHUNKED_HEAD + chunk(b"half")])
+    assert isinstance(exc, ConnectionResetError)
+    exc, _ = run([b"SMTP hello\r\n\r\n"])
+    assert isinstance(exc, ProtocolError)
+
+
+def test_origin_request_head():
+    origin = Origin("http://127.0.0.1:8000/prefix/")
+    head = origin.request_head("POST", "/v1/completions", {"X-Request-Id": "r1"}, 12)
+    assert head == (
+        b"POST /prefix/v1/completions HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
+        b"X-Request-Id: r1\r\nContent-Length: 12\r\n\r\n"
+    )
+    assert Origin("https://api.example.com").port == 443
+    assert Origin("https://api.example.com").host_header == "api.example.com"
+    with pytest.raises(ValueError):
+        Origin("ftp://x")
