@@ -16,13 +16,14 @@ from pydantic import Field
 from bench.cost import formulas as f
 from bench.cost.assumptions import CostAssumptions
 from bench.cost.breakdown import gpu_hour_cost
-from bench.cost.quote import _points, _power
+from bench.cost.quote import curve_points, tier_power
 from bench.cost.runs import StoredRun
 from bench.cost.tiers import QuoteTier, TierPoint, tier_point
 from bench.errors import UserError
 from bench.hardware.profiles import load_profile
 from bench.hardware.schema import HardwareProfile
 from bench.records import Basis, Distribution, Record
+from bench.sweep.curve import CurvePoint
 
 
 class CompareRow(Record):
@@ -120,7 +121,9 @@ def _scaled(d: Distribution, factor: float) -> Distribution:
     return d.model_copy(update=update)
 
 
-def project_points(points: list, ref: HardwareProfile, target: HardwareProfile) -> list:  # type: ignore[type-arg]
+def project_points(
+    points: list[CurvePoint], ref: HardwareProfile, target: HardwareProfile
+) -> list[CurvePoint]:
     """A measured SKU's curve projected onto another SKU (roofline-style, labelled projected).
 
     Decode is memory-bandwidth bound: throughput × r and TPOT / r with r = BW_target /
@@ -221,8 +224,8 @@ def make_comparison(
         "owned basis per SKU: capex build-up where the profile has capex, else the "
         "SemiAnalysis neocloud owning cost; capex_per_gpu / price_tier are ignored"
     ]
-    curves = {sku: _points(rs) for sku, rs in by_sku.items()}
-    projected: dict[str, tuple[list, str]] = {}  # type: ignore[type-arg]
+    curves = {sku: curve_points(rs) for sku, rs in by_sku.items()}
+    projected: dict[str, tuple[list[CurvePoint], str]] = {}
     for sku in project:
         if sku in by_sku:
             continue
@@ -243,7 +246,7 @@ def make_comparison(
         tier_rows = []
         for sku, rs in by_sku.items():
             tp = tier_point(curves[sku], tier)
-            power = _power(profiles[sku], rs, tp.run_dirs)
+            power = tier_power(profiles[sku], rs, tp.run_dirs)
             tier_rows.append(_row(profiles[sku], a, tp, power, projected=False))
         for sku, (points, ref) in projected.items():
             tp = tier_point(points, tier)
@@ -254,8 +257,8 @@ def make_comparison(
             tp = tp.model_copy(
                 update={"note": f"projected from {ref} × bandwidth ratio {ratio:.2f}; {tp.note}"}
             )
-            power = (profiles[sku].board_power_w.value, "estimated")
-            tier_rows.append(_row(profiles[sku], a, tp, power, projected=True))  # type: ignore[arg-type]
+            estimate: tuple[float, Basis] = (profiles[sku].board_power_w.value, "estimated")
+            tier_rows.append(_row(profiles[sku], a, tp, estimate, projected=True))
         key = _rank_key(tier_rows)
         tier_rows = _ranked(tier_rows, key)
         rows += tier_rows

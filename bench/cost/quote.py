@@ -9,6 +9,7 @@ and the token revenue-share comparison against rent.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from pydantic import Field
 
@@ -32,6 +33,7 @@ from bench.cost.tiers import QuoteTier, TierPoint, tier_point
 from bench.errors import UserError
 from bench.hardware.schema import HardwareProfile
 from bench.records import Basis, CostLine, Record
+from bench.sweep.curve import CurvePoint, point_from_report
 
 
 class MarketPrices(StrictConfig):
@@ -107,18 +109,17 @@ def check_same_target(runs: Sequence[StoredRun], what: str) -> tuple[str, str]:
     return next(iter(pairs))
 
 
-def _points(runs: Sequence[StoredRun]) -> list:  # type: ignore[type-arg]
-    from bench.sweep.curve import point_from_report
-
+def curve_points(runs: Sequence[StoredRun]) -> list[CurvePoint]:
+    """One sweep curve point per run (throughput per GPU, latency distributions)."""
     return [point_from_report(r.report, gpus=r.gpus, run_dir=r.run_dir) for r in runs]
 
 
-def _power(
+def tier_power(
     profile: HardwareProfile, runs: Sequence[StoredRun], dirs: Sequence[str]
 ) -> tuple[float, Basis]:
     """Power per GPU at a tier: the highest measured among its runs, else board power."""
     measured = [
-        p / r.gpus for r in runs if r.run_dir in dirs and (p := r.power_w(profile.kind)) is not None
+        p / r.gpus for r in runs if r.run_dir in dirs and (p := r.power_w) is not None
     ]
     if measured:
         return max(measured), "measured"
@@ -178,14 +179,15 @@ def make_quote(
             missing price input.
     """
     model, sku = check_same_target(runs, "RUNS")
-    if sku != profile.sku:
+    if profile.sku not in (sku, Path(sku).stem):  # runs may name a profile by YAML path
         raise UserError(
             f"the runs were made on {sku!r} but the profile is {profile.sku!r}",
             field="--hardware",
             fix=f"quote with --hardware {sku} (or leave it out)",
         )
     a, cur = assumptions, assumptions.currency
-    hour_cost, lines = gpu_hour_cost(profile, a, *_power(profile, runs, [r.run_dir for r in runs]))
+    all_dirs = [r.run_dir for r in runs]
+    hour_cost, lines = gpu_hour_cost(profile, a, *tier_power(profile, runs, all_dirs))
     effective = f.effective_hour_cost(hour_cost, a.utilization)
     notes: list[str] = []
     fit = holdout_check = None
@@ -204,7 +206,7 @@ def make_quote(
     cached_share = cached_fraction([q for r in runs for q in r.requests])
     per_image_tok, per_video_tok = vision_tokens([q for r in runs for q in r.requests])
     rent = _rent_price(profile, a) if market is not None else None
-    points = _points(runs)
+    points = curve_points(runs)
     quotes = []
     estimated = any(ln.basis == "estimated" for ln in lines)
     for tier in tiers:
@@ -212,7 +214,7 @@ def make_quote(
         if not tp.reached or tp.total_tok_per_s_per_gpu is None:
             quotes.append(TierQuote(point=tp))
             continue
-        power_w, power_basis = _power(profile, runs, tp.run_dirs)
+        power_w, power_basis = tier_power(profile, runs, tp.run_dirs)
         tier_cost, tier_lines = gpu_hour_cost(profile, a, power_w, power_basis)
         estimated = estimated or any(ln.basis == "estimated" for ln in tier_lines)
         tier_eff = f.effective_hour_cost(tier_cost, a.utilization)

@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from bench.errors import UserError
 from bench.records import Record, Report, RequestRecord
 
@@ -25,9 +23,10 @@ class StoredRun(Record):
     model: str
     gpus: int
 
-    def power_w(self, kind: str) -> float | None:
+    @property
+    def power_w(self) -> float | None:
         """Measured average power of all the run's GPUs (W), or None (see measured_power_w)."""
-        return measured_power_w(self.report, kind)
+        return measured_power_w(self.report)
 
 
 def run_gpus(report: Report) -> int:
@@ -42,25 +41,17 @@ def run_gpus(report: Report) -> int:
     return gpus_from_engine_args([str(a) for a in engine.get("extra_args") or []])
 
 
-def measured_power_w(report: Report, kind: str) -> float | None:
-    """The run's measured average power: GPU scope for GPU SKUs, node then CPU for CPU hosts.
+def measured_power_w(report: Report) -> float | None:
+    """The run's measured average power (all its devices together, W), as `bench run` used it.
 
-    None when the report has no valid energy measurement of that scope.
+    The primary scope of the run's energy summary (GPU boards, else node, else CPU); None
+    when nothing was measured validly.
     """
-    if not report.energy:
+    energy = report.energy
+    if energy is None or not energy.measured or energy.primary is None:
         return None
-    from bench.energy.records import EnergySummary
-
-    try:
-        energy = EnergySummary.model_validate(report.energy)
-    except ValidationError:
-        return None
-    scopes = ("gpu",) if kind == "gpu" else ("node", "cpu")
-    for scope in scopes:
-        total = energy.total(scope)  # type: ignore[arg-type]
-        if total is not None and total.valid and total.avg_power_w:
-            return float(total.avg_power_w)
-    return None
+    total = energy.total(energy.primary)
+    return total.avg_power_w if total is not None and total.valid else None
 
 
 def load_run(run_dir: Path) -> StoredRun:

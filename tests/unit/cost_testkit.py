@@ -127,7 +127,7 @@ def fixture_gpu_s_per_request(sku: str, inp: int, out: int, load: int, run: str)
     return (inp / m["prefill"] + out * t_step / load) * (1 + WOBBLE[run])
 
 
-def _energy(power_w: float, duration_s: float, out_tok: float, total_tok: float) -> dict:  # type: ignore[type-arg]
+def _energy(power_w: float, duration_s: float, out_tok: float, total_tok: float):  # type: ignore[no-untyped-def]
     from bench.energy.records import EnergySummary, EnergyTotal
 
     energy_j = power_w * duration_s
@@ -153,7 +153,7 @@ def _energy(power_w: float, duration_s: float, out_tok: float, total_tok: float)
         totals=[total],
         meters=["nvml"],
     )
-    return summary.model_dump(mode="json")
+    return summary
 
 
 def fixture_run(sku: str, run: str, shape: tuple[int, int], load: int):  # type: ignore[no-untyped-def]
