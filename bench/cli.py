@@ -38,9 +38,12 @@ def _register_foundation() -> None:
 
     app.command("run")(cli_run.run)
     app.command("validate")(cli_run.validate)
+    from bench.accept import cli as accept_cli
     from bench.render import cli as render_cli
 
     app.command("report")(render_cli.report)
+    app.command("probe")(accept_cli.probe)
+    app.command("accept")(accept_cli.accept)
     app.add_typer(cli_run.models_app, name="models")
 
 

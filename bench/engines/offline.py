@@ -7,6 +7,7 @@ are not measured (left empty, never invented).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -36,6 +37,10 @@ def run_offline(
     model_path: str, specs: list[RequestSpec], engine_args: list[str]
 ) -> list[RequestRecord]:
     """Generate every measured spec in one `LLM.generate` call; warm-up specs go first."""
+    from bench.engines.managed import server_env
+
+    # same engine environment as a managed server (offline hub, CPU KV-cache size, ...)
+    os.environ.update(server_env())
     from vllm import LLM, SamplingParams
 
     llm = LLM(model=model_path, **engine_kwargs(engine_args))

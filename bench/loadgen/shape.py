@@ -1,9 +1,9 @@
 """Synthetic requests of exact token lengths (the `shape` workload of `bench run`).
 
-A prompt of N tokens: random non-special token ids, decoded to text, re-encoded and
-trimmed/extended until the tokenizer gives exactly N (byte-level BPE can merge across
-the joins, so this converges in a few rounds). Each prompt starts with distinct random
-tokens, so prefix caching cannot turn requests into cache hits.
+Prompt text comes from `bench.workloads.tokens.TextSource` (windows of the bundled corpus,
+fitted until the server-side count — the tokenizer with its special tokens, or the chat
+template — is exactly the requested length). Each prompt starts with a unique tag, so
+prefix caching cannot turn requests into cache hits.
 """
 
 from __future__ import annotations
@@ -14,31 +14,7 @@ import numpy as np
 
 from bench.config.run import ShapeWorkload
 from bench.records import RequestSpec
-
-
-def _encode(tokenizer: Any, text: str) -> list[int]:
-    return list(tokenizer.encode(text, add_special_tokens=False))
-
-
-def token_exact_text(tokenizer: Any, n_tokens: int, rng: np.random.Generator) -> tuple[str, int]:
-    """Text that encodes to `n_tokens` tokens (without special tokens); returns (text, actual).
-
-    `actual` differs from `n_tokens` only if 20 rounds of adjustment did not converge.
-    """
-    special = set(getattr(tokenizer, "all_special_ids", []) or [])
-    vocab = np.array([i for i in range(len(tokenizer)) if i not in special])
-    ids = list(rng.choice(vocab, size=n_tokens))
-    text = tokenizer.decode(ids)
-    for _ in range(20):
-        current = _encode(tokenizer, text)
-        if len(current) == n_tokens:
-            return text, n_tokens
-        if len(current) > n_tokens:
-            current = current[:n_tokens]
-        else:
-            current = current + list(rng.choice(vocab, size=n_tokens - len(current)))
-        text = tokenizer.decode(current)
-    return text, len(_encode(tokenizer, text))
+from bench.workloads.tokens import TextSource, count_chat, count_completion
 
 
 def lengths(mean: int, range_ratio: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -59,8 +35,17 @@ def shape_requests(
     in_lens = lengths(workload.input_tokens, workload.range_ratio, total, rng)
     out_lens = lengths(workload.output_tokens, workload.range_ratio, total, rng)
     specs = []
+    source = TextSource.of(tokenizer)
     for i in range(total):
-        text, actual = token_exact_text(tokenizer, int(in_lens[i]), rng)
+        target = int(in_lens[i])
+        if workload.api == "chat":
+            text, actual = source.fit(
+                target,
+                lambda t: count_chat(tokenizer, [{"role": "user", "content": t}]),
+                rng,
+            )
+        else:
+            text, actual = source.fit(target, lambda t: count_completion(tokenizer, t), rng)
         max_tokens = int(out_lens[i])
         body: dict[str, Any]
         if workload.api == "chat":
