@@ -18,8 +18,8 @@ Splitting (pure functions, unit-tested):
 Phases are synchronised: every worker finishes the warm-up before any starts the measured
 phase, which starts at one shared time with one shared deadline.
 
-Channel: a socketpair per worker carrying length-prefixed pickles, written through asyncio
-transports on both sides, so neither a busy parent nor a busy worker ever blocks the other.
+Channel (`bench.loadgen.channel`): a socketpair per worker, length-prefixed pickles
+written through asyncio transports on both sides, so neither side ever blocks the other.
 """
 
 from __future__ import annotations
@@ -27,16 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import pickle
 import signal
 import socket
-import struct
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from bench.config.run import ConcurrencyLoad, RateLoad
+from bench.loadgen.channel import Channel, open_channel
 from bench.loadgen.client import StreamTarget
 from bench.loadgen.drive import (
     NS_PER_S,
@@ -51,7 +50,6 @@ from bench.loadgen.drive import (
 )
 from bench.records import RequestRecord, RequestSpec
 
-_FRAME = struct.Struct("<I")
 START_TIMEOUT_S = 120.0
 ABORT_GRACE_S = 10.0
 OPEN_START_MARGIN_S = 0.1  # time for every worker to receive its schedule before t0
@@ -86,56 +84,6 @@ def effective_workers(load: ConcurrencyLoad | RateLoad, workers: int) -> int:
     if load.max_concurrency is not None:
         return max(1, min(workers, load.max_concurrency))
     return workers
-
-
-class Channel(asyncio.Protocol):
-    """Length-prefixed pickles over a stream socket; `send` never blocks the loop."""
-
-    def __init__(self, on_message: Callable[[Any], None], on_lost: Callable[[], None]) -> None:
-        self.on_message = on_message
-        self.on_lost = on_lost
-        self.transport: Any = None
-        self.buf = bytearray()
-        self.closed = False
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        buf = self.buf
-        buf += data
-        pos = 0
-        while len(buf) - pos >= 4:
-            (size,) = _FRAME.unpack_from(buf, pos)
-            if len(buf) - pos - 4 < size:
-                break
-            message = pickle.loads(buf[pos + 4 : pos + 4 + size])
-            pos += 4 + size
-            self.on_message(message)
-        if pos:
-            del buf[:pos]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.on_lost()
-
-    def send(self, message: Any) -> None:
-        if self.closed or self.transport is None or self.transport.is_closing():
-            return
-        payload = pickle.dumps(message, protocol=5)
-        self.transport.write(_FRAME.pack(len(payload)) + payload)
-
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
-
-
-async def open_channel(
-    sock: socket.socket, on_message: Callable[[Any], None], on_lost: Callable[[], None]
-) -> Channel:
-    loop = asyncio.get_running_loop()
-    _, channel = await loop.connect_accepted_socket(lambda: Channel(on_message, on_lost), sock)
-    return channel
 
 
 # -- the worker process -------------------------------------------------------------------

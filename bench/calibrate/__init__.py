@@ -1,0 +1,1 @@
+"""`bench calibrate`: can this machine's client drive the planned benchmark faithfully?"""

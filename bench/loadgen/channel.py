@@ -1,0 +1,67 @@
+"""Messages between the client's parent and worker processes, never blocking either loop.
+
+A stream socket (one end of a socketpair) carries length-prefixed pickles, each side
+writing through an asyncio transport, so a busy reader makes the writer buffer rather than
+stall its event loop (which would delay the timestamps of the requests it is driving).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+_FRAME = struct.Struct("<I")
+
+
+class Channel(asyncio.Protocol):
+    """Length-prefixed pickles over a stream socket; `send` never blocks the loop."""
+
+    def __init__(self, on_message: Callable[[Any], None], on_lost: Callable[[], None]) -> None:
+        self.on_message = on_message
+        self.on_lost = on_lost
+        self.transport: Any = None
+        self.buf = bytearray()
+        self.closed = False
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        pos = 0
+        while len(buf) - pos >= 4:
+            (size,) = _FRAME.unpack_from(buf, pos)
+            if len(buf) - pos - 4 < size:
+                break
+            message = pickle.loads(buf[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+            self.on_message(message)
+        if pos:
+            del buf[:pos]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.on_lost()
+
+    def send(self, message: Any) -> None:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            return
+        payload = pickle.dumps(message, protocol=5)
+        self.transport.write(_FRAME.pack(len(payload)) + payload)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_channel(
+    sock: socket.socket, on_message: Callable[[Any], None], on_lost: Callable[[], None]
+) -> Channel:
+    loop = asyncio.get_running_loop()
+    _, channel = await loop.connect_accepted_socket(lambda: Channel(on_message, on_lost), sock)
+    return channel

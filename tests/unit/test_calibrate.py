@@ -1,0 +1,139 @@
+"""Calibration logic on literal numbers: matching, error arithmetic, offered load, verdict."""
+
+import inspect
+
+import pytest
+
+from bench.calibrate.compare import fidelity
+from bench.calibrate.run import CalibrationPlan
+from bench.calibrate.verdict import Figures, verdict
+from bench.config.run import ConcurrencyLoad, RateLoad
+from bench.loadgen.assess import LIMITS
+from bench.records import RequestRecord
+from bench.synth.records import SynthRequestRecord
+
+MS = 1_000_000
+
+
+def client(rid, sent, chunks, status="ok"):
+    return RequestRecord(request_id=rid, index=0, status=status, sent_ns=sent,
+                         done_ns=chunks[-1] if chunks else sent, chunk_ns=chunks,
+                         first_chunk_ns=chunks[0] if chunks else None,
+                         last_chunk_ns=chunks[-1] if chunks else None)  # fmt: skip
+
+
+def server(rid, received, sent):
+    return SynthRequestRecord(
+        request_id=rid, seq=0, endpoint="completions", stream=True, prompt_tokens=1,
+        max_tokens=len(sent), completion_tokens=len(sent), outcome="ok", received_ns=received,
+        chunk_due_ns=sent, chunk_sent_ns=sent, chunk_tokens=[1] * len(sent),
+    )  # fmt: skip
+
+
+def test_fidelity_arithmetic_by_hand():
+    # client sent at 0 ms; server read it at 1 ms, sent chunks at 51, 56, 61 ms;
+    # client got them at 52, 57.5, 62 ms.
+    c = client("a", 0, [52 * MS, 57 * MS + MS // 2, 62 * MS])
+    s = server("cmpl-a", 1 * MS, [51 * MS, 56 * MS, 61 * MS])
+    f = fidelity([c], [s])
+    assert f.matched == 1 and f.unmatched == 0
+    assert f.send_delay_s.p50 == pytest.approx(0.001)
+    # client TTFT 52 ms − server TTFT (51 − 1 = 50 ms) = 2 ms
+    assert f.ttft_error_s.p50 == pytest.approx(0.002)
+    assert f.receive_delay_s.min == pytest.approx(0.001)
+    assert f.receive_delay_s.max == pytest.approx(0.0015)
+    # gaps: client 5.5 and 4.5 ms, server 5 and 5 ms -> errors +0.5 and -0.5 ms
+    assert sorted([f.itl_error_s.min, f.itl_error_s.max]) == pytest.approx([-0.0005, 0.0005])
+    assert f.server_itl_p99_s == pytest.approx(0.005)
+    assert f.itl_p99_error_s == pytest.approx(abs(f.client_itl_p99_s - 0.005))
+
+
+def test_fidelity_matches_chat_ids_counts_unmatched_and_mismatched_chunks():
+    c1 = client("x", 0, [10 * MS, 20 * MS])
+    c2 = client("y", 0, [10 * MS])
+    c3 = client("z", 0, [10 * MS])
+    failed = client("q", 0, [], status="error")
+    s1 = server("chatcmpl-x", 0, [9 * MS, 19 * MS])
+    s2 = server("cmpl-y", 0, [9 * MS, 19 * MS])  # the client saw only one of two chunks
+    f = fidelity([c1, c2, c3, failed], [s1, s2])
+    assert (f.matched, f.unmatched, f.chunk_count_mismatches) == (2, 1, 1)
+    assert f.ttft_error_s.count == 2 and f.receive_delay_s.count == 2
+
+
+def test_offered_load_and_request_count():
+    closed = CalibrationPlan(load=ConcurrencyLoad(concurrency=512), duration_s=10)
+    # 256 chunks per request in 0.05 + 255 × 0.005 = 1.325 s; 512 in flight
+    assert closed.ideal_request_s == pytest.approx(1.325)
+    assert closed.offered_chunks_per_s() == pytest.approx(512 * 256 / 1.325)
+    assert closed.request_count() == int(512 / 1.325 * 10 * 1.5) + 512
+    capped = CalibrationPlan(
+        load=RateLoad(rate_per_s=1000, max_concurrency=10), output_tokens=10, itl_s=0.01,
+        ttft_s=0.01, tokens_per_chunk=3, num_requests=5,
+    )  # fmt: skip
+    # 4 chunks (3+3+3+1) in 0.01 + 3 × 0.01 = 0.04 s; cap 10 -> 250 req/s < 1000
+    assert capped.chunks_per_request == 4
+    assert capped.offered_chunks_per_s() == pytest.approx(250 * 4)
+    assert capped.request_count() == 5
+
+
+def figures(**kw):
+    base = dict(ttft_error_p50_s=0.0005, ttft_error_p99_s=0.002, itl_p99_error_s=0.0002,
+                throughput_fraction=0.995, busiest_cpu_fraction=0.3, loop_lag_p99_s=0.001,
+                server_late_p99_s=0.0002, cpu_pressure_pct=3.0)  # fmt: skip
+    base.update(kw)
+    return Figures(**base)
+
+
+def test_verdict_pass_when_every_figure_is_inside_its_limit():
+    v = verdict(figures())
+    assert v.status == "pass" and v.reasons == [] and all(c.ok for c in v.checks)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "check"),
+    [
+        ("ttft_error_p50_s", 0.0021, "ttft_error_p50"),
+        ("ttft_error_p99_s", 0.0051, "ttft_error_p99"),
+        ("itl_p99_error_s", 0.0011, "itl_p99_error"),
+        ("throughput_fraction", 0.979, "throughput"),
+        ("busiest_cpu_fraction", 0.81, "cpu_fraction"),
+        ("loop_lag_p99_s", 0.0051, "loop_lag_p99"),
+        ("send_lag_p99_s", 0.0051, "send_lag_p99"),
+    ],
+)
+def test_verdict_fails_on_each_limit(field, value, check):
+    v = verdict(figures(**{field: value}))
+    assert v.status == "fail"
+    assert [c.name for c in v.checks if not c.ok] == [check]
+
+
+def test_limits_at_the_boundary_still_pass():
+    v = verdict(figures(ttft_error_p50_s=0.002, ttft_error_p99_s=0.005, throughput_fraction=0.98,
+                        busiest_cpu_fraction=0.8, send_lag_p99_s=0.005))  # fmt: skip
+    assert v.status == "pass"
+
+
+def test_busy_machine_makes_a_failure_inconclusive_not_a_pass():
+    late = verdict(figures(ttft_error_p50_s=0.03, server_late_p99_s=0.004))
+    assert late.status == "inconclusive" and "server itself sent late" in late.reasons[0]
+    busy = verdict(figures(loop_lag_p99_s=0.05, cpu_pressure_pct=95.0))
+    assert busy.status == "inconclusive" and "CPU pressure 95 %" in busy.reasons[0]
+    # a busy machine never turns good figures bad, nor bad ones good
+    assert verdict(figures(cpu_pressure_pct=95.0)).status == "pass"
+
+
+def test_failed_or_unrecorded_requests_fail():
+    assert verdict(figures(failed_requests=2)).status == "fail"
+    assert verdict(figures(unmatched_requests=1)).status == "fail"
+    assert verdict(figures(ttft_error_p50_s=None)).status == "fail"  # not measured
+
+
+def test_bench_run_warns_with_the_calibration_limits():
+    from bench.runner import client_load
+
+    defaults = inspect.signature(client_load).parameters
+    if "limits" in defaults:  # runner delegates to bench.loadgen.assess
+        assert defaults["limits"].default is LIMITS
+    else:
+        assert defaults["warn_cpu_fraction"].default == LIMITS.cpu_fraction
+        assert defaults["warn_lag_s"].default == LIMITS.loop_lag_p99_s
