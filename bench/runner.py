@@ -163,6 +163,7 @@ async def _drive_and_scrape(
             duration_s=plan.config.duration_s,
             seed=plan.config.workload.seed,
             watchdog=watchdog,
+            workers=plan.config.workers,
         )
     finally:
         if scraper:

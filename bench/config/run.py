@@ -91,6 +91,7 @@ class RunConfig(StrictConfig):
     num_requests: int | None = Field(default=None, ge=1)
     duration_s: float | None = Field(default=None, gt=0)
     warmup_requests: int = Field(default=0, ge=0)
+    workers: int = Field(default=1, ge=1, description="client processes (bench.loadgen.workers)")
     request_timeout_s: float = Field(default=600.0, gt=0)
     slo: SLO | None = None
     hardware: str = "cpu-local"
