@@ -66,7 +66,7 @@ def iter_requests(
 
     check_scale(scale)
     seed = workload.seed if seed is None else seed
-    source = source or TextSource(tokenizer)
+    source = source or TextSource.of(tokenizer)
     if isinstance(workload, TextWorkload):
         return iter_text(workload, source, seed=seed, scale=scale, warmup=warmup)
     if isinstance(workload, SessionsWorkload):
@@ -104,9 +104,13 @@ def build_requests(
     seed: int | None = None,
     scale: float = 1.0,
     warmup: int = 0,
+    source: TextSource | None = None,
 ) -> list[RequestSpec]:
-    """`warmup` + `num_requests` requests (tasks, for multi-turn workloads), warm-up first."""
-    source = TextSource(tokenizer)
+    """`warmup` + `num_requests` requests (tasks, for multi-turn workloads), warm-up first.
+
+    `source` defaults to the bundled corpus tokenised with `tokenizer` (cached).
+    """
+    source = source or TextSource.of(tokenizer)
     multi = is_multi_turn(workload)
     specs: list[RequestSpec] = []
     if warmup:

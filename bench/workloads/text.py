@@ -201,7 +201,10 @@ def iter_sessions(
         for t in range(turns):
             if t > 0:
                 reply, _ = source.fit(
-                    outs[t - 1], lambda x: len(tok.encode(x, add_special_tokens=False)), rng
+                    outs[t - 1],
+                    lambda x: len(tok.encode(x, add_special_tokens=False)),
+                    rng,
+                    tag=False,
                 )
                 with_reply = [*messages, {"role": "assistant", "content": reply}]
                 messages, actual = _fit_turn(source, counter, with_reply, "user", targets[t], rng)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+import weakref
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -72,7 +73,23 @@ def count_chat(tokenizer: Any, messages: Messages) -> int:
 
 
 class TextSource:
-    """A tokenizer plus the corpus as its token ids; hands out token-exact text."""
+    """A tokenizer plus the corpus as its token ids; hands out token-exact text.
+
+    `TextSource.of(tokenizer)` reuses one source per tokenizer object (tokenising the
+    corpus takes a noticeable fraction of a second).
+    """
+
+    _cache: weakref.WeakKeyDictionary[Any, TextSource] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> TextSource:
+        try:
+            return cls._cache[tokenizer]
+        except KeyError:
+            source = cls._cache[tokenizer] = cls(tokenizer)
+            return source
+        except TypeError:  # not weak-referenceable: no caching
+            return cls(tokenizer)
 
     def __init__(self, tokenizer: Any, corpus: str | None = None) -> None:
         self.tokenizer = tokenizer
