@@ -27,6 +27,7 @@ class Fidelity(Record):
     matched: int
     unmatched: int
     chunk_count_mismatches: int
+    client_ttft_s: Distribution
     send_delay_s: Distribution
     ttft_error_s: Distribution
     receive_delay_s: Distribution
@@ -73,15 +74,22 @@ def _gaps(times: Sequence[int]) -> list[int]:
 def fidelity(client: Sequence[RequestRecord], server: Sequence[SynthRequestRecord]) -> Fidelity:
     """Compare every matched successful request; chunks only where both counted the same."""
     pairs, unmatched = match(client, server)
-    send, ttft, receive, itl_err, client_gaps, server_gaps = [], [], [], [], [], []
+    send: list[float] = []
+    ttft: list[float] = []
+    client_ttft: list[float] = []
+    receive: list[float] = []
+    itl_err: list[float] = []
+    client_gaps: list[float] = []
+    server_gaps: list[float] = []
     mismatches = 0
     for rec, srv in pairs:
         send.append((srv.received_ns - rec.sent_ns) / NS_PER_S)
         if not rec.chunk_ns or not srv.chunk_sent_ns:
             continue
-        client_ttft = rec.chunk_ns[0] - rec.sent_ns
+        measured_ns = rec.chunk_ns[0] - rec.sent_ns
         server_ttft = srv.chunk_sent_ns[0] - srv.received_ns
-        ttft.append((client_ttft - server_ttft) / NS_PER_S)
+        client_ttft.append(measured_ns / NS_PER_S)
+        ttft.append((measured_ns - server_ttft) / NS_PER_S)
         if len(rec.chunk_ns) != len(srv.chunk_sent_ns):
             mismatches += 1
             continue
@@ -94,6 +102,7 @@ def fidelity(client: Sequence[RequestRecord], server: Sequence[SynthRequestRecor
         matched=len(pairs),
         unmatched=unmatched,
         chunk_count_mismatches=mismatches,
+        client_ttft_s=distribution(client_ttft),
         send_delay_s=distribution(send),
         ttft_error_s=distribution(ttft),
         receive_delay_s=distribution(receive),

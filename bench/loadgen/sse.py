@@ -48,8 +48,9 @@ def events_from_reads(reads: list[bytes], stamps: list[int]) -> list[tuple[int, 
 
 
 def _add_read(buffer: bytearray, data: bytes, ts: int, out: list[tuple[int, bytes]]) -> None:
+    carried_cr = buffer.endswith(b"\r")  # its LF may arrive with this read
     buffer += data
-    if b"\r" in buffer:  # a trailing CR stays until its LF arrives with the next read
+    if carried_cr or b"\r" in data:
         buffer[:] = bytes(buffer).replace(b"\r\n", b"\n")
     split_events(buffer, ts, out)
 

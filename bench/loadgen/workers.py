@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -226,8 +227,9 @@ class _Parent:
             sock = socket.socket(fileno=os.dup(parent_end.fileno()))
             parent_end.close()
             worker.channel = await open_channel(
-                sock, lambda m, w=worker: self._on_message(w, m), lambda w=worker: self._lost(w)
-            )
+                sock, functools.partial(self._on_message, worker),
+                functools.partial(self._lost, worker),
+            )  # fmt: skip
             self.workers.append(worker)
         deadline = time.monotonic() + START_TIMEOUT_S
         while not all(w.ready.done() for w in self.workers):

@@ -113,3 +113,19 @@ def test_origin_request_head():
     assert Origin("https://api.example.com").host_header == "api.example.com"
     with pytest.raises(ValueError):
         Origin("ftp://x")
+
+
+def test_no_read_buffer_limit_for_a_long_event():
+    """A first chunk echoing a long prompt (4 MiB) arrives in 64 KiB reads, intact."""
+    from bench.loadgen.sse import parse_reads
+
+    long_text = "x" * (4 << 20)
+    event = (
+        b'data: {"choices":[{"index":0,"text":"' + long_text.encode() + b'","token_ids":[1]}]}\n\n'
+    )
+    wire = CHUNKED_HEAD + chunk(event) + b"0\r\n\r\n"
+    reads = [wire[i : i + 65536] for i in range(0, len(wire), 65536)]
+    resp, _ = run(reads)
+    assert resp.body() == event
+    parsed = parse_reads(resp.reads, resp.stamps)
+    assert parsed["chunk_tokens"] == [1] and parsed["chunk_ns"] == [resp.stamps[-1]]

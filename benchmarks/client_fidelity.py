@@ -1,0 +1,150 @@
+"""How faithful tokenbench's streaming client is on this machine (issue 8's table).
+
+Not a test: a measurement to run by hand and quote.
+
+    python benchmarks/client_fidelity.py                    # client on CPU 0, server on CPU 1
+    python benchmarks/client_fidelity.py --seconds 10 --repeats 3
+
+Every request: 128 prompt tokens, 256 output tokens, one token per chunk; the synthetic
+server (`bench.synth`, pinned to --server-cpu) sends TTFT 50 ms, then a chunk every 5 ms,
+and records when it actually sent each one. The client (`bench calibrate`'s run: the same
+`drive` as `bench run`) is pinned to --client-cpu; its worker processes inherit the pin.
+
+Rows:
+- floor: a minimal raw-socket epoll client (bytes only; benchmarks/synth_capacity.py) at
+  concurrency 512: what the kernel and Python cost with no HTTP or SSE work at all.
+- concurrency 64 and 512 at a 5 ms gap: throughput vs ideal (chunks/s received in the
+  steady window ÷ C × 256 / 1.325 s), TTFT error p50/p99 (client TTFT − the server's
+  own TTFT for that request, by X-Request-Id) and vs the configured 50 ms, per-chunk ITL
+  p99 of client vs server.
+- saturation (gap 0.2 ms, far more than one server core can send): the most chunks/s the
+  client took in, its CPU µs per chunk, and 1e6 / that = the projected one-core ceiling.
+- workers 1..N on the saturation load: chunks/s and total client CPU per chunk (parent
+  included); flat CPU per chunk means workers add capacity, not overhead.
+Each row also prints the server's own lateness and the CPU pressure (/proc/pressure/cpu
+"some avg10": share of time runnable tasks waited for a CPU) it was measured under.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.calibrate.run import CalibrationPlan, CalibrationReport, cpu_pressure_pct  # noqa: E402
+from bench.config.run import ConcurrencyLoad  # noqa: E402
+
+TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256
+
+
+def calibrate(concurrency: int, gap_s: float, seconds: float, workers: int, server_cpu: int
+              ) -> CalibrationReport:  # fmt: skip
+    from bench.calibrate.run import run_calibration
+
+    plan = CalibrationPlan(
+        load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT, output_tokens=OUTPUT,
+        ttft_s=TTFT_S, itl_s=gap_s, workers=workers, duration_s=seconds, server_cpu=server_cpu,
+    )  # fmt: skip
+    return run_calibration(plan)
+
+
+def raw_floor(concurrency: int, seconds: float, server_cpu: int) -> tuple[float, float, float]:
+    """(chunks/s, client CPU µs per chunk, pressure) of the bytes-only epoll client."""
+    import resource
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from synth_capacity import drive as raw_drive
+
+    from bench.synth.control import SynthServer
+    from bench.synth.records import SynthConfig
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    with SynthServer(SynthConfig(ttft_s=TTFT_S, itl_s=GAP_S, cpu=server_cpu)) as server:
+        c0 = cpu()
+        w0, w1, _ = raw_drive(server.port or 0, concurrency, 2.0, seconds)
+        used = cpu() - c0
+        stats = server.stats(since_ns=w0, until_ns=w1)
+    chunks_all = stats.chunks * (seconds + 2.0) / seconds  # CPU covered warm-up too
+    return stats.chunks / seconds, used / max(chunks_all, 1) * 1e6, cpu_pressure_pct() or 0.0
+
+
+def ms(x: float | None) -> str:
+    return f"{'—':>9}" if x is None else f"{x * 1e3:9.2f}"
+
+
+def fidelity_row(label: str, rep: CalibrationReport) -> str:
+    f, i, c = rep.fidelity, rep.ingest, rep.client
+    vs_config = None if f.client_ttft_s.p50 is None else f.client_ttft_s.p50 - TTFT_S
+    return (
+        f"{label:<22}{i.achieved_chunks_per_s:>10,.0f}{i.throughput_fraction:>9.1%}"
+        f"{ms(f.ttft_error_s.p50)}{ms(f.ttft_error_s.p99)}{ms(vs_config)}"
+        f"{ms(f.client_itl_p99_s)}{ms(f.server_itl_p99_s)}{c.cpu_fraction:>7.0%}"
+        f"{i.cpu_us_per_chunk or 0:>8.2f}{ms(rep.server.lateness_p99_s)}"
+        f"{rep.cpu_pressure_pct or 0:>6.0f}%  {rep.verdict.status}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--client-cpu", type=int, default=0)
+    parser.add_argument("--server-cpu", type=int, default=1)
+    parser.add_argument("--workers", default="1,2", help="worker counts for the scaling rows")
+    parser.add_argument("--nice", type=int, default=None,
+                        help="run client and server at this niceness (e.g. -20 on a shared, "
+                        "busy machine; needs root); the output says so")  # fmt: skip
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.client_cpu})
+    if args.nice is not None:  # inherited by the server subprocess and the client workers
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+    print(
+        f"client pinned to CPU {args.client_cpu}, synthetic server to CPU {args.server_cpu}; "
+        f"{INPUT} in, {OUTPUT} out, 1 token/chunk, TTFT {TTFT_S * 1e3:g} ms, gap "
+        f"{GAP_S * 1e3:g} ms; {args.seconds:g} s measured per row; niceness "
+        f"{os.getpriority(os.PRIO_PROCESS, 0)}; CPU pressure now {cpu_pressure_pct()}%",
+        flush=True,
+    )
+    for _ in range(args.repeats):
+        rate, us, pressure = raw_floor(512, args.seconds, args.server_cpu)
+        print(f"floor (raw epoll, bytes only, C=512): {rate:,.0f} chunks/s, {us:.2f} CPU µs "
+              f"per chunk -> ~{1e6 / us:,.0f} chunks/s per core; pressure {pressure:.0f}%",
+              flush=True)  # fmt: skip
+    print(
+        f"\n{'load':<22}{'chunks/s':>10}{'vs ideal':>9}{'TTFT err':>9}{'p99':>9}"
+        f"{'vs 50ms':>9}{'ITL p99':>9}{'server':>9}{'cl CPU':>7}{'µs/chk':>8}"
+        f"{'srv late':>9}{'press':>7}  verdict\n{'':<22}{'':>10}{'':>9}{'p50 ms':>9}{'ms':>9}"
+        f"{'p50 ms':>9}{'client ms':>9}{'ITL p99':>9}{'':>7}{'':>8}{'p99 ms':>9}",
+        flush=True,
+    )
+    for _ in range(args.repeats):
+        for conc in (64, 512):
+            rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu)
+            print(fidelity_row(f"C={conc} gap 5 ms", rep), flush=True)
+    print("\nsaturation (C=512, gap 0.2 ms) and worker scaling:", flush=True)
+    for workers in [int(w) for w in args.workers.split(",")]:
+        for _ in range(args.repeats):
+            rep = calibrate(512, 0.0002, args.seconds, workers, args.server_cpu)
+            i = rep.ingest
+            per_core = 1e6 / i.cpu_us_per_chunk if i.cpu_us_per_chunk else 0.0
+            print(
+                f"workers={workers}: {i.achieved_chunks_per_s:,.0f} chunks/s taken in, busiest "
+                f"process {rep.client.cpu_fraction:.0%} of a core, {i.cpu_us_per_chunk or 0:.2f}"
+                f" CPU µs per chunk (all processes) -> ~{per_core:,.0f} chunks/s per core; "
+                f"server late p99 {ms(rep.server.lateness_p99_s).strip()} ms; pressure "
+                f"{rep.cpu_pressure_pct or 0:.0f}%; {rep.fidelity.matched} requests, "
+                f"{rep.requests_failed} failed",
+                flush=True,
+            )
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()
