@@ -41,7 +41,7 @@ class SearchSettings(StrictConfig):
     tolerance: float = Field(default=0.1, gt=0)
     integer: bool = True
     max_runs: int = Field(default=20, ge=1)
-    saturation_gain: float = Field(default=0.05, ge=0)
+    saturation_gain: float | None = Field(default=0.05, ge=0, description="None: never stop")
 
     @model_validator(mode="after")
     def _ordered(self) -> SearchSettings:
@@ -226,11 +226,13 @@ def search_max_load(
                 return result(None, p, _why_failed(p), "lowest_fails")
             hi, esc = p, _why_failed(p)
             break
+        gain = settings.saturation_gain
         if (
-            lo
+            gain is not None
+            and lo
             and lo.point
             and p.point
-            and is_saturated(lo.point, p.point, settings.saturation_gain)
+            and is_saturated(lo.point, p.point, gain)
         ):
             return result(p, None, "saturated", "saturated")
         lo = p
