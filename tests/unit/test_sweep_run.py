@@ -161,3 +161,26 @@ def test_curve_text_and_operating_point_text():
     assert "not_reached" in operating_point_text(report, 100.0, "interactivity_tok_per_s", "p50")
     with pytest.raises(UserError):
         operating_point_text(report, 1.0, "latency", "p50")
+
+
+def test_show_command_reads_curve_json_and_interpolates(tmp_path):
+    from typer.testing import CliRunner
+
+    from bench.sweep.cli import app
+
+    levels = [summarize_repeats([level(1, 100, 0.4)]), summarize_repeats([level(2, 180, 0.8)])]
+    report = SweepReport(
+        sweep_id="s", status="complete", stop_reason=None, load_kind="concurrency", gpus=1,
+        server_starts=1, prefix_cache_resets_ok=1, prefix_cache_resets_failed=0,
+        points=[lv.mean_point for lv in levels], levels=levels,
+        front=[lv.mean_point for lv in levels], failed_runs=[],
+    )  # fmt: skip
+    (tmp_path / "curve.json").write_text(report.model_dump_json())
+    # two front points (interactivity 40 and 80): PCHIP is the line, at 60 → (180 + 100) / 2
+    result = CliRunner().invoke(app, ["show", str(tmp_path), "--target", "60"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "interpolated" in result.output and "140.0 tok/s/GPU (in 70.0 / out 70.0)" in result.output
+    )
+    missing = CliRunner().invoke(app, ["show", str(tmp_path / "none")])
+    assert isinstance(missing.exception, UserError)
