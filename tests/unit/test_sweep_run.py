@@ -144,14 +144,19 @@ def test_open_manifest_refuses_non_empty_folder_and_empty_resume(tmp_path):
     assert resumed.points[0].status == "pending"
 
 
-def test_curve_text_and_operating_point_text():
+def two_level_report() -> SweepReport:
+    """Levels at interactivity 80 (100 tok/s/GPU) and 40 (180 tok/s/GPU)."""
     levels = [summarize_repeats([level(1, 100, 0.4)]), summarize_repeats([level(2, 180, 0.8)])]
-    report = SweepReport(
+    return SweepReport(
         sweep_id="s", status="complete", stop_reason=None, load_kind="concurrency", gpus=1,
         server_starts=1, prefix_cache_resets_ok=1, prefix_cache_resets_failed=0,
         points=[lv.mean_point for lv in levels], levels=levels,
         front=[lv.mean_point for lv in levels], failed_runs=[],
     )  # fmt: skip
+
+
+def test_curve_text_and_operating_point_text():
+    report = two_level_report()
     text = curve_text(report)
     assert "prefix-cache resets 1 ok / 0 failed" in text
     assert "*           2      180.0 (90.0 / 90.0)" in text
@@ -168,13 +173,7 @@ def test_show_command_reads_curve_json_and_interpolates(tmp_path):
 
     from bench.sweep.cli import app
 
-    levels = [summarize_repeats([level(1, 100, 0.4)]), summarize_repeats([level(2, 180, 0.8)])]
-    report = SweepReport(
-        sweep_id="s", status="complete", stop_reason=None, load_kind="concurrency", gpus=1,
-        server_starts=1, prefix_cache_resets_ok=1, prefix_cache_resets_failed=0,
-        points=[lv.mean_point for lv in levels], levels=levels,
-        front=[lv.mean_point for lv in levels], failed_runs=[],
-    )  # fmt: skip
+    report = two_level_report()
     (tmp_path / "curve.json").write_text(report.model_dump_json())
     # two front points (interactivity 40 and 80): PCHIP is the line, at 60 → (180 + 100) / 2
     result = CliRunner().invoke(app, ["show", str(tmp_path), "--target", "60"])
