@@ -33,7 +33,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.channel import Channel, open_channel
@@ -51,9 +51,10 @@ from bench.loadgen.drive import (
 )
 from bench.records import RequestRecord, RequestSpec
 
+T = TypeVar("T")
 START_TIMEOUT_S = 120.0
 ABORT_GRACE_S = 10.0
-OPEN_START_MARGIN_S = 0.1  # time for every worker to receive its schedule before t0
+OPEN_START_MARGIN_S = 0.02  # time for every worker to receive the start before t0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -70,12 +71,9 @@ def assign_closed(units: Sequence[Unit], concurrency: int, n: int) -> list[list[
     return out
 
 
-def assign_open(items: Sequence[tuple[Unit, int]], n: int) -> list[list[tuple[Unit, int]]]:
-    """Scheduled units per worker for an open loop: arrival k to worker k % n."""
-    out: list[list[tuple[Unit, int]]] = [[] for _ in range(n)]
-    for k, item in enumerate(items):
-        out[k % n].append(item)
-    return out
+def assign_open(items: Sequence[T], n: int) -> list[list[T]]:
+    """Open loop, arrivals (or their times) per worker: arrival k to worker k % n."""
+    return [list(items[i::n]) for i in range(n)]
 
 
 def effective_workers(load: ConcurrencyLoad | RateLoad, workers: int) -> int:
@@ -133,23 +131,32 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
     cpu_s = 0.0
     channel.send(("ready", os.getpid()))
     try:
+        work: tuple[Any, ...] = ()
         while True:
             message = await inbox.get()
             if message[0] == "stop":
                 break
-            _, measured, kind, payload = message
+            if message[0] == "units":  # the phase's work, sent ahead of its start
+                work = message[1:]
+                channel.send(("loaded",))
+                continue
+            measured, kind, units, limit = work
+            times, deadline = message[1], message[2]
             if measured:
                 runner.send_lag_s.clear()
                 lag.clear()
             cpu0 = time.process_time()
             if kind == "closed":
-                task = asyncio.create_task(runner.closed(payload[0], payload[1], payload[2]))
+                task = asyncio.create_task(runner.closed(units, limit, deadline))
             else:
-                task = asyncio.create_task(runner.open(payload[0], payload[1]))
+                task = asyncio.create_task(
+                    runner.open(list(zip(units, times, strict=False)), limit)
+                )
             current.append(task)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             current.clear()
+            work = ()
             if measured:
                 cpu_s = time.process_time() - cpu0
             channel.send(("phase_done", runner.stopping))
@@ -186,6 +193,7 @@ class _Worker:
         self.channel: Channel | None = None
         self.ready = loop.create_future()
         self.phase_done: asyncio.Future[bool] = loop.create_future()
+        self.loaded: asyncio.Future[None] = loop.create_future()
         self.stats: asyncio.Future[dict[str, Any]] = loop.create_future()
         self.assigned: set[int] = set()
         self.lost = False
@@ -249,6 +257,8 @@ class _Parent:
                 self.failure = self.failure or exc
         elif kind == "ready":
             worker.ready.set_result(message[1])
+        elif kind == "loaded":
+            worker.loaded.set_result(None)
         elif kind == "phase_done":
             worker.phase_done.set_result(message[1])
         elif kind == "stats":
@@ -269,29 +279,44 @@ class _Parent:
         if self.failure is not None:
             raise self.failure
 
-    async def phase(self, measured: bool, kind: str, payloads: list[tuple[Any, ...]]) -> None:
-        """Run one phase on every worker; return when all are done.
+    async def load(
+        self, measured: bool, kind: str, shares: list[list[Unit]], limits: list[int | None]
+    ) -> None:
+        """Send each worker its units for the next phase; return once all have them."""
+        loop = asyncio.get_running_loop()
+        for worker, units, limit in zip(self.workers, shares, limits, strict=True):
+            worker.loaded = loop.create_future()
+            worker.send(("units", measured, kind, units, limit))
+        await self._wait([w.loaded for w in self.workers])
+
+    async def go(
+        self, shares: list[list[Unit]], times: list[list[int]] | None, deadline_ns: int | None
+    ) -> None:
+        """Start the loaded phase (open loop: at `times`); return when every worker is done.
 
         Raises:
             RunAborted: the watchdog fired or a worker died (workers aborted first).
         """
         loop = asyncio.get_running_loop()
-        for worker, payload in zip(self.workers, payloads, strict=True):
+        for i, worker in enumerate(self.workers):
             worker.phase_done = loop.create_future()
-            for unit in payload[0]:
-                pairs = unit if kind == "closed" else unit[0]
-                worker.assigned.update(i for i, _ in pairs)
-            worker.send(("phase", measured, kind, payload))
+            sent = shares[i] if times is None else shares[i][: len(times[i])]
+            worker.assigned.update(index for unit in sent for index, _ in unit)
+            worker.send(("go", None if times is None else times[i], deadline_ns))
         try:
-            while not all(w.phase_done.done() for w in self.workers):
-                await asyncio.wait([w.phase_done for w in self.workers], timeout=WATCH_PERIOD_S)
-                self._raise_failure()
-                reason = self.watchdog() if self.watchdog is not None else None
-                if reason:
-                    raise RunAborted(reason)
+            await self._wait([w.phase_done for w in self.workers])
         except BaseException:
             await asyncio.shield(self.abort())
             raise
+
+    async def _wait(self, futures: list[asyncio.Future[Any]]) -> None:
+        """Wait for `futures`, watching for failures and the watchdog meanwhile."""
+        while not all(f.done() for f in futures):
+            await asyncio.wait(futures, timeout=WATCH_PERIOD_S)
+            self._raise_failure()
+            reason = self.watchdog() if self.watchdog is not None else None
+            if reason:
+                raise RunAborted(reason)
         self._raise_failure()
 
     async def abort(self) -> None:
@@ -346,14 +371,9 @@ async def drive_workers(
     try:
         await parent.start()
         if warmup:
-            await parent.phase(False, *_payloads(load, warmup, n, seed, None, None))
-        cpu0 = time.process_time()
-        t0 = time.perf_counter_ns()
-        if isinstance(load, RateLoad):
-            t0 += int(OPEN_START_MARGIN_S * NS_PER_S)
-        deadline = t0 + int(duration_s * NS_PER_S) if duration_s else None
-        stats.start_ns = t0
-        await parent.phase(True, *_payloads(load, measured, n, seed, t0, deadline))
+            await _phase(parent, load, warmup, seed, None, measured=False)
+        stats.start_ns, cpu0 = await _phase(parent, load, measured, seed, duration_s,
+                                            measured=True)  # fmt: skip
         stats.end_ns = time.perf_counter_ns()
         stats.cpu_s = time.process_time() - cpu0
     finally:
@@ -367,24 +387,38 @@ async def drive_workers(
     return stats
 
 
-def _payloads(
+async def _phase(
+    parent: _Parent,
     load: ConcurrencyLoad | RateLoad,
     units: list[Unit],
-    n: int,
     seed: int,
-    t0_ns: int | None,
-    deadline_ns: int | None,
-) -> tuple[str, list[tuple[Any, ...]]]:
-    """(phase kind, one payload per worker) for a phase over `units`."""
+    duration_s: float | None,
+    *,
+    measured: bool,
+) -> tuple[int, float]:
+    """Load, then start, one phase on every worker; (its start time, parent CPU at start).
+
+    The units travel first, so neither the start time nor the CPU count includes
+    serialising them; an open loop's shared schedule starts shortly after they arrived.
+    """
+    n = len(parent.workers)
     if isinstance(load, ConcurrencyLoad):
         shares = assign_closed(units, load.concurrency, n)
-        return "closed", [
-            (shares[i], split_count(load.concurrency, n, i), deadline_ns) for i in range(n)
-        ]
-    t0 = t0_ns if t0_ns is not None else time.perf_counter_ns() + int(OPEN_START_MARGIN_S * 1e9)
-    times = schedule_ns(len(units), load, seed, t0, deadline_ns)
-    shares_open = assign_open(list(zip(units, times, strict=False)), n)
-    cap = load.max_concurrency
-    return "open", [
-        (shares_open[i], split_count(cap, n, i) if cap is not None else None) for i in range(n)
-    ]
+        limits: list[int | None] = [split_count(load.concurrency, n, i) for i in range(n)]
+    else:
+        shares = assign_open(units, n)
+        cap = load.max_concurrency
+        limits = [split_count(cap, n, i) if cap is not None else None for i in range(n)]
+    await parent.load(measured, "closed" if isinstance(load, ConcurrencyLoad) else "open",
+                      shares, limits)  # fmt: skip
+    cpu0 = time.process_time()
+    t0 = time.perf_counter_ns()
+    times: list[list[int]] | None = None
+    if isinstance(load, RateLoad):
+        t0 += int(OPEN_START_MARGIN_S * NS_PER_S)
+    deadline = t0 + int(duration_s * NS_PER_S) if duration_s else None
+    if isinstance(load, RateLoad):
+        schedule = schedule_ns(len(units), load, seed, t0, deadline)
+        times = assign_open(schedule, n)
+    await parent.go(shares, times, deadline)
+    return t0, cpu0
