@@ -30,6 +30,7 @@ _GROUPS: dict[str, str] = {
     "energy": "bench.energy.cli",
     "synth": "bench.synth.cli",
     "runs": "bench.store.cli",
+    "sweep": "bench.sweep.cli",
 }
 
 
