@@ -18,8 +18,12 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from bench.errors import RunFailed
+
+if TYPE_CHECKING:
+    from bench.fleet.multinode import RayLaunch
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
@@ -62,7 +66,11 @@ class ManagedServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         startup_timeout_s: float = 600.0,
+        ray_cluster: RayLaunch | None = None,
     ) -> None:
+        """`ray_cluster`: start vLLM on that existing Ray cluster (multi-node models): the
+        cluster is checked first (a UserError says what is missing), then vLLM gets
+        `--distributed-executor-backend ray` and RAY_ADDRESS (bench.fleet.multinode)."""
         self.model_path = model_path
         self.served_model = served_model
         self.engine_args = list(engine_args or [])
@@ -70,6 +78,7 @@ class ManagedServer:
         self.host = host
         self.port = port or free_port(host)
         self.startup_timeout_s = startup_timeout_s
+        self.ray_cluster = ray_cluster
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -90,15 +99,29 @@ class ManagedServer:
             "--port",
             str(self.port),
             "--disable-uvicorn-access-log",
-            *self.engine_args,
+            *self._engine_args(),
         ]
+
+    def _engine_args(self) -> list[str]:
+        """The engine arguments, with the Ray backend flag when launching on a cluster."""
+        if self.ray_cluster is None:
+            return self.engine_args
+        return self.ray_cluster.server_args(self.engine_args)
+
+    def environment(self) -> dict[str, str]:
+        """`server_env()`, plus RAY_ADDRESS when launching on a Ray cluster."""
+        env = server_env()
+        return self.ray_cluster.server_env(env) if self.ray_cluster else env
 
     def start(self) -> None:
         """Start the server and block until /health answers 200.
 
         Raises:
+            UserError: the Ray cluster (when given) lacks what the model needs.
             RunFailed: the process exited or did not become healthy in time (log tail shown).
         """
+        if self.ray_cluster is not None:
+            self.ray_cluster.preflight()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -106,7 +129,7 @@ class ManagedServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=server_env(),
+                env=self.environment(),
                 start_new_session=True,
             )
         deadline = time.monotonic() + self.startup_timeout_s

@@ -1,0 +1,130 @@
+"""The fleet manifest, `<fleet_dir>/fleet.json`: which nodes, what each is doing, what came back.
+
+Rewritten atomically (temp file, fsync, rename) after every change, so a crash leaves the
+old or the new manifest, never a torn one. Resume reads it back: `done` nodes are kept,
+every other node (pending, running when the driver died, failed) runs again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bench.config.loading import validation_to_user_error
+from bench.errors import UserError
+from bench.fleet.cluster import ClusterNode
+from bench.fleet.records import (
+    AcceptJob,
+    FleetManifest,
+    FleetNodeState,
+    NodeStatus,
+    RunJob,
+    Selection,
+)
+from bench.report.io import write_atomic
+
+MANIFEST_NAME = "fleet.json"
+NODES_DIR = "nodes"
+
+
+def utc_now() -> str:
+    """Wall-clock label, ISO 8601 UTC (labels only, never durations)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_fleet_id() -> str:
+    return f"fleet-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def new_manifest(
+    job: RunJob | AcceptJob,
+    selection: Selection,
+    address: str,
+    nodes: Sequence[ClusterNode],
+    skus: dict[str, str],
+    *,
+    node_timeout_s: float | None = None,
+) -> FleetManifest:
+    """A fresh manifest: every selected node pending (a dead one already failed, with why)."""
+    now = utc_now()
+    states = [
+        FleetNodeState(
+            name=n.name,
+            node_id=n.node_id,
+            address=n.address,
+            gpu_type=n.gpu_type,
+            gpus=n.gpus,
+            sku=skus[n.name],
+            status="pending" if n.alive else "failed",
+            reason=None if n.alive else dead_reason(n),
+        )
+        for n in nodes
+    ]
+    return FleetManifest(
+        fleet_id=new_fleet_id(),
+        created_utc=now,
+        updated_utc=now,
+        address=address,
+        job=job,
+        selection=selection,
+        nodes=states,
+        node_timeout_s=node_timeout_s,
+    )
+
+
+def dead_reason(node: ClusterNode) -> str:
+    return f"node {node.describe()} is dead: {node.death_reason or 'Ray gives no reason'}"
+
+
+def update_node(manifest: FleetManifest, name: str, **changes: object) -> FleetManifest:
+    """The manifest with node `name` changed (records are immutable)."""
+    nodes = [n.model_copy(update=changes) if n.name == name else n for n in manifest.nodes]
+    return manifest.model_copy(update={"nodes": nodes, "updated_utc": utc_now()})
+
+
+def finish(manifest: FleetManifest) -> FleetManifest:
+    """Status from the nodes: complete when every node is done, else incomplete."""
+    status = "complete" if all(n.status == "done" for n in manifest.nodes) else "incomplete"
+    return manifest.model_copy(update={"status": status, "updated_utc": utc_now()})
+
+
+def to_run(manifest: FleetManifest) -> list[FleetNodeState]:
+    """Nodes a (resumed) run must still do: every node that is not done."""
+    return [n for n in manifest.nodes if n.status != "done"]
+
+
+def count(manifest: FleetManifest, status: NodeStatus) -> int:
+    return sum(1 for n in manifest.nodes if n.status == status)
+
+
+def write_manifest(manifest: FleetManifest, fleet_dir: Path) -> Path:
+    """Write `fleet_dir/fleet.json` atomically."""
+    fleet_dir.mkdir(parents=True, exist_ok=True)
+    path = fleet_dir / MANIFEST_NAME
+    write_atomic(path, manifest.model_dump_json(indent=2))
+    return path
+
+
+def read_manifest(fleet_dir: Path) -> FleetManifest:
+    """Read `fleet_dir/fleet.json`.
+
+    Raises:
+        UserError: missing, unreadable or not a fleet manifest (file and field named).
+    """
+    path = fleet_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise UserError(
+            "no fleet manifest here",
+            file=path,
+            fix="give the directory a `bench fleet run/accept --out DIR` wrote",
+        )
+    try:
+        return FleetManifest.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        raise validation_to_user_error(exc, path) from None
+    except OSError as exc:
+        raise UserError(f"cannot read the manifest: {exc.strerror}", file=path) from None
