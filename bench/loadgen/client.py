@@ -1,10 +1,10 @@
 """One streaming request against an OpenAI-compatible server, timed on the hot path only.
 
 Hot path per network read (`bench.loadgen.http1`): one `perf_counter_ns()`, the chunked
-framing walked, the payload kept. SSE events are split and classified once the stream has
-ended (`bench.loadgen.sse`): usage counts, token ids per chunk, errors, with json.loads
-only for the events that need it. No read-buffer limit: long lines (a first chunk echoing a
-32k-token prompt) are just bytes.
+framing walked, the payload handed to a `bench.loadgen.sse.StreamParser`, which reads
+plain content chunks off a per-stream byte template and uses json.loads only for the
+events that need it (the first content chunk, usage, errors). No read-buffer limit: long
+lines (a first chunk echoing a 32k-token prompt) are just bytes.
 
 Each request carries `X-Request-Id: <request_id>` (vLLM and the synthetic server use it as
 the response id), so the client's record can be matched with a server's own record.
@@ -18,7 +18,7 @@ import time
 from typing import Any
 
 from bench.loadgen.http1 import ConnectionPool, Origin, ProtocolError
-from bench.loadgen.sse import parse_events_json, parse_reads, split_events
+from bench.loadgen.sse import StreamParser, parse_events_json, split_events
 from bench.records import RequestRecord, RequestSpec
 
 # the names the lead's tests use
@@ -121,10 +121,11 @@ async def send_streaming(
     common: dict[str, Any] = {"scheduled_ns": scheduled_ns, "worker": worker}
     sent_ns = time.perf_counter_ns()
     conn = None
+    parser = StreamParser()
     try:
         async with asyncio.timeout(target.timeout_s):
             conn = await pool.acquire()
-            sent_ns, waiter = conn.send(request)
+            sent_ns, waiter = conn.send(request, parser)
             resp = await waiter
     except TimeoutError:
         return _failed(spec, index, sent_ns, conn, "timeout", "timeout",
@@ -135,7 +136,7 @@ async def send_streaming(
     except (OSError, ProtocolError) as exc:
         message = f"{type(exc).__name__}: {exc}"[:500]
         return _failed(spec, index, sent_ns, conn, "error", "connection", message, common)
-    done_ns = resp.stamps[-1] if resp.stamps else time.perf_counter_ns()
+    done_ns = parser.last_ts or (resp.stamps[-1] if resp.stamps else time.perf_counter_ns())
     pool.release(conn)
     if resp.status != 200:
         detail = resp.body()[:500].decode("utf-8", "replace")
@@ -143,7 +144,7 @@ async def send_streaming(
                        error_class=f"http_{resp.status}", error_message=detail,
                        http_status=resp.status, **common)  # fmt: skip
     try:
-        parsed = parse_reads(resp.reads, resp.stamps)
+        parsed = parser.result()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return _record(spec, index, sent_ns, done_ns, status="error",
                        error_class="stream_error",

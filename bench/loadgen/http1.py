@@ -2,9 +2,9 @@
 
 Why not aiohttp: a streamed read there wakes a coroutine through a StreamReader per
 network read; here the event loop (uvloop) calls `data_received` directly, which stamps the
-read with one `perf_counter_ns()`, walks the chunked framing and keeps the payload bytes.
-SSE events are split and classified only after the response ends (`bench.loadgen.sse`),
-so per-read work is a handful of byte operations and there is no read-buffer limit.
+read with one `perf_counter_ns()`, walks the chunked framing and hands the payload to the
+request's sink (`bench.loadgen.sse.StreamParser`: a few byte comparisons per event, JSON
+only where needed). No read-buffer limit anywhere.
 
 Supported: http and https, keep-alive (HTTP/1.1 default; `connection: close` honoured),
 chunked, Content-Length and read-until-close bodies, interim 1xx responses skipped.
@@ -64,6 +64,7 @@ class Response:
 
     `reads[i]` is the body bytes (chunked framing removed) that arrived in the network
     read stamped `stamps[i]` (perf_counter_ns); reads that carried only framing are absent.
+    Both are empty when the body went to the request's sink.
     """
 
     __slots__ = ("status", "headers", "reads", "stamps")
@@ -95,6 +96,8 @@ class HttpConnection(asyncio.Protocol):
         self.headers: dict[str, str] = {}
         self.reads: list[bytes] = []
         self.stamps: list[int] = []
+        self.sink: Any = None  # takes a 200 response's body read by read (`feed(data, ts)`)
+        self.feed: Any = self._collect
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -116,8 +119,7 @@ class HttpConnection(asyncio.Protocol):
                     except ValueError:
                         end = -1
                     if end + 2 == len(data) and end > eol + 2:
-                        self.reads.append(data[eol + 2 : end])
-                        self.stamps.append(ts)
+                        self.feed(data[eol + 2 : end], ts)
                         return
             self._chunked(data, ts)
         elif self.state == _HEAD:
@@ -143,13 +145,15 @@ class HttpConnection(asyncio.Protocol):
 
     # -- request ---------------------------------------------------------------------------
 
-    def send(self, request: bytes) -> tuple[int, asyncio.Future[Response]]:
+    def send(self, request: bytes, sink: Any = None) -> tuple[int, asyncio.Future[Response]]:
         """Write `request` and return (the perf_counter_ns just before the write, a future
-        for the response). One request at a time."""
+        for the response). One request at a time. With `sink`, a 200 response's body goes
+        to `sink.feed(data, ts)` as it arrives instead of into `Response.reads`."""
         loop = asyncio.get_running_loop()
         self.waiter = loop.create_future()
         self.state, self.buf, self.left = _HEAD, b"", 0
         self.reads, self.stamps, self.headers = [], [], {}
+        self.sink, self.feed = sink, self._collect
         sent_ns = _pc()
         self.transport.write(request)
         return sent_ns, self.waiter
@@ -196,6 +200,8 @@ class HttpConnection(asyncio.Protocol):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         self.status, self.headers = status, headers
+        if status == 200 and self.sink is not None:
+            self.feed = self.sink.feed
         conn = headers.get("connection", "").lower()
         self.reusable = conn != "close" if parts[0] == "HTTP/1.1" else conn == "keep-alive"
         if "chunked" in headers.get("transfer-encoding", "").lower():
@@ -225,43 +231,35 @@ class HttpConnection(asyncio.Protocol):
                 self.reusable = False  # more than the response: not a connection to reuse
                 data = data[: self.left]
             self.left -= len(data)
-        self.reads.append(data)
-        self.stamps.append(ts)
+        self.feed(data, ts)
         if self.state == _LENGTH and self.left == 0:
             self._finish()
 
     def _chunked(self, data: bytes, ts: int) -> None:
-        """Walk the chunked framing of one read: the hot path of every streamed token.
+        """Walk the chunked framing of one read (the general case: several chunks, or
+        chunks split across reads). Each chunk's payload (or the part of it in this read)
+        goes to `feed` with the read's time stamp, so one event stays one piece.
 
         `left` counts the bytes still due of the current chunk, its closing CRLF included;
-        `buf` holds an incomplete chunk-size line. The payload of the read (framing
-        removed) is appended to `reads` with the read's time stamp.
+        `buf` holds an incomplete chunk-size line.
         """
         if self.buf:
             data = self.buf + data
             self.buf = b""
+        feed = self.feed
         n = len(data)
         pos = 0
         left = self.left
-        piece = b""
-        pieces: list[bytes] | None = None
         while pos < n:
             if left:
                 end = pos + left
-                stop = end - 2 if end - 2 < n else n  # payload ends before the CRLF
+                stop = end - 2 if end - 2 < n else n  # the payload ends before the CRLF
                 if stop > pos:
-                    part = data[pos:stop]
-                    if not piece:
-                        piece = part
-                    else:
-                        if pieces is None:
-                            pieces = [piece]
-                        pieces.append(part)
-                if end <= n:
-                    pos, left = end, 0
-                else:
+                    feed(data[pos:stop], ts)
+                if end > n:
                     left = end - n
                     break
+                pos, left = end, 0
                 continue
             eol = data.find(b"\r\n", pos)
             if eol < 0:
@@ -275,20 +273,15 @@ class HttpConnection(asyncio.Protocol):
             pos = eol + 2
             if size == 0:
                 self.left = 0
-                self._keep(piece, pieces, ts)
                 self.state = _TRAILER
                 self._trailer(data[pos:])
                 return
             left = size + 2
         self.left = left
-        self._keep(piece, pieces, ts)
 
-    def _keep(self, piece: bytes, pieces: list[bytes] | None, ts: int) -> None:
-        if pieces is not None:
-            piece = b"".join(pieces)
-        if piece:
-            self.reads.append(piece)
-            self.stamps.append(ts)
+    def _collect(self, data: bytes, ts: int) -> None:
+        self.reads.append(data)
+        self.stamps.append(ts)
 
     def _trailer(self, data: bytes) -> None:
         """After the last chunk: optional trailer fields, then an empty line."""

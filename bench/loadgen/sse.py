@@ -215,55 +215,96 @@ class Template:
         return n if n or k > lp else -2
 
 
+class StreamParser:
+    """Classifies a body read by read, as it arrives (`feed`), so the work of a stream is
+    spread over its life instead of landing when it ends (hundreds of streams ending
+    together would otherwise stall the event loop, and every timestamp behind it).
+
+    `feed(data, ts)` takes each read's payload (transfer framing removed); `result()`
+    gives `parse_events_json`'s result for the whole body.
+    """
+
+    __slots__ = ("parsed", "template", "tokens", "buffer", "pending", "error", "last_ts")
+
+    def __init__(self) -> None:
+        self.parsed = _Parsed()
+        self.template: Template | None = None
+        self.tokens: Any = None
+        self.buffer = bytearray()
+        self.pending: list[tuple[int, bytes]] = []
+        self.error: Exception | None = None
+        self.last_ts = 0
+
+    def feed(self, data: bytes, ts: int) -> None:
+        """One read's payload, stamped `ts`; never raises (a bad event is kept for result)."""
+        self.last_ts = ts
+        tokens = self.tokens
+        if tokens is not None and not self.buffer:  # the usual read: one event; a match
+            n = tokens(data, 0, len(data))  # proves it (see Template)
+            if n >= 0:
+                self.parsed.chunk_ns.append(ts)
+                self.parsed.chunk_tokens.append(n)
+                return
+            if n == -2:
+                return
+        if self.error is None:
+            try:
+                self._feed(data, ts)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.error = exc
+
+    def _feed(self, data: bytes, ts: int) -> None:
+        parsed = self.parsed
+        if not self.buffer and data.endswith(_SEP):  # whole events only
+            pos, size = 0, len(data)
+            while pos < size:
+                end = data.find(_SEP, pos) + 2
+                n = self.tokens(data, pos, end) if self.tokens is not None else -1
+                if n >= 0:
+                    parsed.chunk_ns.append(ts)
+                    parsed.chunk_tokens.append(n)
+                elif n == -1:
+                    event = data if pos == 0 and end == size else data[pos:end]
+                    self._exact(ts, event)
+                pos = end
+            return
+        _add_read(self.buffer, data, ts, self.pending)
+        for arrival_ns, event in self.pending:
+            self._exact(arrival_ns, event + _SEP)
+        self.pending.clear()
+
+    def _exact(self, ts: int, event: bytes) -> None:
+        self.template = _exact(self.parsed, ts, event, self.template)
+        self.tokens = self.template.tokens if self.template is not None else None
+
+    def result(self) -> dict[str, Any]:
+        """The classification of everything fed.
+
+        Raises:
+            ValueError (or KeyError, TypeError, AttributeError): an event was not valid
+                JSON of an OpenAI-compatible stream.
+        """
+        if self.error is None and self.buffer.strip():
+            try:  # an unterminated last event still counts
+                self._exact(self.last_ts, bytes(self.buffer))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                self.error = exc
+            self.buffer.clear()
+        if self.error is not None:
+            raise self.error
+        return self.parsed.as_dict()
+
+
 def parse_reads(reads: list[bytes], stamps: list[int]) -> dict[str, Any]:
-    """`parse_events_json(events_from_reads(reads, stamps))`, with templates for speed.
+    """`parse_events_json(events_from_reads(reads, stamps))`, through `StreamParser`.
 
     Raises:
         ValueError: an event's data is not JSON.
     """
-    parsed = _Parsed()
-    chunk_ns, chunk_tokens = parsed.chunk_ns, parsed.chunk_tokens
-    template: Template | None = None
-    tokens = None
-    buffer = bytearray()
-    pending: list[tuple[int, bytes]] = []
+    parser = StreamParser()
     for data, ts in zip(reads, stamps, strict=True):
-        if not buffer and data.endswith(_SEP):  # whole events only (the usual read)
-            pos, size = 0, len(data)
-            if tokens is not None:  # the usual read is one event; a match proves it
-                n = tokens(data, 0, size)
-                if n >= 0:
-                    chunk_ns.append(ts)
-                    chunk_tokens.append(n)
-                    continue
-                if n == -2:
-                    continue
-            while pos < size:
-                end = data.find(_SEP, pos) + 2
-                if tokens is not None:
-                    n = tokens(data, pos, end)
-                    if n >= 0:
-                        chunk_ns.append(ts)
-                        chunk_tokens.append(n)
-                        pos = end
-                        continue
-                    if n == -2:
-                        pos = end
-                        continue
-                event = data if pos == 0 and end == size else data[pos:end]
-                template = _exact(parsed, ts, event, template)
-                tokens = template.tokens if template is not None else None
-                pos = end
-            continue
-        _add_read(buffer, data, ts, pending)
-        for arrival_ns, event in pending:
-            template = _exact(parsed, arrival_ns, event + _SEP, template)
-        tokens = template.tokens if template is not None else None
-        pending.clear()
-    _flush(buffer, stamps, pending)
-    for arrival_ns, event in pending:
-        template = _exact(parsed, arrival_ns, event, template)
-    return parsed.as_dict()
+        parser.feed(data, ts)
+    return parser.result()
 
 
 def _exact(parsed: _Parsed, ts: int, event: bytes, template: Template | None) -> Template | None:

@@ -63,11 +63,11 @@ def test_chunked_body_at_every_split_point():
         assert conn.reusable and not conn.transport.closed
 
 
-def test_one_stamp_per_read_that_carried_payload():
+def test_each_chunk_payload_is_stamped_with_the_read_it_came_in():
     reads = [CHUNKED_HEAD, chunk(b"x1"), chunk(b"y22") + chunk(b"z"), b"0\r\n\r\n"]
     resp, _ = run(reads)
-    assert resp.reads == [b"x1", b"y22z"]
-    assert len(resp.stamps) == 2 and resp.stamps[0] <= resp.stamps[1]
+    assert resp.reads == [b"x1", b"y22", b"z"]
+    assert resp.stamps[1] == resp.stamps[2] and resp.stamps[0] <= resp.stamps[1]
 
 
 def test_content_length_error_body_and_interim_100():
@@ -129,3 +129,23 @@ def test_no_read_buffer_limit_for_a_long_event():
     assert resp.body() == event
     parsed = parse_reads(resp.reads, resp.stamps)
     assert parsed["chunk_tokens"] == [1] and parsed["chunk_ns"] == [resp.stamps[-1]]
+
+
+def test_a_200_body_streams_into_the_sink_an_error_body_is_kept():
+    from bench.loadgen.sse import StreamParser
+
+    async def go(reads):
+        conn = HttpConnection()
+        conn.connection_made(FakeTransport())
+        parser = StreamParser()
+        _, waiter = conn.send(b"GET / HTTP/1.1\r\n\r\n", parser)
+        for data in reads:
+            conn.data_received(data)
+        return waiter.result(), parser
+
+    event = b'data: {"choices":[{"index":0,"text":"hi","token_ids":[3,4]}]}\n\n'
+    resp, parser = asyncio.run(go([CHUNKED_HEAD, chunk(event), chunk(event), b"0\r\n\r\n"]))
+    assert resp.reads == [] and parser.result()["chunk_tokens"] == [2, 2]
+    err = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 5\r\n\r\noops!"
+    resp, parser = asyncio.run(go([err]))
+    assert resp.body() == b"oops!" and parser.result()["chunk_ns"] == []
