@@ -118,9 +118,7 @@ def tier_power(
     profile: HardwareProfile, runs: Sequence[StoredRun], dirs: Sequence[str]
 ) -> tuple[float, Basis]:
     """Power per GPU at a tier: the highest measured among its runs, else board power."""
-    measured = [
-        p / r.gpus for r in runs if r.run_dir in dirs and (p := r.power_w) is not None
-    ]
+    measured = [p / r.gpus for r in runs if r.run_dir in dirs and (p := r.power_w) is not None]
     if measured:
         return max(measured), "measured"
     watts, basis, _ = resolve_power(profile, None, 1)
