@@ -31,6 +31,7 @@ _GROUPS: dict[str, str] = {
     "synth": "bench.synth.cli",
     "runs": "bench.store.cli",
     "sweep": "bench.sweep.cli",
+    "hardware": "bench.hardware.cli",
 }
 
 
@@ -45,6 +46,8 @@ def _register_foundation() -> None:
     app.command("report")(render_cli.report)
     app.command("probe")(accept_cli.probe)
     app.command("accept")(accept_cli.accept)
+    # `bench quote` and `bench compare` are top-level commands of the cost group
+    app.add_typer(importlib.import_module("bench.cost.cli").app)
     app.add_typer(cli_run.models_app, name="models")
 
 
