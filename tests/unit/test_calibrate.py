@@ -1,7 +1,5 @@
 """Calibration logic on literal numbers: matching, error arithmetic, offered load, verdict."""
 
-import inspect
-
 import pytest
 
 from bench.calibrate.compare import fidelity
@@ -129,11 +127,14 @@ def test_failed_or_unrecorded_requests_fail():
 
 
 def test_bench_run_warns_with_the_calibration_limits():
+    """`bench run`'s client warnings switch on exactly where calibration's checks fail."""
+    from bench.loadgen.drive import DriveStats
     from bench.runner import client_load
 
-    defaults = inspect.signature(client_load).parameters
-    if "limits" in defaults:  # runner delegates to bench.loadgen.assess
-        assert defaults["limits"].default is LIMITS
-    else:
-        assert defaults["warn_cpu_fraction"].default == LIMITS.cpu_fraction
-        assert defaults["warn_lag_s"].default == LIMITS.loop_lag_p99_s
+    def stats(cpu_s, lag_s):
+        return DriveStats(cpu_s=cpu_s, wall_s=1.0, loop_lag_s=[lag_s] * 10, worker_cpu_s=[cpu_s])
+
+    assert client_load(stats(LIMITS.cpu_fraction - 0.01, 0.001)).warnings == []
+    assert len(client_load(stats(LIMITS.cpu_fraction + 0.01, 0.001)).warnings) == 1
+    assert client_load(stats(0.1, LIMITS.loop_lag_p99_s - 0.0005)).warnings == []
+    assert len(client_load(stats(0.1, LIMITS.loop_lag_p99_s + 0.0005)).warnings) == 1
