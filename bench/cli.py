@@ -41,11 +41,13 @@ def _register_foundation() -> None:
     app.command("run")(cli_run.run)
     app.command("validate")(cli_run.validate)
     from bench.accept import cli as accept_cli
+    from bench.calibrate import cli as calibrate_cli
     from bench.render import cli as render_cli
 
     app.command("report")(render_cli.report)
     app.command("probe")(accept_cli.probe)
     app.command("accept")(accept_cli.accept)
+    app.command("calibrate")(calibrate_cli.calibrate)
     # `bench quote` and `bench compare` are top-level commands of the cost group
     app.add_typer(importlib.import_module("bench.cost.cli").app)
     app.add_typer(cli_run.models_app, name="models")

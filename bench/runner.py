@@ -104,33 +104,11 @@ def build_specs(config: RunConfig, tokenizer: Any) -> list[RequestSpec]:
     return shape_requests(config.workload, tokenizer, n, warmup=config.warmup_requests)
 
 
-def client_load(
-    stats: Any, *, warn_cpu_fraction: float = 0.8, warn_lag_s: float = 0.005
-) -> ClientLoad:
-    """The client's own load, with warnings when it may have distorted the measurement."""
-    from bench.metrics.latency import distribution
+def client_load(stats: Any) -> ClientLoad:
+    """The client's own load, with warnings at the limits `bench calibrate` uses."""
+    from bench.loadgen.assess import client_load as assess
 
-    lag = distribution(stats.loop_lag_s)
-    fraction = stats.cpu_s / stats.wall_s if stats.wall_s > 0 else 0.0
-    warnings = []
-    if fraction > warn_cpu_fraction:
-        warnings.append(
-            f"client used {fraction:.0%} of a core: latency may include client overhead "
-            "(use more --workers or check with `bench calibrate`)"
-        )
-    if lag.p99 is not None and lag.p99 > warn_lag_s:
-        warnings.append(
-            f"event-loop lag p99 {lag.p99 * 1000:.1f} ms: timestamps may be late by that much"
-        )
-    send_lag = distribution(stats.send_lag_s) if stats.send_lag_s else None
-    return ClientLoad(
-        cpu_s=stats.cpu_s,
-        wall_s=stats.wall_s,
-        cpu_fraction=fraction,
-        loop_lag_s=lag,
-        send_lag_s=send_lag,
-        warnings=warnings,
-    )
+    return assess(stats)
 
 
 async def _drive_and_scrape(
