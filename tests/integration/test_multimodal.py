@@ -1,5 +1,6 @@
-"""Image, video (timestamped frames) and agent workloads end to end on the real CPU server,
-with the embedded tiny Idefics3 VLM: vision tokens from the server's own usage counts."""
+"""Image, video and agent workloads end to end on the real CPU server, with the embedded
+tiny VLMs: Idefics3 (images; video as timestamped frames) and Ovis2.5 (native mp4 video).
+Vision tokens come from the server's own usage counts."""
 
 from __future__ import annotations
 
@@ -39,9 +40,9 @@ def vlm(tmp_path_factory):
     server.stop()
 
 
-def send(base_url: str, spec: RequestSpec, index: int) -> RequestRecord:
+def send(base_url: str, spec: RequestSpec, index: int, served: str = SERVED) -> RequestRecord:
     """One streaming chat request, timed like the load generator (perf_counter_ns)."""
-    body = dict(spec.body, model=SERVED, stream=True, stream_options={"include_usage": True})
+    body = dict(spec.body, model=served, stream=True, stream_options={"include_usage": True})
     request = urllib.request.Request(
         base_url + "/v1/chat/completions", data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
@@ -70,9 +71,9 @@ def send(base_url: str, spec: RequestSpec, index: int) -> RequestRecord:
     )  # fmt: skip
 
 
-def run(server, specs):
+def run(server, specs, served: str = SERVED):
     """Requests one after another (concurrency 1: the prefill share is exact bookkeeping)."""
-    records = [send(server.base_url, s, i) for i, s in enumerate(specs)]
+    records = [send(server.base_url, s, i, served) for i, s in enumerate(specs)]
     return records, (records[0].sent_ns, records[-1].done_ns)
 
 
@@ -150,3 +151,52 @@ def test_agent_turns_hit_the_prefix_cache_and_total_per_task(vlm):
     total = summary.totals[0]
     assert total.total_tokens == sum(r.input_tokens + r.output_tokens for r in records)
     assert total.final_context_tokens == records[-1].input_tokens + records[-1].output_tokens
+
+
+VIDEO_SERVED = "tiny-video-vlm"
+VIDEO_ENGINE_ARGS = [
+    "--dtype", "float32", "--max-model-len", "16384", "--max-num-seqs", "4",
+    "--trust-remote-code", "--load-format", "dummy", "--max-num-batched-tokens", "16384",
+    "--limit-mm-per-prompt",
+    json.dumps({"video": {"count": 1, "num_frames": 10, "width": 1280, "height": 720}}),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def video_vlm(tmp_path_factory):
+    """(server, tokenizer) for the native-video tiny VLM (Ovis2.5-style)."""
+    from transformers import AutoTokenizer
+
+    from bench.engines.managed import ManagedServer
+    from bench.models.tiny import default_cache_dir
+    from bench.models.vlm_video import build_tiny_video_vlm
+
+    path = build_tiny_video_vlm(default_cache_dir() / "models" / "tiny-video-vlm")
+    server = ManagedServer(
+        str(path), VIDEO_SERVED, engine_args=VIDEO_ENGINE_ARGS,
+        log_path=tmp_path_factory.mktemp("video-vlm") / "server.log",
+    )  # fmt: skip
+    server.start()
+    yield server, AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
+    server.stop()
+
+
+def test_native_video_workload_mp4_through_video_url(video_vlm):
+    from bench.workloads.accounting import vision_summary
+    from bench.workloads.build import build_requests
+    from bench.workloads.suite import get_workload
+
+    server, tok = video_vlm
+    workload = get_workload("video-native")
+    (spec,) = build_requests(workload, tok, num_requests=1, scale=0.2)
+    assert spec.body["messages"][0]["content"][0]["type"] == "video_url"
+    records, window = run(server, [spec], VIDEO_SERVED)
+    (r,) = records
+    assert r.output_tokens == r.requested_output_tokens
+    # OpenCV decodes the 10 frames; each 1280x720 frame resizes to 1280x704 (multiples of
+    # 32) = 80x44 patches of 16 px, merged 2x2 -> 880 tokens; + video start/end = 8802
+    assert r.input_tokens - r.text_input_tokens == 880 * workload.frame_count() + 2
+    v = vision_summary(records, *window)
+    assert v.video_s == 5.0
+    assert v.vision_tokens_per_video_s == pytest.approx(8802 / 5)
+    assert 0 < v.gpu_s_per_video_s * 5 <= v.prefill_gpu_s
