@@ -58,7 +58,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
 
-CONFIG_CODE = '''"""Config classes of tokenbench's tiny Ovis2.5-style model (written by its builder)."""
+CONFIG_CODE = '''"""Config classes of tokenbench's tiny Ovis2.5-style model (builder output)."""
 
 from transformers import AutoConfig, PretrainedConfig
 
