@@ -116,6 +116,19 @@ def fleet_command(
             fleet_dir,
         )
     typer.echo(f"fleet {summary.fleet_id}: all {len(manifest.nodes)} node(s) done; {fleet_dir}")
+    if manifest.job.kind == "accept":
+        code = verdict_exit_code([n.verdict for n in manifest.nodes])
+        if code:
+            typer.secho("not every node passed acceptance (see the verdict column)", err=True)
+            raise typer.Exit(code)
+
+
+def verdict_exit_code(verdicts: list[str | None]) -> int:
+    """`bench accept`'s codes over a fleet: 1 when a node failed, else 3 when one is
+    incomplete (a required check could not be judged), else 0."""
+    if "fail" in verdicts:
+        return 1
+    return 3 if any(v != "pass" for v in verdicts) else 0
 
 
 def _summary(fleet_dir: Path, store: Path | None, metric: str, margin: float | None):  # type: ignore[no-untyped-def]

@@ -161,7 +161,7 @@ def drive(manifest: FleetManifest, fleet_dir: Path, store: Path | None, say: Say
 
     from bench.fleet.jobs import run_node_task
 
-    remote = ray.remote(run_node_task)
+    remote = ray.remote(max_calls=1)(run_node_task)  # a fresh worker process per node job
     pending: dict[Any, tuple[str, float]] = {}
     for state in to_run(manifest):
         if state.status == "failed":  # dead or gone before it could start
@@ -179,7 +179,6 @@ def drive(manifest: FleetManifest, fleet_dir: Path, store: Path | None, say: Say
             num_cpus=0,
             num_gpus=state.gpus,  # the whole node: exclusive, and CUDA_VISIBLE_DEVICES = all
             max_retries=0,
-            max_calls=1,
             scheduling_strategy=NodeAffinitySchedulingStrategy(state.node_id, soft=False),
         ).remote(task)
         pending[ref] = (state.name, time.monotonic())
@@ -306,12 +305,10 @@ def failure_reason(exc: BaseException, node: ClusterNode | None) -> str:
         return f"the job failed: {type(cause).__name__}: {first_line(cause)}"
     if isinstance(exc, rex.TaskCancelledError):
         return "cancelled"
-    what = f"{type(exc).__name__}: {first_line(exc)}"
+    what = f"{type(exc).__name__}: {first_line(exc, 200)}"
     if node is None:
         return f"node left the cluster mid-run ({what})"
-    if not node.alive:
-        return (
-            f"node {node.describe()} died mid-run: {node.death_reason or 'no reason given'} "
-            f"({what})"
-        )
+    if not node.alive:  # Ray's own message repeats what the death reason says
+        why = node.death_reason or "no reason given"
+        return f"node {node.describe()} died mid-run: {why} ({type(exc).__name__})"
     return f"the job's worker on {node.describe()} died ({what})"

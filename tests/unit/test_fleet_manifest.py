@@ -68,7 +68,10 @@ def test_spec_loads_and_resolves_per_node_synth_timing(tmp_path: Path) -> None:
         ("run: {model: m, output_dir: /x}", "run.output_dir"),
         ("runs: {}", "run"),
         (SPEC + "bogus: 1\n", "bogus"),
-        (SPEC.replace("num_requests: 4", "num_requests: 4\n  engine: {kind: offline}"), "(top level)"),
+        (
+            SPEC.replace("num_requests: 4", "num_requests: 4\n  engine: {kind: offline}"),
+            "(top level)",
+        ),
     ],
 )
 def test_bad_specs_name_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -109,7 +112,11 @@ def test_reading_a_missing_or_bad_manifest_says_so(tmp_path: Path) -> None:
 
 def test_resume_rebinds_by_name_or_fails_the_node(tmp_path: Path) -> None:
     manifest = new_manifest(
-        job(tmp_path), Selection(), "x", [node("a"), node("b")], {"a": "cpu-local", "b": "cpu-local"}
+        job(tmp_path),
+        Selection(),
+        "x",
+        [node("a"), node("b")],
+        {"a": "cpu-local", "b": "cpu-local"},
     )
     manifest = update_node(manifest, "a", status="failed", reason="died")
     restarted = node("a").model_copy(update={"node_id": "f" * 56})
@@ -175,9 +182,7 @@ def test_summary_takes_figures_from_the_store_and_flags_the_slow_node(tmp_path: 
     assert "| 3/3 | c | h100-sxm |" in text and "OUTLIER" in text
     assert "node d died mid-run" in text
     gone = update_node(manifest, "a", run_ids=["not-there"])
-    assert summarize_fleet(gone, store).notes == [
-        f"a: run not-there is not in the store {store}"
-    ]
+    assert summarize_fleet(gone, store).notes == [f"a: run not-there is not in the store {store}"]
 
 
 def test_synth_rehearsal_defaults_apply_to_unlisted_nodes() -> None:
@@ -197,7 +202,19 @@ def test_failure_reasons_for_job_errors_and_dead_nodes() -> None:
     other = rex.RayTaskError("run_node_task", "tb", ValueError("boom\nmore"))
     assert failure_reason(other, node("a")) == "the job failed: ValueError: boom"
     died = rex.NodeDiedError("node gone")
-    assert failure_reason(died, node("b", alive=False)).startswith(
-        f"node b (127.0.0.1, id {'b' * 8}) died mid-run: health check failed (NodeDiedError"
+    assert failure_reason(died, node("b", alive=False)) == (
+        f"node b (127.0.0.1, id {'b' * 8}) died mid-run: health check failed (NodeDiedError)"
+    )
+    assert failure_reason(died, node("b")) == (
+        f"the job's worker on b (127.0.0.1, id {'b' * 8}) died (NodeDiedError: node gone)"
     )
     assert failure_reason(died, None).startswith("node left the cluster mid-run (NodeDiedError")
+
+
+def test_fleet_accept_exit_code_is_the_worst_verdict() -> None:
+    from bench.fleet.cli_impl import verdict_exit_code
+
+    assert verdict_exit_code(["pass", "pass"]) == 0
+    assert verdict_exit_code(["pass", "incomplete"]) == 3
+    assert verdict_exit_code(["incomplete", "fail", "pass"]) == 1
+    assert verdict_exit_code(["pass", None]) == 3  # a node without a verdict is not a pass

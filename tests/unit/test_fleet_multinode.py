@@ -42,7 +42,9 @@ def node(name: str, gpus: float, free: float | None = None, **kw: object) -> Clu
 def test_need_is_tp_times_pp_times_dp_spread_over_the_nodes() -> None:
     need = cluster_need(TP8_PP2)
     assert (need.gpus, need.nodes, need.gpus_per_node) == (16, 2, 8)
-    assert need.explain == "tensor_parallel_size 8 × pipeline_parallel_size 2 = 16 GPUs over nodes 2"
+    assert (
+        need.explain == "tensor_parallel_size 8 × pipeline_parallel_size 2 = 16 GPUs over nodes 2"
+    )
     odd = cluster_need(EngineArgs(tensor_parallel_size=4, data_parallel_size=3, nodes=2))
     assert (odd.gpus, odd.gpus_per_node) == (12, 6)  # ceil(12 / 2)
 

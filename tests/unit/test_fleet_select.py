@@ -33,10 +33,18 @@ def cluster():  # type: ignore[no-untyped-def]
     """a, b: H100 (resource), rack r1/r2; c: L40S by label; d: head without GPU."""
     return nodes_from_ray(
         [
-            raw(A, gpus=8, labels={"node-name": "a", "rack": "r1"},
-                resources={"accelerator_type:H100": 1}),
-            raw(B, gpus=8, labels={"node-name": "b", "rack": "r2"},
-                resources={"accelerator_type:H100": 1, "pool:east": 1}),
+            raw(
+                A,
+                gpus=8,
+                labels={"node-name": "a", "rack": "r1"},
+                resources={"accelerator_type:H100": 1},
+            ),
+            raw(
+                B,
+                gpus=8,
+                labels={"node-name": "b", "rack": "r2"},
+                resources={"accelerator_type:H100": 1, "pool:east": 1},
+            ),
             raw(C, gpus=4, labels={"node-name": "c", "ray.io/accelerator-type": "L40S"}),
             raw(D, labels={"node-name": "head"}),
         ],  # fmt: skip

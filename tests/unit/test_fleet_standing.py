@@ -15,7 +15,10 @@ def test_slow_node_is_flagged_against_the_median_of_the_others() -> None:
     # c: 50 / median(100, 98) = 50 / 99 = 0.505 < 0.90 → outlier
     # a: 100 / median(98, 50) = 100 / 74 = 1.351; b: 98 / median(100, 50) = 98 / 75 = 1.307
     rows = standings(
-        [NodeFigure(name=n, sku="h100-sxm", value=v) for n, v in (("a", 100), ("b", 98), ("c", 50))],
+        [
+            NodeFigure(name=n, sku="h100-sxm", value=v)
+            for n, v in (("a", 100), ("b", 98), ("c", 50))
+        ],
         {"h100-sxm": 0.10},
     )
     got = _by_name(rows)
