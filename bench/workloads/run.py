@@ -8,29 +8,15 @@ the requests it builds, and the workload section of the report.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field
-
-from bench.config.loading import StrictConfig
 from bench.records import RequestRecord, RequestSpec
-from bench.workloads.build import WorkloadInfo
+from bench.workloads.spec import WorkloadRef
 
+if TYPE_CHECKING:
+    from bench.workloads.build import WorkloadInfo
 
-class WorkloadRef(StrictConfig):
-    """A named workload of the suite, as `bench run --workload NAME` puts it in the config.
-
-    `scale` shrinks every token length (0 < scale ≤ 1); "auto" picks the largest scale that
-    fits the longest request into the model's context (`max_model_len`). `seed` overrides
-    the workload's own seed.
-    """
-
-    kind: Literal["suite"] = "suite"
-    name: str
-    suite_file: Path | None = None
-    scale: float | Literal["auto"] = Field(default=1.0)
-    seed: int | None = None
+__all__ = ["WorkloadRef", "report_section", "requests_for_run", "resolve_scale"]
 
 
 def resolve_scale(ref: WorkloadRef, workload: Any, max_model_len: int | None) -> float:

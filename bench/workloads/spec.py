@@ -257,3 +257,24 @@ class WorkloadSuite(StrictConfig):
     workloads: dict[
         Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")], WorkloadSpec
     ] = Field(min_length=1)
+
+
+class WorkloadRef(StrictConfig):
+    """A named workload of the suite, as `bench run --workload NAME` puts it in the config.
+
+    `scale` shrinks every token length (0 < scale ≤ 1); "auto" picks the largest scale that
+    fits the longest request into the model's context (`max_model_len`). `seed` overrides
+    the workload's own seed.
+    """
+
+    kind: Literal["suite"] = "suite"
+    name: str
+    suite_file: Path | None = None
+    scale: float | Literal["auto"] = Field(default=1.0)
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _scale_shrinks(self) -> WorkloadRef:
+        if self.scale != "auto" and not 0 < float(self.scale) <= 1:
+            raise ValueError(f"scale must be in (0, 1] or 'auto', got {self.scale}")
+        return self

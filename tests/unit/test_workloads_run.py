@@ -46,8 +46,8 @@ def test_scale_auto_fits_the_context_and_fixed_scale_is_checked(tmp_path):
     assert resolve_scale(WorkloadRef(name="coding", scale="auto"), coding, 16384) == 0.464
     assert resolve_scale(WorkloadRef(name="coding", scale="auto"), coding, None) == 1.0
     assert resolve_scale(WorkloadRef(name="coding", scale=0.5), coding, 16384) == 0.5
-    with pytest.raises(UserError):
-        resolve_scale(WorkloadRef(name="coding", scale=2.0), coding, None)
+    with pytest.raises(ValueError, match="scale must be in"):
+        WorkloadRef(name="coding", scale=2.0)
 
 
 def test_requests_and_report_section(tmp_path, tok):
