@@ -71,6 +71,12 @@ def test_cluster_check_says_what_is_missing(ray_cluster, tmp_path: Path) -> None
     (tmp_path / "models.yaml").write_text(yaml.safe_dump(catalog))
     ray_cluster.env["TOKENBENCH_MODELS"] = str(tmp_path / "models.yaml")
     address = ray_cluster.address
+    listed = ray_cluster.bench_fleet("nodes", "--address", address)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert sorted(rows) == ["a", "b", "c"]
+    assert "H100" in rows["a"] and "GPUs 8/8  alive  node-name=a" in rows["a"]
+    assert "L40S" in rows["c"]
     try:
         fits = ray_cluster.bench_fleet(
             "check", "--model", "deepseek-v3.2", "--hardware", "h100-sxm", "--address", address
