@@ -143,23 +143,32 @@ def _fit_turn(
     role: str,
     target: int,
     rng: np.random.Generator,
-) -> tuple[Messages, int]:
-    """`before` + one message of `role` whose text makes the prompt `target` tokens."""
+) -> tuple[Messages, int, int]:
+    """`before` + one tagged message of `role` making the prompt `target` tokens long.
+
+    Returns (messages, requested, actual). requested = max(target, floor), the floor being
+    the prompt with the message's tag alone: at small scales the template and tag may not
+    fit in a drawn length, and the turn is then planned at that minimum.
+    """
+    tag = source.tag(rng)
+    floor = counter.exact([*before, {"role": role, "content": tag}])
+    goal = max(target, floor)
     offset = 0
     messages: Messages = before
     actual = 0
     for _ in range(3):
         text, _ = source.fit(
-            target - offset,
-            lambda t: counter.estimate([*before, {"role": role, "content": t}]),
+            goal - offset,
+            lambda t: counter.estimate([*before, {"role": role, "content": tag + t}]),
             rng,
+            tag=False,
         )
-        messages = [*before, {"role": role, "content": text}]
+        messages = [*before, {"role": role, "content": tag + text}]
         actual = counter.exact(messages)
-        if actual == target:
+        if actual == goal:
             break
-        offset += actual - target
-    return messages, actual
+        offset += actual - goal
+    return messages, goal, actual
 
 
 def iter_sessions(
@@ -175,6 +184,8 @@ def iter_sessions(
     Turn 1 = [system, task]; turn t > 1 re-sends turn t−1's messages plus the assistant
     reply of turn t−1 (synthesised at its requested output length) and a tool result, so
     turn t's prompt begins with turn t−1's prompt token for token (prefix caching).
+    Turn t's planned length = turn t−1's + its output + the tool result's share, so the last
+    turn lands on the drawn final context (unless a turn hit its floor, see `_fit_turn`).
     """
     tok = source.tokenizer
     system = shared_text(source, scaled(workload.system_tokens, scale), seed)
@@ -193,11 +204,8 @@ def iter_sessions(
         minimum = max(1, scaled(MIN_OBSERVATION_TOKENS, scale))
         spare = final - first_target - sum(outs[:-1])
         tools = split_total(max(spare, minimum * (turns - 1)), turns - 1, minimum, rng)
-        targets = [first_target]
-        for t in range(1, turns):
-            targets.append(targets[-1] + outs[t - 1] + tools[t - 1])
         sid = f"{'w' if warmup else 's'}{index:05d}"
-        messages, actual = _fit_turn(source, counter, head, "user", first_target, rng)
+        messages, requested, actual = _fit_turn(source, counter, head, "user", first_target, rng)
         for t in range(turns):
             if t > 0:
                 reply, _ = source.fit(
@@ -207,12 +215,15 @@ def iter_sessions(
                     tag=False,
                 )
                 with_reply = [*messages, {"role": "assistant", "content": reply}]
-                messages, actual = _fit_turn(source, counter, with_reply, "user", targets[t], rng)
+                target = requested + outs[t - 1] + tools[t - 1]
+                messages, requested, actual = _fit_turn(
+                    source, counter, with_reply, "user", target, rng
+                )
             yield RequestSpec(
                 request_id=f"{sid}-t{t + 1:02d}",
                 api="chat",
                 body=body_for("chat", list(messages), outs[t]),
-                requested_input_tokens=targets[t],
+                requested_input_tokens=requested,
                 requested_output_tokens=outs[t],
                 warmup=warmup,
                 session_id=sid,

@@ -206,3 +206,15 @@ def test_num_requests_counts_tasks_and_warmup_tasks_come_first(tok):
     sessions = list(dict.fromkeys(s.session_id for s in specs))
     assert sessions == ["w00000", "s00000", "s00001"]
     assert all(s.warmup == (s.session_id == "w00000") for s in specs)
+
+
+def test_tiny_scale_plans_turns_at_their_floor_and_stays_exact(tok):
+    # at scale 0.05 the task (2-4 tokens) cannot hold the template and the unique tag: the
+    # turn is planned at its minimum length instead, and later turns build on it
+    specs = build_requests(AGENT, tok, num_requests=2, scale=0.05, source=source_of(tok))
+    assert all(s.text_input_tokens == s.requested_input_tokens for s in specs)
+    first = [s for s in specs if s.turn == 1]
+    assert all(s.requested_input_tokens > 6 + 4 for s in first)  # system 6 + task <= 4
+    for prev, cur in zip(specs, specs[1:], strict=False):
+        if cur.session_id == prev.session_id:
+            assert cur.requested_input_tokens > prev.requested_input_tokens
