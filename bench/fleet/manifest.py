@@ -81,8 +81,15 @@ def dead_reason(node: ClusterNode) -> str:
 
 
 def update_node(manifest: FleetManifest, name: str, **changes: object) -> FleetManifest:
-    """The manifest with node `name` changed (records are immutable)."""
-    nodes = [n.model_copy(update=changes) if n.name == name else n for n in manifest.nodes]
+    """The manifest with node `name` changed (validated; records are immutable).
+
+    Raises:
+        pydantic.ValidationError: a change of the wrong type (a bug, not a user error).
+    """
+    nodes = [
+        FleetNodeState.model_validate({**n.model_dump(), **changes}) if n.name == name else n
+        for n in manifest.nodes
+    ]
     return manifest.model_copy(update={"nodes": nodes, "updated_utc": utc_now()})
 
 

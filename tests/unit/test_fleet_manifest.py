@@ -218,3 +218,11 @@ def test_fleet_accept_exit_code_is_the_worst_verdict() -> None:
     assert verdict_exit_code(["pass", "incomplete"]) == 3
     assert verdict_exit_code(["incomplete", "fail", "pass"]) == 1
     assert verdict_exit_code(["pass", None]) == 3  # a node without a verdict is not a pass
+
+
+def test_node_updates_are_validated(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    manifest = new_manifest(job(tmp_path), Selection(), "x", [node("a")], {"a": "cpu-local"})
+    with pytest.raises(ValidationError):
+        update_node(manifest, "a", status="finished")  # not a NodeStatus
