@@ -57,6 +57,9 @@ class LocalRayCluster:
         self.tmp = tmp
         self.address = f"127.0.0.1:{PORT}"
         self.env = _node_env()
+        # jobs' work directories land here, so a killed job's leftovers go with teardown
+        (tmp / "work").mkdir()
+        self.env["TMPDIR"] = str(tmp / "work")
         self.ray = str(Path(sys.executable).parent / "ray")
 
     def inside(self, *cmd: str) -> list[str]:
