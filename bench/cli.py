@@ -32,6 +32,7 @@ _GROUPS: dict[str, str] = {
     "runs": "bench.store.cli",
     "sweep": "bench.sweep.cli",
     "hardware": "bench.hardware.cli",
+    "fleet": "bench.fleet.cli",
 }
 
 

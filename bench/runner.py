@@ -398,6 +398,7 @@ def execute_run(
 ) -> Report:
     """`bench run`: validate, start the managed server if asked, run, tear down."""
     from bench.engines.managed import ManagedServer
+    from bench.fleet.multinode import ray_launch_for
     from bench.models.resolve import resolve_model
 
     plan = plan_run(config, assumptions)
@@ -413,6 +414,7 @@ def execute_run(
     server = ManagedServer(
         model_path,
         config.model,
+        ray_cluster=ray_launch_for(plan),
         engine_args=plan.engine_args,
         log_path=config.output_dir / "server.log",
         host=config.engine.host,
