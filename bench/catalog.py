@@ -18,6 +18,8 @@ from bench.errors import UserError
 
 BUILDERS: dict[str, str] = {
     "tiny-llama": "bench.models.tiny:build_tiny_llama",
+    "tiny-vlm": "bench.models.vlm:build_tiny_vlm",
+    "tiny-video-vlm": "bench.models.vlm_video:build_tiny_video_vlm",
 }
 GPU_CLASS = re.compile(r"^(cpu|gpu-(\d+)g)$")
 Reliability = Literal["verified", "secondary", "unverified", "exact"]

@@ -28,8 +28,26 @@ def _slo(
     return slo or None
 
 
+def _scale_value(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(
+            f"--scale must be a number or 'auto', got {text!r}",
+            field="--scale",
+            fix="e.g. --scale 0.25 or --scale auto",
+        ) from None
+
+
 def run(
     model: Annotated[str, typer.Option(help="model id from models.yaml")] = "tiny-llama",
+    workload: Annotated[
+        str | None, typer.Option(help="named workload of the suite (chat, agent, coding, ...)")
+    ] = None,
+    scale: Annotated[
+        str, typer.Option(help="shrink suite lengths: a factor in (0, 1] or 'auto'")
+    ] = "1",
+    workloads_file: Annotated[Path | None, typer.Option(help="your own workload suite")] = None,
     input_tokens: Annotated[int, typer.Option(help="prompt length in tokens")] = 128,
     output_tokens: Annotated[int, typer.Option(help="output length (ignore_eos)")] = 64,
     range_ratio: Annotated[float, typer.Option(help="lengths uniform in L·(1±r)")] = 0.0,
@@ -94,6 +112,21 @@ def run(
             "max_concurrency": max_concurrency,
         }
     )
+    workload_spec: dict[str, Any] = {
+        "kind": "shape",
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "range_ratio": range_ratio,
+        "api": api,
+        "seed": seed,
+    }
+    if workload is not None:
+        workload_spec = {
+            "kind": "suite",
+            "name": workload,
+            "suite_file": workloads_file,
+            "scale": scale if scale == "auto" else _scale_value(scale),
+        }
     engine: dict[str, Any] = {"kind": "managed"}
     if endpoint:
         engine = {
@@ -108,14 +141,7 @@ def run(
         RunConfig,
         {
             "model": model,
-            "workload": {
-                "kind": "shape",
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "range_ratio": range_ratio,
-                "api": api,
-                "seed": seed,
-            },
+            "workload": workload_spec,
             "load": load,
             "engine": engine,
             "num_requests": num_requests,

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.catalog import ModelEntry, load_catalog
-from bench.config.run import EndpointEngine, ManagedEngine, OfflineEngine, RunConfig
+from bench.config.run import (
+    EndpointEngine,
+    ManagedEngine,
+    OfflineEngine,
+    RunConfig,
+    ShapeWorkload,
+)
 from bench.cost.assumptions import CostAssumptions
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
@@ -69,6 +75,7 @@ class RunPlan:
     assumptions: CostAssumptions
     gpus: int
     engine_args: list[str]
+    max_model_len: int | None = None
 
 
 def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> RunPlan:
@@ -88,6 +95,7 @@ def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> R
         assumptions=assumptions or CostAssumptions(),
         gpus=config.gpus or engine.gpus,
         engine_args=args,
+        max_model_len=engine.max_model_len,
     )
 
 
@@ -97,11 +105,23 @@ def load_tokenizer(model_path: str) -> Any:
     return AutoTokenizer.from_pretrained(model_path)
 
 
-def build_specs(config: RunConfig, tokenizer: Any) -> list[RequestSpec]:
-    from bench.loadgen.shape import shape_requests
-
+def build_specs(plan: RunPlan, tokenizer: Any) -> tuple[list[RequestSpec], Any]:
+    """The run's requests (warm-up first) and, for a suite workload, what it asked for."""
+    config = plan.config
     n = config.num_requests or 10_000  # duration-bounded runs stop at the deadline
-    return shape_requests(config.workload, tokenizer, n, warmup=config.warmup_requests)
+    if isinstance(config.workload, ShapeWorkload):
+        from bench.loadgen.shape import shape_requests
+
+        return shape_requests(config.workload, tokenizer, n, warmup=config.warmup_requests), None
+    from bench.workloads.run import requests_for_run
+
+    return requests_for_run(
+        config.workload,
+        tokenizer,
+        num_requests=n,
+        warmup=config.warmup_requests,
+        max_model_len=plan.max_model_len,
+    )
 
 
 def client_load(stats: Any) -> ClientLoad:
@@ -204,7 +224,7 @@ def run_benchmark(
         raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
     created = utc_now()
     tokenizer = load_tokenizer(model_path)
-    specs = build_specs(config, tokenizer)
+    specs, workload_info = build_specs(plan, tokenizer)
     provenance = collect_provenance(
         model_id=config.model,
         model_path=model_path,
@@ -267,6 +287,7 @@ def run_benchmark(
         scraper=scraper,
         failure=failure,
         trace=trace,
+        workload_info=workload_info,
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -287,6 +308,7 @@ def assemble_report(
     scraper: Any,
     failure: str | None,
     trace: Any = None,
+    workload_info: Any = None,
 ) -> Report:
     """Summary, energy, cost and report from what the run produced (also for partial runs)."""
     from bench.metrics.summary import steady_state_window, summarize
@@ -296,6 +318,7 @@ def assemble_report(
     cost = None
     cost_note = None
     energy = None
+    workload = None
     if measured:
         window, _ = steady_state_window(measured, plan.config.load)
         summary = summarize(
@@ -306,6 +329,11 @@ def assemble_report(
             client=client_load(stats) if stats else None,
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
+        if workload_info is not None:
+            from bench.workloads.run import report_section
+
+            tp = summary.steady_state or summary.whole_run
+            workload = report_section(workload_info, measured, (tp.start_ns, tp.end_ns), plan.gpus)
         cost, cost_note = run_cost_or_note(plan, summary, energy)
     status: RunStatus = "complete" if failure is None else ("partial" if measured else "failed")
     return Report(
@@ -320,6 +348,7 @@ def assemble_report(
         cost=cost,
         cost_note=cost_note,
         energy=energy,
+        workload=workload,
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from bench.config.loading import StrictConfig
 from bench.energy.config import EnergyConfig
 from bench.records import SLO
+from bench.workloads.spec import WorkloadRef
 
 
 class ConcurrencyLoad(StrictConfig):
@@ -81,11 +82,14 @@ class ShapeWorkload(StrictConfig):
     seed: int = 0
 
 
+Workload = Annotated[ShapeWorkload | WorkloadRef, Field(discriminator="kind")]
+
+
 class RunConfig(StrictConfig):
     """The fully resolved request for one benchmark run; stored verbatim in report.json."""
 
     model: str
-    workload: ShapeWorkload
+    workload: Workload
     load: Load
     engine: Engine = Field(default_factory=ManagedEngine)
     num_requests: int | None = Field(default=None, ge=1)
