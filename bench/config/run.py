@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Discriminator, Field, Tag, model_validator
 
 from bench.config.loading import StrictConfig
 from bench.energy.config import EnergyConfig
@@ -82,7 +82,17 @@ class ShapeWorkload(StrictConfig):
     seed: int = 0
 
 
-Workload = Annotated[ShapeWorkload | WorkloadRef, Field(discriminator="kind")]
+def _workload_kind(value: object) -> str:
+    """`kind` of a workload; a workload without one is a shape (input/output lengths)."""
+    if isinstance(value, dict):
+        return str(value.get("kind", "shape"))
+    return str(getattr(value, "kind", "shape"))
+
+
+Workload = Annotated[
+    Annotated[ShapeWorkload, Tag("shape")] | Annotated[WorkloadRef, Tag("suite")],
+    Discriminator(_workload_kind),
+]
 
 
 class RunConfig(StrictConfig):
