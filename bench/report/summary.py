@@ -5,6 +5,8 @@ Units are converted here, and only here: seconds to milliseconds for latency.
 
 from __future__ import annotations
 
+from typing import Any
+
 from bench.records import Distribution, Report, Throughput
 
 LATENCIES = (
@@ -80,6 +82,29 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+def workload_lines(section: dict[str, Any]) -> list[str]:
+    """The suite workload: what was asked, and requested vs server-counted input lengths."""
+    info = section.get("info", {})
+    outcome = section.get("outcome", {})
+    lines = [
+        f"- {info.get('name')} ({info.get('kind')}): {info.get('description')}",
+        f"- seed {info.get('seed')}, scale {info.get('scale')}, {info.get('requests')} requests"
+        + (f", {info['images']} images" if info.get("images") else "")
+        + (f", {info['video_s']} s of video" if info.get("video_s") else ""),
+    ]
+    lengths = outcome.get("input_lengths") or {}
+    if lengths:
+        lines.append(
+            f"- input lengths (server count vs requested): {lengths.get('exact')}/"
+            f"{lengths.get('checked')} exact, "
+            f"max error {lengths.get('max_abs_error_tokens')} tokens"
+        )
+    for key in ("sessions", "vision"):
+        if outcome.get(key):
+            lines.append(f"- {key}: {outcome[key]}")
+    return lines
+
+
 def render_summary(report: Report) -> str:
     """The run's summary.md."""
     cfg = report.config
@@ -136,6 +161,8 @@ def render_summary(report: Report) -> str:
                 f"{_ms(client.loop_lag_s.p99)} ms"
                 + "".join(f"\n- warning: {w}" for w in client.warnings),
             ]
+    if report.workload is not None:
+        lines += ["", "## Workload", "", *workload_lines(report.workload)]
     if report.cost is not None:
         c = report.cost
         lines += [
