@@ -33,6 +33,7 @@ _GROUPS: dict[str, str] = {
     "sweep": "bench.sweep.cli",
     "hardware": "bench.hardware.cli",
     "fleet": "bench.fleet.cli",
+    "workloads": "bench.workloads.cli",
 }
 
 

@@ -99,16 +99,24 @@ def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> R
     )
 
 
-def load_tokenizer(model_path: str) -> Any:
+def load_tokenizer(model_path: str, engine_args: list[str]) -> Any:
+    """The model's tokenizer; custom code only when the engine trusts it too."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(model_path)
+    trust = "--trust-remote-code" in engine_args
+    return AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust)
+
+
+def requests_for_duration(duration_s: float, per_s: float = 50.0, cap: int = 10_000) -> int:
+    """Requests to prepare for a duration-bounded run (it stops at the deadline): enough for
+    `per_s` requests per second, at least 100, at most `cap`."""
+    return max(100, min(cap, int(duration_s * per_s)))
 
 
 def build_specs(plan: RunPlan, tokenizer: Any) -> tuple[list[RequestSpec], Any]:
     """The run's requests (warm-up first) and, for a suite workload, what it asked for."""
     config = plan.config
-    n = config.num_requests or 10_000  # duration-bounded runs stop at the deadline
+    n = config.num_requests or requests_for_duration(config.duration_s or 0.0)
     if isinstance(config.workload, ShapeWorkload):
         from bench.loadgen.shape import shape_requests
 
@@ -223,7 +231,7 @@ def run_benchmark(
     if base_url is None and not offline:
         raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
     created = utc_now()
-    tokenizer = load_tokenizer(model_path)
+    tokenizer = load_tokenizer(model_path, plan.engine_args)
     specs, workload_info = build_specs(plan, tokenizer)
     provenance = collect_provenance(
         model_id=config.model,

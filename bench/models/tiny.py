@@ -55,7 +55,7 @@ def corpus_text() -> str:
     return resources.files("bench.data").joinpath("tiny_corpus.txt").read_text(encoding="utf-8")
 
 
-def _train_tokenizer(vocab_size: int, out_dir: Path) -> None:
+def train_tokenizer(vocab_size: int, out_dir: Path) -> None:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -137,7 +137,7 @@ def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bo
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
     try:
-        _train_tokenizer(spec.vocab_size, tmp)
+        train_tokenizer(spec.vocab_size, tmp)
         from transformers import AutoTokenizer
 
         vocab_size = len(AutoTokenizer.from_pretrained(str(tmp)))

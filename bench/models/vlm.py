@@ -75,9 +75,9 @@ def _tokenizer(spec: TinyVlmSpec, out_dir: Path) -> int:
     """Train the tiny tokenizer, add the image tokens; returns the vocabulary size."""
     from transformers import AutoTokenizer
 
-    from bench.models.tiny import _train_tokenizer
+    from bench.models.tiny import train_tokenizer
 
-    _train_tokenizer(spec.vocab_size, out_dir)
+    train_tokenizer(spec.vocab_size, out_dir)
     tok = AutoTokenizer.from_pretrained(str(out_dir))
     tok.add_special_tokens({"additional_special_tokens": IMAGE_TOKENS + GRID_TOKENS})
     tok.chat_template = CHAT_TEMPLATE

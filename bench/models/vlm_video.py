@@ -137,9 +137,9 @@ class TinyVideoVlmSpec(BaseModel):
 
 def _tokenizer(spec: TinyVideoVlmSpec, out_dir: Path) -> None:
     """Tiny BPE, vocabulary padded so Ovis' special tokens sit at the ids vLLM expects."""
-    from bench.models.tiny import _train_tokenizer
+    from bench.models.tiny import train_tokenizer
 
-    _train_tokenizer(spec.vocab_size, out_dir)
+    train_tokenizer(spec.vocab_size, out_dir)
     path = out_dir / "tokenizer.json"
     data = json.loads(path.read_text())
     vocab = data["model"]["vocab"]
