@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -122,13 +123,21 @@ def _write_weights(spec: TinyLlamaSpec, vocab_size: int, out_dir: Path) -> None:
         gen.unlink()  # carries a transformers version string; vLLM does not need it
 
 
-def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bool = False) -> Path:
-    """Build the model into `out_dir` (atomically) and return it.
+def build_atomically(
+    out_dir: Path,
+    builder: str,
+    spec: BaseModel,
+    write: Callable[[Path], None],
+    *,
+    force: bool = False,
+    extra: dict[str, str] | None = None,
+) -> Path:
+    """Run `write(tmp)` in a fresh folder beside `out_dir`, then move it into place.
 
     Skips the build when `out_dir` already holds a complete build of the same spec, unless
-    `force`. Writes `tokenbench_build.json` with the spec and a SHA-256 of every file.
+    `force`. Writes `tokenbench_build.json` with the builder, the spec, a SHA-256 of every
+    file and `extra`. A failed build leaves no partial folder behind.
     """
-    spec = spec or TinyLlamaSpec()
     marker = out_dir / "tokenbench_build.json"
     if marker.exists() and not force:
         built = json.loads(marker.read_text())
@@ -137,19 +146,10 @@ def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bo
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
     try:
-        train_tokenizer(spec.vocab_size, tmp)
-        from transformers import AutoTokenizer
-
-        vocab_size = len(AutoTokenizer.from_pretrained(str(tmp)))
-        _write_weights(spec, vocab_size, tmp)
+        write(tmp)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "tokenbench_build.json").write_text(
-            json.dumps(
-                {"builder": "tiny-llama", "spec": spec.model_dump(), "files": files},
-                indent=2,
-                sort_keys=True,
-            )
-        )
+        record = {"builder": builder, "spec": spec.model_dump(), "files": files, **(extra or {})}
+        (tmp / "tokenbench_build.json").write_text(json.dumps(record, indent=2, sort_keys=True))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.rename(out_dir)
@@ -157,6 +157,20 @@ def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bo
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
+
+
+def build_tiny_llama(out_dir: Path, spec: TinyLlamaSpec | None = None, force: bool = False) -> Path:
+    """Build the model into `out_dir` (atomically, see `build_atomically`) and return it."""
+    spec = spec or TinyLlamaSpec()
+
+    def write(tmp: Path) -> None:
+        from transformers import AutoTokenizer
+
+        train_tokenizer(spec.vocab_size, tmp)
+        vocab_size = len(AutoTokenizer.from_pretrained(str(tmp)))
+        _write_weights(spec, vocab_size, tmp)
+
+    return build_atomically(out_dir, "tiny-llama", spec, write, force=force)
 
 
 def sha256_file(path: Path) -> str:

@@ -19,8 +19,6 @@ trainer) plus Idefics3's image tokens. Same spec → byte-identical files.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -164,42 +162,20 @@ def _write_weights(spec: TinyVlmSpec, vocab_size: int, image_token_id: int, out_
 
 
 def build_tiny_vlm(out_dir: Path, spec: TinyVlmSpec | None = None, force: bool = False) -> Path:
-    """Build the tiny VLM into `out_dir` (atomically) and return it.
-
-    Skips the build when `out_dir` already holds a build of the same spec, unless `force`.
-    Writes `tokenbench_build.json` with the spec and a SHA-256 of every file.
-    """
-    from transformers import AutoTokenizer
-
-    from bench.models.tiny import sha256_file
+    """Build the tiny VLM into `out_dir` (atomically, see `bench.models.tiny.build_atomically`)
+    and return it."""
+    from bench.models.tiny import build_atomically
 
     spec = spec or TinyVlmSpec()
-    marker = out_dir / "tokenbench_build.json"
-    if marker.exists() and not force:
-        built = json.loads(marker.read_text())
-        if built.get("spec") == spec.model_dump():
-            return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
-    try:
+
+    def write(tmp: Path) -> None:
+        from transformers import AutoTokenizer
+
         vocab_size = _tokenizer(spec, tmp)
         image_token_id = int(
             AutoTokenizer.from_pretrained(str(tmp)).convert_tokens_to_ids("<image>")  # type: ignore[arg-type]
         )
         _processor_files(spec, tmp)
         _write_weights(spec, vocab_size, image_token_id, tmp)
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "tokenbench_build.json").write_text(
-            json.dumps(
-                {"builder": "tiny-vlm", "spec": spec.model_dump(), "files": files},
-                indent=2,
-                sort_keys=True,
-            )
-        )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+    return build_atomically(out_dir, "tiny-vlm", spec, write, force=force)

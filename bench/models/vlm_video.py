@@ -25,8 +25,6 @@ profiled for it (e.g. `{"video": {"count": 1, "num_frames": 10, "width": 1280,
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -213,23 +211,13 @@ def _config(spec: TinyVideoVlmSpec) -> dict[str, object]:
 def build_tiny_video_vlm(
     out_dir: Path, spec: TinyVideoVlmSpec | None = None, force: bool = False
 ) -> Path:
-    """Build the native-video tiny VLM into `out_dir` (atomically) and return it.
-
-    Skips the build when `out_dir` already holds a build of the same spec, unless `force`.
-    """
-    from bench.models.tiny import sha256_file
+    """Build the native-video tiny VLM into `out_dir` (atomically, see
+    `bench.models.tiny.build_atomically`) and return it. No weight file: vLLM draws them."""
+    from bench.models.tiny import build_atomically
 
     spec = spec or TinyVideoVlmSpec()
-    marker = out_dir / "tokenbench_build.json"
-    if (
-        marker.exists()
-        and not force
-        and json.loads(marker.read_text()).get("spec") == spec.model_dump()
-    ):
-        return out_dir
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=out_dir.parent))
-    try:
+
+    def write(tmp: Path) -> None:
         _tokenizer(spec, tmp)
         (tmp / "config.json").write_text(json.dumps(_config(spec), indent=2, sort_keys=True))
         (tmp / "configuration_tiny_ovis.py").write_text(CONFIG_CODE)
@@ -246,23 +234,8 @@ def build_tiny_video_vlm(
             "image_std": [0.5, 0.5, 0.5],
         }
         (tmp / "preprocessor_config.json").write_text(json.dumps(pre, indent=2, sort_keys=True))
-        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        (tmp / "tokenbench_build.json").write_text(
-            json.dumps(
-                {
-                    "builder": "tiny-video-vlm",
-                    "spec": spec.model_dump(),
-                    "files": files,
-                    "weights": "none: serve with --load-format dummy",
-                },
-                indent=2,
-                sort_keys=True,
-            )  # fmt: skip
-        )
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return out_dir
+
+    return build_atomically(
+        out_dir, "tiny-video-vlm", spec, write, force=force,
+        extra={"weights": "none: serve with --load-format dummy"},
+    )  # fmt: skip
