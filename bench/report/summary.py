@@ -180,7 +180,7 @@ def render_summary(report: Report) -> str:
     if report.energy is not None:
         from bench.energy.text import energy_markdown
 
-        lines += ["", "## Energy", "", energy_markdown(report.energy)]
+        lines += ["", energy_markdown(report.energy)]  # brings its own "## Energy" heading
     elif report.summary is not None:
         lines += ["", "## Energy", "", "energy: not measured (no meter ran)"]
     return "\n".join(lines) + "\n"
