@@ -14,16 +14,9 @@ import numpy as np
 
 from bench.config.run import ShapeWorkload
 from bench.records import RequestSpec
+from bench.workloads.lengths import sample_lengths
+from bench.workloads.spec import FixedLength
 from bench.workloads.tokens import TextSource, count_chat, count_completion
-
-
-def lengths(mean: int, range_ratio: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """n lengths uniform on [mean·(1−r), mean·(1+r)] (integers, ≥ 1); all = mean when r = 0."""
-    if range_ratio == 0:
-        return np.full(n, mean, dtype=int)
-    low = max(1, int(np.floor(mean * (1 - range_ratio))))
-    high = max(low, int(np.ceil(mean * (1 + range_ratio))))
-    return rng.integers(low, high + 1, size=n)
 
 
 def shape_requests(
@@ -32,8 +25,13 @@ def shape_requests(
     """`warmup` + `n` requests (warm-up first, flagged) of the workload's shape."""
     rng = np.random.default_rng(workload.seed)
     total = warmup + n
-    in_lens = lengths(workload.input_tokens, workload.range_ratio, total, rng)
-    out_lens = lengths(workload.output_tokens, workload.range_ratio, total, rng)
+    # lengths uniform on [L·(1−r), L·(1+r)] (vLLM's range-ratio convention), as the suite draws them
+    in_lens = sample_lengths(
+        FixedLength(tokens=workload.input_tokens, range_ratio=workload.range_ratio), total, rng
+    )
+    out_lens = sample_lengths(
+        FixedLength(tokens=workload.output_tokens, range_ratio=workload.range_ratio), total, rng
+    )
     specs = []
     source = TextSource.of(tokenizer)
     for i in range(total):
