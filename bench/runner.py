@@ -277,10 +277,6 @@ def run_benchmark(
         log.close()
         trace = meters.stop()
         meters.close()
-    if failure is None and watchdog is not None:
-        # the server may have died after the last periodic check, with the remaining
-        # requests failing fast: that run is not complete either
-        failure = watchdog()
     if trace.channels:
         from bench.energy import write_trace
 

@@ -216,6 +216,14 @@ class UnitRunner:
         self.pool.close()
 
 
+def _final_check(watchdog: Callable[[], str | None] | None) -> None:
+    """The server may die after the last periodic check, the remaining requests then failing
+    within microseconds: such a run is not complete either."""
+    reason = watchdog() if watchdog is not None else None
+    if reason:
+        raise RunAborted(reason)
+
+
 async def drive(
     target: StreamTarget,
     specs: list[RequestSpec],
@@ -241,9 +249,11 @@ async def drive(
     if workers > 1:
         from bench.loadgen.workers import drive_workers
 
-        return await drive_workers(target, specs, load, on_record=on_record,
-                                   duration_s=duration_s, seed=seed, watchdog=watchdog,
-                                   workers=workers)  # fmt: skip
+        stats = await drive_workers(target, specs, load, on_record=on_record,
+                                    duration_s=duration_s, seed=seed, watchdog=watchdog,
+                                    workers=workers)  # fmt: skip
+        _final_check(watchdog)
+        return stats
     warmup, measured = indexed_units(specs)
     stats = DriveStats()
     runner = UnitRunner(target, on_record)
@@ -267,6 +277,7 @@ async def drive(
         deadline = stats.start_ns + int(duration_s * NS_PER_S) if duration_s else None
         await run_phase(runner, measured, load, seed, deadline, check, t0_ns=stats.start_ns)
         stats.end_ns = time.perf_counter_ns()
+        _final_check(watchdog)
     finally:
         stop_probe.set()
         await probe
