@@ -21,7 +21,7 @@ from typing import Any
 
 from bench.loadgen.channel import Channel, open_channel
 from bench.loadgen.client import StreamTarget
-from bench.loadgen.drive import UnitRunner, _loop_lag_probe
+from bench.loadgen.drive import UnitRunner, _loop_lag_probe, frozen_heap
 
 _PR_SET_PDEATHSIG = 1
 
@@ -91,7 +91,7 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
                     runner.open(list(zip(units, times, strict=False)), limit)
                 )
             current.append(task)
-            with contextlib.suppress(asyncio.CancelledError):
+            with frozen_heap(), contextlib.suppress(asyncio.CancelledError):
                 await task
             current.clear()
             work = ()

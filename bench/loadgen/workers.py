@@ -186,6 +186,7 @@ class _Parent:
         loop = asyncio.get_running_loop()
         for worker, units, limit in zip(self.workers, shares, limits, strict=True):
             worker.loaded = loop.create_future()
+            worker.assigned.update(index for unit in units for index, _ in unit)
             worker.send(("units", measured, kind, units, limit))
         await self._wait([w.loaded for w in self.workers])
 
@@ -200,8 +201,10 @@ class _Parent:
         loop = asyncio.get_running_loop()
         for i, worker in enumerate(self.workers):
             worker.phase_done = loop.create_future()
-            sent = shares[i] if times is None else shares[i][: len(times[i])]
-            worker.assigned.update(index for unit in sent for index, _ in unit)
+            if times is not None:  # arrivals after the deadline are never sent
+                worker.assigned.difference_update(
+                    index for unit in shares[i][len(times[i]) :] for index, _ in unit
+                )
             worker.send(("go", None if times is None else times[i], deadline_ns))
         try:
             await self._wait([w.phase_done for w in self.workers])
