@@ -11,7 +11,7 @@ and records when it actually sent each one. The client (`bench calibrate`'s run:
 `drive` as `bench run`) is pinned to --client-cpu; its worker processes inherit the pin.
 
 Rows:
-- floor: a minimal raw-socket epoll client (bytes only; benchmarks/synth_capacity.py) at
+- floor: a minimal raw-socket epoll client (bytes only; `bench.calibrate.floor`) at
   concurrency 512: what the kernel and Python cost with no HTTP or SSE work at all.
 - concurrency 64 … 512 (--concurrency) at a 5 ms gap: throughput vs ideal (chunks/s
   received in the steady window ÷ C × 256 / 1.325 s), TTFT error p50/p99 (client TTFT − the server's
@@ -22,7 +22,9 @@ Rows:
 - workers 1..N on the saturation load: chunks/s and total client CPU per chunk (parent
   included); flat CPU per chunk means workers add capacity, not overhead.
 Each row also prints the server's own lateness and the CPU pressure (/proc/pressure/cpu
-"some avg10": share of time runnable tasks waited for a CPU) it was measured under.
+"some avg10": share of time runnable tasks waited for a CPU) it was measured under, and,
+for a row that did not pass, the bytes-only reader's share of a core at that load ("floor
+CPU"; over 80 %: the machine is the limit, not the client).
 """
 
 from __future__ import annotations
@@ -41,38 +43,28 @@ from bench.config.run import ConcurrencyLoad  # noqa: E402
 TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256
 
 
-def calibrate(concurrency: int, gap_s: float, seconds: float, workers: int, server_cpu: int
-              ) -> CalibrationReport:  # fmt: skip
+def calibrate(concurrency: int, gap_s: float, seconds: float, workers: int, server_cpu: int,
+              floor: bool) -> CalibrationReport:  # fmt: skip
     from bench.calibrate.run import run_calibration
 
     plan = CalibrationPlan(
         load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT, output_tokens=OUTPUT,
         ttft_s=TTFT_S, itl_s=gap_s, workers=workers, duration_s=seconds, server_cpu=server_cpu,
+        floor=floor,
     )  # fmt: skip
     return run_calibration(plan)
 
 
 def raw_floor(concurrency: int, seconds: float, server_cpu: int) -> tuple[float, float, float]:
-    """(chunks/s, client CPU µs per chunk, pressure) of the bytes-only epoll client."""
-    import resource
+    """(chunks/s, reader CPU µs per chunk, pressure) of the bytes-only epoll reader
+    (`bench.calibrate.floor`, what `bench calibrate` times when a rehearsal fails)."""
+    from bench.calibrate.floor import measure_floor
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from synth_capacity import drive as raw_drive
-
-    from bench.synth.control import SynthServer
-    from bench.synth.records import SynthConfig
-
-    def cpu() -> float:
-        r = resource.getrusage(resource.RUSAGE_SELF)
-        return r.ru_utime + r.ru_stime
-
-    with SynthServer(SynthConfig(ttft_s=TTFT_S, itl_s=GAP_S, cpu=server_cpu)) as server:
-        c0 = cpu()
-        w0, w1, _ = raw_drive(server.port or 0, concurrency, 2.0, seconds)
-        used = cpu() - c0
-        stats = server.stats(since_ns=w0, until_ns=w1)
-    chunks_all = stats.chunks * (seconds + 2.0) / seconds  # CPU covered warm-up too
-    return stats.chunks / seconds, used / max(chunks_all, 1) * 1e6, cpu_pressure_pct() or 0.0
+    plan = CalibrationPlan(load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT,
+                           output_tokens=OUTPUT, ttft_s=TTFT_S, itl_s=GAP_S,
+                           server_cpu=server_cpu)  # fmt: skip
+    floor = measure_floor(plan, seconds)
+    return floor.chunks_per_s, floor.cpu_us_per_chunk or 0.0, cpu_pressure_pct() or 0.0
 
 
 def ms(x: float | None) -> str:
@@ -87,8 +79,12 @@ def fidelity_row(label: str, rep: CalibrationReport) -> str:
         f"{ms(f.ttft_error_s.p50)}{ms(f.ttft_error_s.p99)}{ms(vs_config)}"
         f"{ms(f.client_itl_p99_s)}{ms(f.server_itl_p99_s)}{c.cpu_fraction:>7.0%}"
         f"{i.cpu_us_per_chunk or 0:>8.2f}{ms(rep.server.lateness_p99_s)}"
-        f"{rep.cpu_pressure_pct or 0:>6.0f}%  {rep.verdict.status}"
-    )
+        f"{rep.cpu_pressure_pct or 0:>6.0f}%"
+        + (f"{rep.floor.cpu_fraction:>7.0%}" if rep.floor else f"{'—':>7}")
+        + f"  {rep.verdict.status}"
+        + (" (machine limit)" if rep.verdict.reasons[:1] and
+           rep.verdict.reasons[0].startswith("the machine is the limit") else "")
+    )  # fmt: skip
 
 
 def main() -> None:
@@ -129,18 +125,19 @@ def main() -> None:
     print(
         f"\n{'load':<22}{'chunks/s':>10}{'vs ideal':>9}{'TTFT err':>9}{'p99':>9}"
         f"{'vs 50ms':>9}{'ITL p99':>9}{'server':>9}{'cl CPU':>7}{'µs/chk':>8}"
-        f"{'srv late':>9}{'press':>7}  verdict\n{'':<22}{'':>10}{'':>9}{'p50 ms':>9}{'ms':>9}"
-        f"{'p50 ms':>9}{'client ms':>9}{'ITL p99':>9}{'':>7}{'':>8}{'p99 ms':>9}",
+        f"{'srv late':>9}{'press':>7}{'floor':>7}  verdict\n"
+        f"{'':<22}{'':>10}{'':>9}{'p50 ms':>9}{'ms':>9}{'p50 ms':>9}{'client ms':>9}"
+        f"{'ITL p99':>9}{'':>7}{'':>8}{'p99 ms':>9}{'':>7}{'CPU':>7}",
         flush=True,
     )
     for _ in range(args.repeats):
         for conc in [int(c) for c in args.concurrency.split(",")]:
-            rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu)
+            rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu, True)
             print(fidelity_row(f"C={conc} gap 5 ms", rep), flush=True)
     print("\nsaturation (C=512, gap 0.2 ms) and worker scaling:", flush=True)
     for workers in [int(w) for w in args.workers.split(",")]:
         for _ in range(args.repeats):
-            rep = calibrate(512, 0.0002, args.seconds, workers, args.server_cpu)
+            rep = calibrate(512, 0.0002, args.seconds, workers, args.server_cpu, False)
             i = rep.ingest
             per_core = 1e6 / i.cpu_us_per_chunk if i.cpu_us_per_chunk else 0.0
             print(

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import select
 import socket
@@ -37,12 +36,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.calibrate.floor import raw_drive, request_bytes  # noqa: E402
 from bench.synth.control import SynthServer  # noqa: E402
 from bench.synth.records import SynthConfig  # noqa: E402
 
 PROMPT_WORDS = 128
 OUTPUT_TOKENS = 256
-END = b"0\r\n\r\n"
 
 
 @dataclass
@@ -58,75 +57,19 @@ class Load:
         return self.concurrency * OUTPUT_TOKENS / request_s
 
 
-def request_bytes(port: int) -> bytes:
-    body = json.dumps(
-        {
-            "model": "synth",
-            "prompt": " ".join(["word"] * PROMPT_WORDS),
-            "max_tokens": OUTPUT_TOKENS,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "ignore_eos": True,
-        }
-    ).encode()
-    head = (
-        f"POST /v1/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 def cpu_ns(pid: int) -> int:
     """Time the process's main thread has run on a CPU (ns), from /proc/<pid>/schedstat."""
     with open(f"/proc/{pid}/schedstat") as fh:
         return int(fh.read().split()[0])
 
 
-def drive(port: int, concurrency: int, warmup_s: float, seconds: float) -> tuple[int, int, int]:
-    """Closed loop over `concurrency` connections; returns (window start ns, end ns, bytes)."""
-    request = request_bytes(port)
-    poller = select.epoll()
-    socks: dict[int, socket.socket] = {}
-    tails: dict[int, bytes] = {}
-    for _ in range(concurrency):
-        sock = socket.create_connection(("127.0.0.1", port))
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        socks[sock.fileno()] = sock
-        tails[sock.fileno()] = b""
-        poller.register(sock.fileno(), select.EPOLLIN)
-        sock.send(request)
-    start = time.perf_counter_ns()
-    window_start = start + int(warmup_s * 1e9)
-    window_end = window_start + int(seconds * 1e9)
-    received = 0
-    now = start
-    buf = bytearray(1 << 20)  # one buffer for every read: no allocation (or page fault) per read
-    view = memoryview(buf)
-    while now < window_end:
-        for fd, _ in poller.poll(0.05):
-            n = socks[fd].recv_into(buf)
-            if not n:
-                raise RuntimeError("server closed a connection")
-            if now >= window_start:
-                received += n
-            tail = (tails[fd] + bytes(view[max(0, n - 5) : n]))[-5:]
-            if tail == END:
-                socks[fd].send(request)
-                tail = b""
-            tails[fd] = tail
-        now = time.perf_counter_ns()
-    for sock in socks.values():
-        sock.close()
-    poller.close()
-    return window_start, window_end, received
-
-
 def measure(load: Load, warmup_s: float, seconds: float, server_cpu: int) -> dict[str, float]:
     config = SynthConfig(ttft_s=load.ttft_s, itl_s=load.itl_s, cpu=server_cpu)
     with SynthServer(config) as server:
         cpu_before, t_before = cpu_ns(server.pid), time.perf_counter_ns()
-        w0, w1, received = drive(server.port or 0, load.concurrency, warmup_s, seconds)
+        port = server.port or 0
+        request = request_bytes(port, PROMPT_WORDS, OUTPUT_TOKENS)
+        w0, w1, received, _ = raw_drive(port, load.concurrency, warmup_s, seconds, request)
         cpu_after, t_after = cpu_ns(server.pid), time.perf_counter_ns()
         stats = server.stats(since_ns=w0, until_ns=w1)
         all_stats = server.stats(since_ns=t_before, until_ns=t_after)

@@ -32,6 +32,13 @@ def calibrate(
     num_requests: Annotated[int | None, typer.Option("--num-requests", "-n")] = None,
     server_cpu: Annotated[int | None, typer.Option(help="pin the synthetic server")] = None,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
+    floor: Annotated[
+        bool,
+        typer.Option(
+            help="if the rehearsal does not pass, also time a bytes-only reader to tell a "
+            "machine limit from a client one"
+        ),
+    ] = True,
 ) -> None:
     """Run the client against the built-in synthetic server at the planned load and judge it.
 
@@ -68,6 +75,7 @@ def calibrate(
             "ttft_s": ttft_ms / 1000, "itl_s": itl_ms / 1000,
             "tokens_per_chunk": tokens_per_chunk, "api": api, "workers": workers,
             "duration_s": duration, "num_requests": num_requests, "server_cpu": server_cpu,
+            "floor": floor,
         },
         "command line",
     )  # fmt: skip

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from bench.calibrate.compare import Fidelity, fidelity
+from bench.calibrate.floor import Floor, measure_floor
 from bench.calibrate.verdict import Figures, Verdict, verdict
 from bench.config.loading import StrictConfig
 from bench.config.run import ConcurrencyLoad, Load, RateLoad
@@ -41,6 +42,11 @@ class CalibrationPlan(StrictConfig):
     warmup_requests: int | None = Field(default=None, ge=0)
     server_cpu: int | None = Field(default=None, ge=0)
     seed: int = 0
+    floor: bool = Field(
+        default=True,
+        description="when the rehearsal does not pass, measure the bytes-only reader "
+        "(bench.calibrate.floor) to tell a machine limit from a client one",
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> CalibrationPlan:
@@ -110,6 +116,7 @@ class CalibrationReport(Record):
     requests_failed: int
     cpu_pressure_pct: float | None
     verdict: Verdict
+    floor: Floor | None = None
 
 
 def cpu_pressure_pct() -> float | None:
@@ -211,10 +218,15 @@ def run_calibration(plan: CalibrationPlan) -> CalibrationReport:
         failed_requests=failed, unmatched_requests=fid.unmatched,
         server_late_p99_s=lateness.lateness_p99_s, cpu_pressure_pct=worst,
     )  # fmt: skip
+    judged = verdict(figures)
+    floor = None
+    if judged.status != "pass" and plan.floor:
+        floor = measure_floor(plan, seconds=min(4.0, plan.duration_s or 4.0))
+        judged = verdict(figures.model_copy(update={"floor_cpu_fraction": floor.cpu_fraction}))
     return CalibrationReport(
         plan=plan.model_dump(mode="json"), fidelity=fid, ingest=ing, client=load,
         server=lateness, requests_failed=failed,
-        cpu_pressure_pct=worst, verdict=verdict(figures),
+        cpu_pressure_pct=worst, verdict=judged, floor=floor,
     )  # fmt: skip
 
 
@@ -247,6 +259,14 @@ def render(report: CalibrationReport) -> str:
         + (f"; CPU pressure {report.cpu_pressure_pct:.0f} %"
            if report.cpu_pressure_pct is not None else ""),
     ]  # fmt: skip
+    fl = report.floor
+    if fl is not None:
+        lines.append(
+            f"machine floor (bytes-only reader, {fl.concurrency} connections): "
+            f"{fl.chunks_per_s:,.0f} chunks/s at {fl.cpu_fraction:.0%} of a core"
+            + (f", {fl.cpu_us_per_chunk:.2f} µs per chunk" if fl.cpu_us_per_chunk else "")
+            + f"; server late p99 {ms(fl.server_late_p99_s)}"
+        )
     lines += [f"  {'ok ' if ch.ok else 'BAD'} {ch.detail}" for ch in report.verdict.checks]
     shown = {ch.detail for ch in report.verdict.checks}
     lines += [f"  - {r}" for r in report.verdict.reasons if r not in shown]

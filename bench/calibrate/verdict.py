@@ -8,7 +8,10 @@ Each check compares one measured figure with its limit from `bench.loadgen.asses
   over `machine_pressure_pct`), so the machine was too busy to tell whether the client is
   at fault;
 - "fail": a check failed (or requests failed, or went unrecorded) while the server kept
-  its schedule: the client is the limit.
+  its schedule: the client is the limit; or the machine is: a bytes-only reader
+  (`bench.calibrate.floor`) needed more than `cpu_fraction` of a core for one client
+  process's share of the load, so no client could drive it from one core (this outranks
+  "inconclusive": a late server only makes that reader's figure an underestimate).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class Figures(Record):
     unmatched_requests: int = 0
     server_late_p99_s: float | None = None
     cpu_pressure_pct: float | None = None
+    floor_cpu_fraction: float | None = None  # the bytes-only reader's share of one core
 
 
 def _at_most(name: str, value: float | None, limit: float, unit: str, what: str) -> Check:
@@ -98,6 +102,16 @@ def verdict(figures: Figures, limits: ClientLimits = LIMITS) -> Verdict:
         reasons.append(f"{f.unmatched_requests} client requests have no server record")
     if not reasons:
         return Verdict(status="pass", checks=checks, reasons=[])
+    floor = f.floor_cpu_fraction
+    if floor is not None and floor > limits.cpu_fraction:
+        machine = (
+            f"the machine is the limit, not the client: a bytes-only reader (no HTTP, no "
+            f"parsing) already needed {floor:.0%} of a core for one client process's share "
+            f"of this load (limit {limits.cpu_fraction:.0%}); no client can drive it "
+            "faithfully from one core here: spread it with --workers N over N free cores, "
+            "or plan a lower load"
+        )
+        return Verdict(status="fail", checks=checks, reasons=[machine, *reasons])
     why = []
     late = f.server_late_p99_s
     if late is not None and late > limits.server_late_p99_s:

@@ -138,3 +138,29 @@ def test_bench_run_warns_with_the_calibration_limits():
     assert len(client_load(stats(LIMITS.cpu_fraction + 0.01, 0.001)).warnings) == 1
     assert client_load(stats(0.1, LIMITS.loop_lag_p99_s - 0.0005)).warnings == []
     assert len(client_load(stats(0.1, LIMITS.loop_lag_p99_s + 0.0005)).warnings) == 1
+
+
+def test_a_machine_limit_is_named_as_such_and_outranks_inconclusive():
+    """The bytes-only reader over 80 % of a core: the machine cannot drive the load, whatever
+    the client (even when the server was late too: that only understates the reader)."""
+    bad = dict(throughput_fraction=0.9, busiest_cpu_fraction=0.99, server_late_p99_s=0.01)
+    v = verdict(figures(**bad, floor_cpu_fraction=0.81))
+    assert v.status == "fail"
+    assert v.reasons[0].startswith("the machine is the limit, not the client")
+    assert "81% of a core" in v.reasons[0] and "--workers N" in v.reasons[0]
+    # the reader had headroom: the old reading stands (here: the server was late)
+    assert verdict(figures(**bad, floor_cpu_fraction=0.8)).status == "inconclusive"
+    # a floor never turns a pass into anything else
+    assert verdict(figures(floor_cpu_fraction=0.99)).status == "pass"
+
+
+def test_floor_takes_one_processs_share_of_the_plan():
+    from bench.calibrate.floor import floor_concurrency
+
+    assert floor_concurrency(CalibrationPlan(load=ConcurrencyLoad(concurrency=512))) == 512
+    assert floor_concurrency(CalibrationPlan(load=ConcurrencyLoad(concurrency=512),
+                                             workers=3)) == 171  # fmt: skip
+    # open loop: in flight = rate × request time = 200/s × 1.325 s = 265
+    assert floor_concurrency(CalibrationPlan(load=RateLoad(rate_per_s=200))) == 265
+    capped = CalibrationPlan(load=RateLoad(rate_per_s=200, max_concurrency=100), workers=2)
+    assert floor_concurrency(capped) == 50

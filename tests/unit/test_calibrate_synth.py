@@ -76,3 +76,18 @@ def test_both_loads_is_a_user_error():
     result = CliRunner().invoke(app, ["--concurrency", "4", "--rate", "3"])
     assert isinstance(result.exception, UserError)
     assert result.exception.field == "--concurrency"
+
+
+def test_the_bytes_only_floor_reads_what_the_server_sends():
+    from bench.calibrate.floor import measure_floor
+    from bench.calibrate.run import CalibrationPlan
+    from bench.config.run import ConcurrencyLoad
+
+    plan = CalibrationPlan(load=ConcurrencyLoad(concurrency=8), input_tokens=16,
+                           output_tokens=32, ttft_s=0.01, itl_s=0.002)  # fmt: skip
+    floor = measure_floor(plan, seconds=1.0)
+    assert floor.concurrency == 8 and floor.seconds == pytest.approx(1.0)
+    # offered: 8 × 32 chunks per (0.01 + 31 × 0.002) s = 3,556 chunks/s
+    assert 0.5 * 3556 < floor.chunks_per_s < 1.05 * 3556
+    assert floor.cpu_us_per_chunk is not None and floor.cpu_us_per_chunk > 0
+    assert 0 < floor.cpu_fraction < 1.5
