@@ -62,7 +62,7 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
         inbox.put_nowait(("stop",))
 
     channel = await open_channel(sock, on_message, on_lost)
-    runner = UnitRunner(target, lambda rec: channel.send(("record", rec)), worker=index)
+    runner = UnitRunner(target, lambda rec: channel.send_soon(("record", rec)), worker=index)
     lag: list[float] = []
     stop_probe = asyncio.Event()
     probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe))

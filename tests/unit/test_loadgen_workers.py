@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import re
 import signal
+import socket
 from collections import Counter
 
 import pytest
@@ -165,3 +166,28 @@ def test_measured_phase_runs_on_a_frozen_heap(server):
     assert [f > 0 for w, f in frozen if not w] == [True] * 4
     assert [f for w, f in frozen if w] == [0, 0]
     assert gc.get_freeze_count() == 0
+
+
+def test_channel_batches_records_and_keeps_order():
+    """send_soon queues (one frame per BATCH_S); send writes at once, after what is queued."""
+    from bench.loadgen.channel import BATCH_S, open_channel
+
+    async def main():
+        got = []
+        a, b = socket.socketpair()
+        sender = await open_channel(a, lambda m: None, lambda: None)
+        receiver = await open_channel(b, got.append, lambda: None)
+        for i in range(100):
+            sender.send_soon(("record", i))
+        assert sender.frames_sent == 0  # nothing written yet
+        await asyncio.sleep(BATCH_S * 3)
+        assert sender.frames_sent == 1 and got == [("record", i) for i in range(100)]
+        sender.send_soon(("record", 100))
+        sender.send(("phase_done", False))  # flushes the queued record first
+        await asyncio.sleep(0.05)
+        assert sender.frames_sent == 3
+        assert got[-2:] == [("record", 100), ("phase_done", False)]
+        sender.close()
+        receiver.close()
+
+    asyncio.run(main())
