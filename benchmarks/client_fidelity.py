@@ -19,8 +19,11 @@ Rows:
   p99 of client vs server.
 - saturation (gap 0.2 ms, far more than one server core can send): the most chunks/s the
   client took in, its CPU µs per chunk, and 1e6 / that = the projected one-core ceiling.
-- workers 1..N on the saturation load: chunks/s and total client CPU per chunk (parent
-  included); flat CPU per chunk means workers add capacity, not overhead.
+- worker scaling: C=64 with no gap, so every answer arrives in one burst and the client's
+  parsing is the work; one worker on the client CPU, then N workers allowed the client and
+  the server CPU (on 2 cores there is no free one). Chunks/s, the busiest process's share of
+  a core and CPU µs per chunk of all client processes (parent included): a busiest worker
+  under 80 % while chunks/s rise means workers add capacity; the rest is the machine.
 Each row also prints the server's own lateness and the CPU pressure (/proc/pressure/cpu
 "some avg10": share of time runnable tasks waited for a CPU) it was measured under, and,
 for a row that did not pass, the bytes-only reader's share of a core at that load ("floor
@@ -44,13 +47,14 @@ TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256
 
 
 def calibrate(concurrency: int, gap_s: float, seconds: float, workers: int, server_cpu: int,
-              floor: bool) -> CalibrationReport:  # fmt: skip
+              floor: bool, ttft_s: float = TTFT_S, num_requests: int | None = None,
+              ) -> CalibrationReport:  # fmt: skip
     from bench.calibrate.run import run_calibration
 
     plan = CalibrationPlan(
         load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT, output_tokens=OUTPUT,
-        ttft_s=TTFT_S, itl_s=gap_s, workers=workers, duration_s=seconds, server_cpu=server_cpu,
-        floor=floor,
+        ttft_s=ttft_s, itl_s=gap_s, workers=workers, duration_s=seconds, server_cpu=server_cpu,
+        floor=floor, num_requests=num_requests,
     )  # fmt: skip
     return run_calibration(plan)
 
@@ -134,22 +138,38 @@ def main() -> None:
         for conc in [int(c) for c in args.concurrency.split(",")]:
             rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu, True)
             print(fidelity_row(f"C={conc} gap 5 ms", rep), flush=True)
-    print("\nsaturation (C=512, gap 0.2 ms) and worker scaling:", flush=True)
+    print("\nsaturation (C=512, gap 0.2 ms: several events per read), one client process:",
+          flush=True)  # fmt: skip
+    for _ in range(args.repeats):
+        rep = calibrate(512, 0.0002, args.seconds, 1, args.server_cpu, False)
+        print(ingest_row("workers=1", rep), flush=True)
+    print(
+        f"\nworker scaling (C=64, TTFT 1 ms, no gap: each answer's {OUTPUT} chunks in one burst, "
+        "so the work is the client's own parsing); one worker on the client CPU, more "
+        "workers on the client and the server CPU:",
+        flush=True,
+    )
     for workers in [int(w) for w in args.workers.split(",")]:
+        cpus = {args.client_cpu} if workers == 1 else {args.client_cpu, args.server_cpu}
+        os.sched_setaffinity(0, cpus)  # spawned workers inherit it
         for _ in range(args.repeats):
-            rep = calibrate(512, 0.0002, args.seconds, workers, args.server_cpu, False)
-            i = rep.ingest
-            per_core = 1e6 / i.cpu_us_per_chunk if i.cpu_us_per_chunk else 0.0
-            print(
-                f"workers={workers}: {i.achieved_chunks_per_s:,.0f} chunks/s taken in, busiest "
-                f"process {rep.client.cpu_fraction:.0%} of a core, {i.cpu_us_per_chunk or 0:.2f}"
-                f" CPU µs per chunk (all processes) -> ~{per_core:,.0f} chunks/s per core; "
-                f"server late p99 {ms(rep.server.lateness_p99_s).strip()} ms; pressure "
-                f"{rep.cpu_pressure_pct or 0:.0f}%; {rep.fidelity.matched} requests, "
-                f"{rep.requests_failed} failed",
-                flush=True,
-            )
+            rep = calibrate(64, 0.0, args.seconds, workers, args.server_cpu, False,
+                            ttft_s=0.001, num_requests=50_000)  # fmt: skip
+            print(ingest_row(f"workers={workers} on CPUs {sorted(cpus)}", rep), flush=True)
         time.sleep(0.5)
+    os.sched_setaffinity(0, {args.client_cpu})
+
+
+def ingest_row(label: str, rep: CalibrationReport) -> str:
+    i = rep.ingest
+    per_core = 1e6 / i.cpu_us_per_chunk if i.cpu_us_per_chunk else 0.0
+    return (
+        f"{label}: {i.achieved_chunks_per_s:,.0f} chunks/s taken in, busiest process "
+        f"{rep.client.cpu_fraction:.0%} of a core, {i.cpu_us_per_chunk or 0:.2f} CPU µs per "
+        f"chunk (all processes) -> ~{per_core:,.0f} chunks/s per core; server late p99 "
+        f"{ms(rep.server.lateness_p99_s).strip()} ms; pressure {rep.cpu_pressure_pct or 0:.0f}%"
+        f"; {rep.fidelity.matched} requests, {rep.requests_failed} failed"
+    )
 
 
 if __name__ == "__main__":
