@@ -15,11 +15,11 @@ from bench.sweep.slo_search import SearchSettings
 pytestmark = pytest.mark.slow
 
 
-def base(out, engine: dict, requests: int = 12) -> RunConfig:
+def base(out, engine: dict, requests: int = 12, output_tokens: int = 16) -> RunConfig:
     return RunConfig.model_validate(
         {
             "model": "tiny-llama",
-            "workload": {"kind": "shape", "input_tokens": 32, "output_tokens": 16},
+            "workload": {"kind": "shape", "input_tokens": 32, "output_tokens": output_tokens},
             "load": {"kind": "concurrency", "concurrency": 1},
             "engine": engine,
             "num_requests": requests,
@@ -36,7 +36,9 @@ def endpoint(shared_vllm) -> dict:
 def test_managed_sweep_three_points_on_one_server_start(tmp_path):
     out = tmp_path / "sweep"
     spec = SweepSpec(loads=[1, 2, 4], stop_on_saturation=False, requests_per_concurrency=8)
-    report = run_sweep(base(out, {"kind": "managed"}), spec, out)
+    # 64 output tokens: decoding spans long enough that a stalled API server (below) rarely
+    # swallows a whole output into one read
+    report = run_sweep(base(out, {"kind": "managed"}, output_tokens=64), spec, out)
 
     manifest = read_manifest(out)
     assert manifest.status == "complete" and manifest.server_starts == 1
