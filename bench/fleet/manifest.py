@@ -12,10 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from bench.config.loading import validation_to_user_error
-from bench.errors import UserError
 from bench.fleet.cluster import ClusterNode
 from bench.fleet.records import (
     AcceptJob,
@@ -25,7 +21,7 @@ from bench.fleet.records import (
     RunJob,
     Selection,
 )
-from bench.report.io import write_atomic
+from bench.report.io import read_json_file, write_atomic
 
 MANIFEST_NAME = "fleet.json"
 NODES_DIR = "nodes"
@@ -122,16 +118,8 @@ def read_manifest(fleet_dir: Path) -> FleetManifest:
     Raises:
         UserError: missing, unreadable or not a fleet manifest (file and field named).
     """
-    path = fleet_dir / MANIFEST_NAME
-    if not path.is_file():
-        raise UserError(
-            "no fleet manifest here",
-            file=path,
-            fix="give the directory a `bench fleet run/accept --out DIR` wrote",
-        )
-    try:
-        return FleetManifest.model_validate_json(path.read_text(encoding="utf-8"))
-    except ValidationError as exc:
-        raise validation_to_user_error(exc, path) from None
-    except OSError as exc:
-        raise UserError(f"cannot read the manifest: {exc.strerror}", file=path) from None
+    return read_json_file(
+        fleet_dir / MANIFEST_NAME, FleetManifest, what="fleet manifest",
+        missing="no fleet manifest here",
+        fix="give the directory a `bench fleet run/accept --out DIR` wrote",
+    )  # fmt: skip

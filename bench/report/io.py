@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from bench.config.loading import validation_to_user_error
 from bench.errors import UserError
 from bench.records import REPORT_SCHEMA_VERSION, Report, RequestRecord
 
@@ -31,6 +32,28 @@ def write_atomic(path: Path, text: str) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_json_file(path: Path, model: type[M], *, what: str, missing: str, fix: str) -> M:
+    """One JSON document of `model` (a manifest, a curve) from `path`.
+
+    Raises:
+        UserError: `missing` (with `fix`) when there is no such file; "cannot read the
+            `what`" when it is unreadable or not JSON; the field at fault when invalid.
+    """
+    if not path.is_file():
+        raise UserError(missing, file=path, fix=fix)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read the {what}: {exc}", file=path) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_to_user_error(exc, path) from None
 
 
 def write_report(run_dir: Path, report: Report) -> Path:

@@ -8,18 +8,14 @@ the sweep died is run again, skipped points (after an escalation stop) stay skip
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import ValidationError
-
-from bench.config.loading import validation_to_user_error
 from bench.errors import UserError
 from bench.records import Record
-from bench.report.io import write_atomic
+from bench.report.io import read_json_file, write_atomic
 from bench.sweep.curve import LoadKind
 
 MANIFEST_NAME = "sweep.json"
@@ -150,19 +146,10 @@ def read_manifest(sweep_dir: Path) -> SweepManifest:
     Raises:
         UserError: missing, not JSON, or not a sweep manifest of this schema.
     """
-    path = sweep_dir / MANIFEST_NAME
-    if not path.is_file():
-        raise UserError(
-            "no sweep manifest here", file=path, fix="give the folder of an earlier sweep"
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read the sweep manifest: {exc}", file=path) from None
-    try:
-        return SweepManifest.model_validate(data)
-    except ValidationError as exc:
-        raise validation_to_user_error(exc, path) from None
+    return read_json_file(
+        sweep_dir / MANIFEST_NAME, SweepManifest, what="sweep manifest",
+        missing="no sweep manifest here", fix="give the folder of an earlier sweep",
+    )  # fmt: skip
 
 
 def update_point(manifest: SweepManifest, index: int, **changes: Any) -> SweepManifest:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from bench.config.loading import validation_to_user_error
 from bench.errors import UserError
+from bench.report.io import read_json_file
 from bench.sweep.curve import XMetric, operating_point
 from bench.sweep.run import CURVE_NAME, SweepReport
 from bench.sweep.slo import STATS
@@ -22,17 +19,10 @@ def load_sweep_report(sweep_dir: Path) -> SweepReport:
     Raises:
         UserError: missing, not JSON, or not a sweep report.
     """
-    path = sweep_dir / CURVE_NAME
-    if not path.is_file():
-        raise UserError(
-            "no curve.json here", file=sweep_dir, fix="give a folder made by `bench sweep`"
-        )
-    try:
-        return SweepReport.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read the sweep report: {exc}", file=path) from None
-    except ValidationError as exc:
-        raise validation_to_user_error(exc, path) from None
+    return read_json_file(
+        sweep_dir / CURVE_NAME, SweepReport, what="sweep report",
+        missing="no curve.json here", fix="give a folder made by `bench sweep`",
+    )  # fmt: skip
 
 
 def curve_text(report: SweepReport) -> str:
