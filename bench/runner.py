@@ -147,6 +147,7 @@ async def _drive_and_scrape(
     scrape_url: str | None,
     watchdog: Callable[[], str | None] | None,
     on_record: Callable[[RequestRecord], None] | None,
+    seed: int,
 ) -> tuple[Any, Any]:
     from bench.engines.prometheus import Scraper
     from bench.loadgen.drive import drive
@@ -167,7 +168,7 @@ async def _drive_and_scrape(
             plan.config.load,
             on_record=record,
             duration_s=plan.config.duration_s,
-            seed=plan.config.workload.seed,
+            seed=seed,
             watchdog=watchdog,
             workers=plan.config.workers,
         )
@@ -267,6 +268,9 @@ def run_benchmark(
                     base_url if config.scrape_server_metrics else None,
                     watchdog,
                     on_record,
+                    # the arrival schedule follows the workload's seed (a named workload
+                    # without --seed uses its spec's own, as its requests do)
+                    workload_info.seed if workload_info else config.workload.seed or 0,
                 )
             )
     except RunAborted as exc:

@@ -42,3 +42,20 @@ def test_server_dying_mid_run_marks_the_run_partial(tmp_path):
     assert report.status == "partial"
     assert report.failure == "synthetic server stopped"
     assert report.summary.requests_ok == sum(r.status == "ok" for r in records)
+
+
+def test_a_named_workload_without_seed_keeps_one_arrival_schedule(tmp_path):
+    """Open-loop arrivals follow the workload's own seed when no --seed is given, as its
+    requests do: two runs send at the same offsets (they were random before)."""
+    offsets = []
+    with SynthServer(ttft_s=0.001, itl_s=0.0002) as server:
+        for k in range(2):
+            cfg = RunConfig.model_validate(dict(
+                model="tiny-llama", workload=dict(kind="suite", name="chat"), warmup_requests=0,
+                load=dict(kind="rate", rate_per_s=200.0, arrival="poisson"), num_requests=6,
+                output_dir=str(tmp_path / f"run{k}"), energy=dict(meter="none")))  # fmt: skip
+            run_benchmark(cfg, base_url=server.base_url, served_model="synth")
+            sched = sorted(r.scheduled_ns for r in read_requests(cfg.output_dir))
+            offsets.append([t - sched[0] for t in sched])
+    assert len(offsets[0]) == 6 and offsets[0][-1] > 0
+    assert offsets[0] == offsets[1]
