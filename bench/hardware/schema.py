@@ -10,7 +10,7 @@ profile is the whole host (one device).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -166,6 +166,10 @@ class Prices(StrictConfig):
                 f"default_rent_tier {self.default_rent_tier!r} is not one of the rent tiers "
                 f"{[t.tier for t in self.rent]}"
             )
+        kinds = set(get_args(TierKind)) | set(get_args(OwnedKind))
+        clashes = sorted(n for n in names if n in kinds)
+        if clashes:
+            raise ValueError(f"tier names must not be price kinds: {clashes}")
         missing = {n.what for n in self.no_public_figure}
         if not self.rent and "rent" not in missing:
             raise ValueError("no rent tier: add a no_public_figure entry (what: rent) saying so")
@@ -176,14 +180,21 @@ class Prices(StrictConfig):
         return self
 
     def rent_tier(self, name: str | None) -> RentTier | None:
-        """The rent tier called `name` (the default tier when `name` is None), or None."""
+        """The rent tier called `name`, else the first tier of kind `name` (the kind's
+        default), the default tier when `name` is None; None when there is none."""
         wanted = name or self.default_rent_tier
         if wanted is None:
             return None
-        return next((t for t in self.rent if t.tier == wanted), None)
+        named = next((t for t in self.rent if t.tier == wanted), None)
+        return named or next(iter(self.rent_of_kind(wanted)), None)
 
     def owned_tier(self, name: str) -> OwnedTier | None:
-        return next((t for t in self.owned if t.tier == name), None)
+        """The owned tier called `name`, else the first one when `name` is its kind
+        (`owned-modelled`); None when there is none."""
+        named = next((t for t in self.owned if t.tier == name), None)
+        if named is None and name == "owned-modelled" and self.owned:
+            return self.owned[0]
+        return named
 
     def rent_of_kind(self, kind: str) -> list[RentTier]:
         """Rent tiers of `kind`, in file order (the first is that kind's default)."""
