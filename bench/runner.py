@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import signals
 from bench.catalog import ModelEntry, load_catalog
 from bench.config.run import (
     EndpointEngine,
@@ -25,7 +27,7 @@ from bench.config.run import (
     ShapeWorkload,
 )
 from bench.cost.assumptions import CostAssumptions
-from bench.errors import RunFailed, UserError
+from bench.errors import Interrupted, RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.records import (
@@ -38,7 +40,13 @@ from bench.records import (
 )
 from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
 from bench.report.summary import render_summary
-from bench.run_load import LoadOutcome, drive_load, never_sent_failure, planned_requests
+from bench.run_load import (
+    LoadOutcome,
+    drive_load,
+    never_sent_failure,
+    planned_requests,
+    side_channel,
+)
 
 
 def new_run_id() -> str:
@@ -226,37 +234,57 @@ def run_benchmark(
             )
     except OSError as exc:  # the request log could not be written (offline runs)
         outcome.failure = str(exc)
-    except KeyboardInterrupt:
-        outcome.failure = "interrupted by the user (Ctrl-C)"
+    except KeyboardInterrupt as exc:  # outside the load's event loop (start, meters)
+        outcome.interrupted = getattr(exc, "signum", signal.SIGINT)
+        outcome.failure = f"interrupted by {signals.signal_name(outcome.interrupted)}"
     finally:
         log.close()
-        trace = meters.stop()
-        meters.close()
-    failure = outcome.failure
-    if trace.channels:
-        from bench.energy import write_trace
-
-        write_trace(trace, run_dir / "energy_trace.json")
-    report = assemble_report(
-        plan,
-        log.records,
-        run_id=run_id or new_run_id(),
-        created=created,
-        provenance=provenance,
-        stats=outcome.stats if outcome.finished else None,
-        scraper=outcome.scraper,
-        failure=failure,
-        trace=trace,
-        workload_info=workload_info,
-        planned=outcome.planned,
-        notes=outcome.notes,
-    )
-    write_report(run_dir, report)
-    write_atomic(run_dir / "summary.md", render_summary(report))
-    register_in_store(run_dir)
-    if failure:
-        raise RunFailed(f"run failed: {failure}", run_dir)
+        trace = side_channel(outcome.notes, "energy", meters.stop)
+        side_channel(outcome.notes, "energy meters", meters.close)
+    with signals.deferred():  # a second Ctrl-C must not leave the report half-written
+        report = assemble_report(
+            plan,
+            log.records,
+            run_id=run_id or new_run_id(),
+            created=created,
+            provenance=provenance,
+            stats=outcome.stats if outcome.finished else None,
+            scraper=outcome.scraper,
+            failure=outcome.failure,
+            trace=trace,
+            workload_info=workload_info,
+            planned=outcome.planned,
+            notes=outcome.notes,
+        )
+        write_run(run_dir, report, trace, log)
+    if outcome.interrupted is not None:
+        raise Interrupted(outcome.interrupted, run_dir)
+    if outcome.failure:
+        raise RunFailed(f"run failed: {outcome.failure}", run_dir)
     return report
+
+
+def write_run(run_dir: Path, report: Report, trace: Any, log: RequestLog) -> None:
+    """report.json, summary.md (and the energy trace), then the results store.
+
+    Raises:
+        RunFailed: a file could not be written (disk full, read-only); the request log
+            keeps every record written before.
+    """
+    try:
+        if trace is not None and trace.channels:
+            from bench.energy import write_trace
+
+            write_trace(trace, run_dir / "energy_trace.json")
+        write_report(run_dir, report)
+        write_atomic(run_dir / "summary.md", render_summary(report))
+    except OSError as exc:
+        raise RunFailed(
+            f"cannot write the run's report ({exc.strerror or exc}); "
+            f"{log.written} request records are in {log.path}",
+            run_dir,
+        ) from None
+    register_in_store(run_dir)
 
 
 def assemble_report(
@@ -287,15 +315,22 @@ def assemble_report(
     workload = None
     if measured:
         window, _ = steady_state_window(measured, plan.config.load)
+        notes = notes if notes is not None else []
+        server = side_channel(notes, "server /metrics", lambda: scraper.summary(window))
         summary = summarize(
             records,
             plan.config.load,
             slo=plan.config.slo,
-            server=scraper.summary(window) if scraper else None,
+            server=server if scraper else None,
             client=client_load(stats) if stats else None,
             planned=planned,
         )
-        energy = run_energy(plan, summary, trace) if trace is not None else None
+        measured_summary = summary
+        energy = (
+            side_channel(notes, "energy", lambda: run_energy(plan, measured_summary, trace))
+            if trace is not None
+            else None
+        )
         if workload_info is not None:
             from bench.workloads.run import report_section
 
