@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from bench.config.run import RunConfig
 from bench.energy.records import EnergySummary
 from bench.records import CostBreakdown, Provenance, Record, RunStatus, RunSummary
@@ -40,3 +42,7 @@ class Report(Record):
     cost_note: str | None = None
     energy: EnergySummary | None = None
     workload: WorkloadSection | None = None
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what a side channel (/metrics, /v1/models, meters) could not give",
+    )
