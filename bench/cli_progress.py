@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.records import Report, RequestRecord
-from bench.report.summary import latency_rows, throughput_rows
+from bench.report.summary import latency_rows, request_lines, throughput_rows
 
 console = Console(stderr=True)
 
@@ -71,4 +72,9 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if summary and summary.client:
         for warning in summary.client.warnings:
             out.print(f"[yellow]client warning:[/] {warning}")
+    if summary:  # planned/never sent, usage source, token-count warning
+        for line in request_lines(summary)[1:]:
+            out.print(escape(line.removeprefix("- ")).replace("**warning**", "[yellow]warning[/]"))
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
     out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")
