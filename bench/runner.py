@@ -32,13 +32,14 @@ from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.records import (
     ClientLoad,
-    Report,
+    Placement,
     RequestRecord,
     RequestSpec,
     RunStatus,
     RunSummary,
 )
 from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
+from bench.report.records import Report
 from bench.report.summary import render_summary
 from bench.run_load import (
     LoadOutcome,
@@ -165,12 +166,14 @@ def run_benchmark(
     watchdog: Callable[[], str | None] | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
+    placement: Placement | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
-    With a managed engine the caller (`execute_run`) starts the server and passes its URL
-    and a watchdog. On a dead server or Ctrl-C the run directory is still written, with
-    status "partial" and the reason, and `RunFailed` is raised.
+    With a managed engine the caller (`execute_run`) starts the server and passes its URL,
+    a watchdog and where the server was placed (kept in the provenance). On a dead server
+    or Ctrl-C the run directory is still written, with status "partial" and the reason,
+    and `RunFailed` is raised.
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
@@ -200,6 +203,7 @@ def run_benchmark(
         model_path=model_path,
         model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
         engine=config.engine.kind,
+        placement=placement,
     )
     meters = open_run_meters(plan)
     log = RequestLog(run_dir)
@@ -344,7 +348,7 @@ def assemble_report(
         failure=failure,
         created_utc=created,
         finished_utc=utc_now(),
-        config=plan.config.model_dump(mode="json"),
+        config=plan.config,
         provenance=provenance,
         summary=summary,
         cost=cost,
@@ -389,10 +393,16 @@ def run_energy(plan: RunPlan, summary: RunSummary, trace: Any) -> Any:
         window.end_ns,
         window.output_tokens,
         window.input_tokens + window.output_tokens,
-        price_per_kwh=plan.assumptions.electricity_price_per_kwh,
+        price_usd_per_kwh=electricity_usd_per_kwh(plan.assumptions),
         pue=plan.assumptions.pue,
         gap_factor=plan.config.energy.gap_factor,
     )
+
+
+def electricity_usd_per_kwh(assumptions: CostAssumptions) -> float | None:
+    """The electricity price the person gave, in USD per kWh (None when not given)."""
+    price = assumptions.electricity_price_per_kwh
+    return None if price is None else assumptions.to_usd(price)
 
 
 def measured_power_w(energy: Any) -> float | None:
@@ -453,6 +463,8 @@ def execute_run(
         host=config.engine.host,
         port=config.engine.port,
         startup_timeout_s=config.engine.startup_timeout_s,
+        placement=config.engine.placement,
+        server_nice=config.engine.server_nice,
     )
     say(
         f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
@@ -468,4 +480,5 @@ def execute_run(
             model_path=model_path,
             watchdog=server.dead_reason,
             on_record=on_record,
+            placement=server.placement,
         )
