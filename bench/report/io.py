@@ -4,12 +4,17 @@
 <run>/requests.jsonl   one RequestRecord per line, appended and flushed as each completes
 <run>/summary.md       rendered from report.json alone
 <run>/server.log       the managed server's log
+<run>/energy_trace.json  the meters' samples, when any meter ran
+
+Every file but the request log is written whole or not at all (`write_atomic`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import IO, TypeVar
 
@@ -23,16 +28,30 @@ from bench.report.records import REPORT_SCHEMA_VERSION, Report
 REPORT = "report.json"
 REQUESTS = "requests.jsonl"
 SUMMARY = "summary.md"
+SERVER_LOG = "server.log"
+ENERGY_TRACE = "energy_trace.json"
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write via a temporary file in the same directory and rename it over `path`, so a
+    crash never leaves half a file; a write that fails (disk full, interrupted) removes
+    the temporary file and leaves `path` as it was.
+
+    Raises:
+        OSError: the file could not be written.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 M = TypeVar("M", bound=BaseModel)
