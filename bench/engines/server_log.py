@@ -71,6 +71,24 @@ def compile_lines(path: Path, offset: int, *, year: int | None = None) -> list[L
     return out
 
 
+def compile_note(lines: list[LogLine], start_wall_s: float, end_wall_s: float) -> str | None:
+    """What a run's report says about compilation its server logged during the run:
+    inside the measured window (its figures include compilation), or only before it."""
+    if not lines:
+        return None
+    inside = inside_window(lines, start_wall_s, end_wall_s)
+    if inside:
+        return (
+            f"the server compiled inside the measured window ({len(inside)} log line(s), "
+            f"first: {inside[0].text!r}): latency and throughput include compilation, not "
+            "only the engine's speed; run again with more --warmup requests"
+        )
+    return (
+        f"the server compiled during warm-up ({len(lines)} log line(s)); the measured "
+        "window came after it"
+    )
+
+
 def inside_window(lines: list[LogLine], start_wall_s: float, end_wall_s: float) -> list[LogLine]:
     """The lines that may fall inside [start, end] (wall seconds): a stamp is whole
     seconds, so a line stamped in the window's first second counts; a line without a

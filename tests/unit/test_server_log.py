@@ -5,7 +5,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench.engines.server_log import compile_lines, inside_window, line_wall_s, log_size
+from bench.engines.server_log import (
+    compile_lines,
+    compile_note,
+    inside_window,
+    line_wall_s,
+    log_size,
+)
 
 STARTUP = (
     "(Worker pid=2517) INFO 12-05 01:36:49 [cpu_model_runner.py:87] Warming up model for the "
@@ -37,9 +43,7 @@ def test_only_lines_after_the_offset_are_read(tmp_path: Path) -> None:
     offset = log_size(log)
     with log.open("a") as fh:
         fh.write(RUN)
-    assert [ln.text[:20] for ln in compile_lines(log, 0, year=2026)] == [
-        "(Worker pid=2517) IN"
-    ] * 3
+    assert [ln.text[:20] for ln in compile_lines(log, 0, year=2026)] == ["(Worker pid=2517) IN"] * 3
     found = compile_lines(log, offset, year=2026)
     assert len(found) == 1 and "compile range (2049, 16384)" in found[0].text
     assert found[0].wall_s == _wall(12, 5, 1, 38, 3)
@@ -57,3 +61,18 @@ def test_inside_window_counts_a_line_in_the_first_second(tmp_path: Path) -> None
     assert inside_window(found, at + 1.0, at + 20) == []  # it was before
     assert inside_window(found, at - 20, at - 0.5) == []  # it was after
 
+
+def test_compile_note_says_whether_the_window_had_compilation(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text(RUN)
+    found = compile_lines(log, 0, year=2026)
+    at = _wall(12, 5, 1, 38, 3)
+    inside = compile_note(found, at - 5, at + 20)
+    assert inside is not None and inside.startswith(
+        "the server compiled inside the measured window (1 log line(s), first: "
+    )
+    assert "more --warmup" in inside
+    assert compile_note(found, at + 2, at + 20) == (
+        "the server compiled during warm-up (1 log line(s)); the measured window came after it"
+    )
+    assert compile_note([], at, at + 20) is None
