@@ -40,15 +40,22 @@ def list_cmd(
     sweep: SweepOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (fits the terminal), md, csv, json or xlsx")
+    ] = "table",
+    wide: Annotated[bool, typer.Option("--wide", help="every column of the table")] = False,
+    output: Annotated[Path | None, typer.Option(help="write here (required for xlsx)")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """List registered runs, oldest first."""
+    """List registered runs, oldest first: the columns that fit the terminal, --wide for
+    all, --format md|csv|json|xlsx for every field."""
     from bench.store.cli_impl import list_runs
 
     list_runs(
         store,
         fmt,
+        wide=wide,
+        output=output,
         sku=sku,
         model=model,
         workload=workload,
