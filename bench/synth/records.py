@@ -110,6 +110,12 @@ class LatenessSummary(BaseModel):
     backlogged_chunks: int
     first_sent_ns: int | None
     last_sent_ns: int | None
+    cpu_fraction: float | None = Field(
+        default=None,
+        description="CPU time of the server's event-loop thread over the window, as a share "
+        "of one core (with several server processes, the busiest); None when not sampled",
+    )
+    processes: int = Field(default=1, description="server processes the summary covers")
 
 
 def percentile(sorted_values: Sequence[int | float], q: float) -> float:
@@ -170,6 +176,26 @@ def lateness_summary(
         first_sent_ns=first,
         last_sent_ns=last,
     )
+
+
+def cpu_fraction(
+    times_ns: Sequence[int], cpu_ns: Sequence[int], since_ns: int | None, until_ns: int | None
+) -> float | None:
+    """Share of one core used between two CPU samples (`times_ns[i]` when the thread had
+    used `cpu_ns[i]`), from the first sample at or after `since_ns` to the last at or
+    before `until_ns`: Δcpu / Δtime. None with fewer than two samples in the window.
+
+    Example: samples (0, 0), (100 ms, 40 ms), (200 ms, 130 ms), window [50, 200] ms →
+    (130 − 40) / (200 − 100) = 0.9.
+    """
+    lo = since_ns if since_ns is not None else -(2**63)
+    hi = until_ns if until_ns is not None else 2**63
+    inside = [i for i, t in enumerate(times_ns) if lo <= t <= hi]
+    if len(inside) < 2:
+        return None
+    first, last = inside[0], inside[-1]
+    span = times_ns[last] - times_ns[first]
+    return (cpu_ns[last] - cpu_ns[first]) / span if span > 0 else None
 
 
 def write_records(records: Iterable[SynthRequestRecord], path: Path) -> int:

@@ -9,7 +9,7 @@ one wake-up of the loop (`scheduler.TimerWheel`). Routes:
     GET  /health, /v1/models, /metrics           (vLLM-style counters and gauges)
     POST /reset_prefix_cache                     (200, nothing to reset)
     GET  /synth/records[?clear=1]                what was sent and when, JSONL
-    GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness summary (window), JSON
+    GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness and CPU share (window), JSON
     POST /synth/records/dump                     write the records to --record now
 
 Start it in-process with `SynthServer` (bench/synth/control.py) or `bench synth serve`.
@@ -33,6 +33,7 @@ from bench.synth.records import (
     Outcome,
     SynthConfig,
     SynthRequestRecord,
+    cpu_fraction,
     lateness_summary,
     write_records,
 )
@@ -40,6 +41,7 @@ from bench.synth.scheduler import TimerWheel
 from bench.synth.stream import Stream
 
 _pc = time.perf_counter_ns
+CPU_SAMPLE_S = 0.1  # how often the loop thread's CPU time is sampled (for /synth/stats)
 _GENERATION: dict[str, Endpoint] = {
     "/v1/completions": "completions",
     "/v1/chat/completions": "chat",
@@ -73,6 +75,16 @@ class SynthCore:
         self.success_total = 0
         self.created = int(time.time())
         self.stopped: asyncio.Future[None] = loop.create_future()
+        self.cpu_times_ns = array("q")  # when, and how much CPU the loop thread had used
+        self.cpu_used_ns = array("q")
+        self._cpu_handle: asyncio.Handle | None = loop.call_soon(self._sample_cpu)
+
+    def _sample_cpu(self) -> None:
+        """Record the loop thread's CPU time now (thread time: user + system, this thread
+        only, so a server thread inside a client process is measured alone)."""
+        self.cpu_times_ns.append(_pc())
+        self.cpu_used_ns.append(time.thread_time_ns())
+        self._cpu_handle = self.loop.call_later(CPU_SAMPLE_S, self._sample_cpu)
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -125,6 +137,10 @@ class SynthCore:
                 "application/json",
             )
         summary = lateness_summary(records, since_ns=since, until_ns=until)
+        self.cpu_times_ns.append(_pc())  # a sample now, so a window ending now is covered
+        self.cpu_used_ns.append(time.thread_time_ns())
+        share = cpu_fraction(self.cpu_times_ns, self.cpu_used_ns, since, until)
+        summary = summary.model_copy(update={"cpu_fraction": share})
         return 200, summary.model_dump_json().encode(), "application/json"
 
     def _dump(self) -> tuple[int, bytes, str]:
@@ -349,6 +365,8 @@ class SynthCore:
             self._finish(s, "disconnected")
             s.transport.close()
         self.wheel.close()
+        if self._cpu_handle is not None:
+            self._cpu_handle.cancel()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:

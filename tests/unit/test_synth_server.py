@@ -305,3 +305,29 @@ def test_port_in_use_is_a_user_error_from_the_subprocess():
         with pytest.raises(UserError) as info:
             SynthServer(port=port).start()
     assert info.value.field == "--port" and "cannot listen" in info.value.message
+
+
+def test_stats_report_the_servers_own_cpu_share_over_the_window():
+    """A server whose loop thread burns 0.4 CPU-s says so: its CPU share over a window
+    around that is far above an idle window's (thread time, so the test's own thread does
+    not count). Loose bounds: on a busy machine the burn takes longer than 0.4 s."""
+    import threading
+
+    with SynthServer(mode="thread") as srv:
+        time.sleep(0.6)  # idle: samples every 0.1 s
+        idle_from, idle_to = time.perf_counter_ns() - 450_000_000, time.perf_counter_ns()
+        done = threading.Event()
+
+        def burn() -> None:
+            end = time.thread_time() + 0.4
+            while time.thread_time() < end:
+                pass
+            done.set()
+
+        start = time.perf_counter_ns() - 150_000_000  # the last sample before the burn
+        srv._loop.call_soon_threadsafe(burn)  # type: ignore[union-attr]
+        done.wait(30)
+        busy = srv.stats(since_ns=start)  # to the sample the request itself takes
+        idle = srv.stats(since_ns=idle_from, until_ns=idle_to)
+    assert busy.cpu_fraction is not None and busy.cpu_fraction > 0.3
+    assert idle.cpu_fraction is not None and idle.cpu_fraction < 0.1
