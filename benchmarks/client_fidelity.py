@@ -40,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.calibrate.run import CalibrationPlan, CalibrationReport, cpu_pressure_pct  # noqa: E402
+from bench.calibrate.machine import cpu_pressure_pct  # noqa: E402
+from bench.calibrate.run import CalibrationPlan, CalibrationReport  # noqa: E402
 from bench.config.run import ConcurrencyLoad  # noqa: E402
 
 TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256

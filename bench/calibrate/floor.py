@@ -2,7 +2,7 @@
 
 A minimal epoll loop (no HTTP parsing, no SSE, no records, no asyncio: `recv_into` one
 buffer, count bytes, send the next request when a response ends) drives the synthetic
-server over the same number of connections as one client process of the plan. Its CPU
+server over the connections one core of the client carries in the plan. Its CPU
 per chunk is what the kernel and a Python loop cost with no client work at all; when even
 that needs more of a core than `LIMITS.cpu_fraction`, no client (in any language that
 reads each chunk with a syscall) can drive the plan faithfully from one core here: the
@@ -31,7 +31,7 @@ END = b"0\r\n\r\n"  # the last chunk of a chunked response
 
 
 class Floor(Record):
-    """The bytes-only reader at one process's share of the plan."""
+    """The bytes-only reader at one client core's share of the plan."""
 
     concurrency: int
     seconds: float
@@ -112,9 +112,11 @@ def raw_drive(
     return window_start, window_end, received, cpu
 
 
-def floor_concurrency(plan: CalibrationPlan) -> int:
-    """Connections one client process holds in the plan: its share of the concurrency (or,
-    open loop, of the in-flight count rate × request time, capped by max_concurrency)."""
+def floor_concurrency(plan: CalibrationPlan, *, cores: int) -> int:
+    """Connections one core of the client carries in the plan: the concurrency (or, open
+    loop, the in-flight count rate × request time, capped by max_concurrency) over the
+    `cores` the client can keep busy (`bench.calibrate.run.client_cores`): two workers
+    confined to one core share it, so that core's reader takes the whole load."""
     from bench.config.run import ConcurrencyLoad
 
     load = plan.load
@@ -124,17 +126,18 @@ def floor_concurrency(plan: CalibrationPlan) -> int:
         total = math.ceil(round(load.rate_per_s * plan.ideal_request_s, 6))
         if load.max_concurrency is not None:
             total = min(total, load.max_concurrency)
-    return max(1, math.ceil(total / plan.workers))
+    return max(1, math.ceil(total / max(1, cores)))
 
 
-def measure_floor(plan: CalibrationPlan, seconds: float = 4.0) -> Floor:
-    """Run the bytes-only reader against a fresh synthetic server with the plan's timing."""
+def measure_floor(plan: CalibrationPlan, seconds: float = 4.0, *, cores: int = 1) -> Floor:
+    """Run the bytes-only reader against a fresh synthetic server with the plan's timing,
+    at one core's share of the load (`floor_concurrency`)."""
     from bench.synth.control import SynthServer
     from bench.synth.records import SynthConfig
 
     config = SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s,
                          tokens_per_chunk=plan.tokens_per_chunk, cpu=plan.server_cpu)  # fmt: skip
-    concurrency = floor_concurrency(plan)
+    concurrency = floor_concurrency(plan, cores=cores)
     warmup = min(2.0, 1.5 * plan.ideal_request_s + 0.2)
     with SynthServer(config) as server:
         port = server.port or 0

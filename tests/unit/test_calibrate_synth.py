@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.calibrate.cli import app
-from bench.calibrate.run import CalibrationReport, cpu_pressure_pct
+from bench.calibrate.machine import cpu_pressure_pct
+from bench.calibrate.run import CalibrationReport
 from bench.errors import UserError
 
 MAX_CPU_PRESSURE_PCT = 20.0
