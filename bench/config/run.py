@@ -113,6 +113,11 @@ class RunConfig(StrictConfig):
     output_dir: Path
     scrape_server_metrics: bool = True
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    tokenizer: Path | None = Field(
+        default=None,
+        description="endpoint runs: a local folder of tokenizer files to build the prompts "
+        "with (the served model's own tokenizer); default: the catalog model's",
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> RunConfig:

@@ -308,9 +308,11 @@ def test_port_in_use_is_a_user_error_from_the_subprocess():
 
 
 def test_stats_report_the_servers_own_cpu_share_over_the_window():
-    """A server whose loop thread burns 0.4 CPU-s says so: its CPU share over a window
-    around that is far above an idle window's (thread time, so the test's own thread does
-    not count). Loose bounds: on a busy machine the burn takes longer than 0.4 s."""
+    """A server whose loop thread burns 0.4 CPU-s says so. The server's window runs from
+    its first CPU sample at or after `since` to the sample the stats request takes, so it
+    lies inside [since, the request's return] and holds the whole burn: its share is at
+    least 0.4 s / that span, however long a busy machine stretched it (thread time: the
+    test's own thread does not count). An idle window shows almost nothing."""
     import threading
 
     with SynthServer(mode="thread") as srv:
@@ -324,10 +326,11 @@ def test_stats_report_the_servers_own_cpu_share_over_the_window():
                 pass
             done.set()
 
-        start = time.perf_counter_ns() - 150_000_000  # the last sample before the burn
+        since = time.perf_counter_ns() - 300_000_000  # samples before the burn are inside
         srv._loop.call_soon_threadsafe(burn)  # type: ignore[union-attr]
-        done.wait(30)
-        busy = srv.stats(since_ns=start)  # to the sample the request itself takes
+        done.wait(60)
+        busy = srv.stats(since_ns=since)  # to the sample the request itself takes
+        span_s = (time.perf_counter_ns() - since) / 1e9
         idle = srv.stats(since_ns=idle_from, until_ns=idle_to)
-    assert busy.cpu_fraction is not None and busy.cpu_fraction > 0.3
+    assert busy.cpu_fraction is not None and busy.cpu_fraction >= 0.4 / span_s
     assert idle.cpu_fraction is not None and idle.cpu_fraction < 0.1
