@@ -34,6 +34,9 @@ class SynthConfig(StrictConfig):
     so a request of `max_tokens` tokens has `ceil(max_tokens / tokens_per_chunk)` chunks.
     A non-streamed request is answered whole when its last chunk would have been due.
 
+    Several `processes` share one port (the kernel spreads connections over them); each
+    counts its own arrivals (`seq`, `fail_rate`) and answers `/metrics` for itself.
+
     Failures: generation request number n (0-based, arrival order) fails iff
     `floor((n + 1) * fail_rate) > floor(n * fail_rate)`, so exactly `floor(N * fail_rate)` of
     the first N fail, evenly spread. `http_500` answers 500 at once; `error_chunk` streams
@@ -54,7 +57,16 @@ class SynthConfig(StrictConfig):
     fail_rate: float = Field(default=0.0, ge=0, le=1)
     fail_mode: FailMode = "http_500"
     record_path: Path | None = Field(default=None, description="JSONL written on shutdown")
-    cpu: int | None = Field(default=None, ge=0, description="pin the server to this CPU")
+    cpu: int | None = Field(
+        default=None, ge=0, description="pin the server to this CPU (process i: cpu + i)"
+    )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (SO_REUSEPORT), each with its own "
+        "event loop; records, stats and the record file cover all of them",
+    )
     tick_s: float = Field(
         default=50e-6,
         gt=0,
@@ -175,6 +187,22 @@ def lateness_summary(
         backlogged_chunks=backlogged,
         first_sent_ns=first,
         last_sent_ns=last,
+    )
+
+
+def merged_summary(
+    records: Iterable[SynthRequestRecord],
+    members: Sequence[LatenessSummary],
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+) -> LatenessSummary:
+    """One summary for a group of server processes: lateness over all their records, the
+    CPU share of the busiest member (each is one thread on at most one core)."""
+    shares = [m.cpu_fraction for m in members if m.cpu_fraction is not None]
+    summary = lateness_summary(records, since_ns=since_ns, until_ns=until_ns)
+    return summary.model_copy(
+        update={"cpu_fraction": max(shares) if shares else None, "processes": len(members)}
     )
 
 

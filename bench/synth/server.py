@@ -8,7 +8,8 @@ one wake-up of the loop (`scheduler.TimerWheel`). Routes:
     POST /v1/completions, /v1/chat/completions  (stream or not; include_usage honoured)
     GET  /health, /v1/models, /metrics           (vLLM-style counters and gauges)
     POST /reset_prefix_cache                     (200, nothing to reset)
-    GET  /synth/records[?clear=1]                what was sent and when, JSONL
+    GET  /synth/records[?clear=1&active=1]       what was sent and when, JSONL (active=1:
+                                                 with snapshots of streams in flight)
     GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness and CPU share (window), JSON
     POST /synth/records/dump                     write the records to --record now
 
@@ -75,6 +76,7 @@ class SynthCore:
         self.success_total = 0
         self.created = int(time.time())
         self.stopped: asyncio.Future[None] = loop.create_future()
+        self.control_port: int | None = None  # a group member's private port
         self.cpu_times_ns = array("q")  # when, and how much CPU the loop thread had used
         self.cpu_used_ns = array("q")
         self._cpu_handle: asyncio.Handle | None = loop.call_soon(self._sample_cpu)
@@ -121,7 +123,8 @@ class SynthCore:
         if req.path == "/synth/records/dump":
             return self._dump()
         params = dict(p.partition("=")[::2] for p in req.query.split("&") if p)
-        records = self.records(include_active=req.path == "/synth/stats")
+        active = req.path == "/synth/stats" or params.get("active") == "1"
+        records = self.records(include_active=active)
         if params.get("clear") == "1":
             self.raw_records.clear()
         if req.path == "/synth/records":
@@ -378,19 +381,30 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def serve(config: SynthConfig, on_ready: Callable[[int, SynthCore], None]) -> SynthCore:
-    """Listen, call `on_ready(port, core)`, serve until `core.request_stop()`, then shut down."""
+async def serve(
+    config: SynthConfig, on_ready: Callable[[int, SynthCore], None], *, member: bool = False
+) -> SynthCore:
+    """Listen, call `on_ready(port, core)`, serve until `core.request_stop()`, then shut down.
+
+    A `member` of a group of server processes listens with SO_REUSEPORT (the kernel
+    spreads new connections over the group) and on a private port of its own as well
+    (`core.control_port`), through which the group's handle reaches this one process.
+    """
     loop = asyncio.get_running_loop()
     core = SynthCore(config, loop)
-    listener = await loop.create_server(
-        lambda: Connection(core), config.host, config.port, backlog=4096, reuse_address=True
-    )
-    port = listener.sockets[0].getsockname()[1]
-    on_ready(port, core)
+    listeners = [await loop.create_server(
+        lambda: Connection(core), config.host, config.port, backlog=4096, reuse_address=True,
+        reuse_port=member or None,
+    )]  # fmt: skip
+    if member:
+        listeners.append(await loop.create_server(lambda: Connection(core), config.host, 0))
+        core.control_port = listeners[1].sockets[0].getsockname()[1]
+    on_ready(listeners[0].sockets[0].getsockname()[1], core)
     try:
         await core.stopped
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
         core.shutdown()
     return core
 

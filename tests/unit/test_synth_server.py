@@ -334,3 +334,37 @@ def test_stats_report_the_servers_own_cpu_share_over_the_window():
         idle = srv.stats(since_ns=idle_from, until_ns=idle_to)
     assert busy.cpu_fraction is not None and busy.cpu_fraction >= 0.4 / span_s
     assert idle.cpu_fraction is not None and idle.cpu_fraction < 0.1
+
+
+def test_several_processes_share_one_port_and_one_record(tmp_path: Path):
+    """Two server processes on one port (SO_REUSEPORT): 32 connections spread over both
+    (all on one has odds 2 × 2⁻³² against), every request in the merged record exactly
+    once, a summary and a record file covering both, the busiest member's CPU share."""
+    from bench.config.run import ConcurrencyLoad
+    from bench.loadgen.client import StreamTarget
+    from bench.loadgen.drive import drive
+    from bench.records import RequestSpec
+
+    path = tmp_path / "group.jsonl"
+    specs = [RequestSpec(request_id=f"g{i:02d}", body={"prompt": "a b", "max_tokens": 8},
+                         requested_output_tokens=8) for i in range(64)]  # fmt: skip
+    records = []
+    with SynthServer(SynthConfig(**FAST, processes=2, record_path=path)) as srv:
+        assert len(set(srv.pids)) == 2
+        target = StreamTarget(srv.base_url, "synth", token_ids=False)
+        _run(drive(target, specs, ConcurrencyLoad(concurrency=32), on_record=records.append))
+        served = srv.records()
+        per_member = [len(srv.records_of(i)) for i in range(2)]
+        stats = srv.stats()
+    assert [r.status for r in records] == ["ok"] * 64
+    assert sorted(r.request_id for r in served) == [f"cmpl-g{i:02d}" for i in range(64)]
+    assert sum(per_member) == 64 and min(per_member) > 0
+    assert stats.processes == 2 and stats.requests == 64 and stats.chunks == 64 * 8
+    assert stats.cpu_fraction is not None and 0 <= stats.cpu_fraction < 1.5
+    assert srv.summary is not None and srv.summary.requests == 64
+    assert sorted(r.request_id for r in read_records(path)) == sorted(r.request_id for r in served)
+
+
+def test_several_processes_need_their_own_processes_not_threads():
+    with pytest.raises(ValueError, match="need mode='process'"):
+        SynthServer(SynthConfig(processes=2), mode="thread")
