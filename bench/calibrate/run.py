@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, JsonValue, model_validator
@@ -21,7 +21,7 @@ from bench.calibrate.verdict import Figures, Verdict, verdict
 from bench.config.loading import StrictConfig
 from bench.config.run import ConcurrencyLoad, Load, RateLoad
 from bench.records import ClientLoad, Record, RequestRecord, RequestSpec
-from bench.synth.records import LatenessSummary
+from bench.synth.records import LatenessSummary, SynthConfig
 
 NS_PER_S = 1_000_000_000
 
@@ -41,6 +41,7 @@ class CalibrationPlan(StrictConfig):
     num_requests: int | None = Field(default=None, ge=1)
     warmup_requests: int | None = Field(default=None, ge=0)
     server_cpu: int | None = Field(default=None, ge=0)
+    server_processes: int = Field(default=1, ge=1, le=64)
     seed: int = 0
     floor: bool = Field(
         default=True,
@@ -125,9 +126,9 @@ class CalibrationReport(Record):
     machine: MachineUse | None = None
 
 
-def client_cores(allowed_cpus: Sequence[int], workers: int, server_cpu: int | None) -> int:
+def client_cores(allowed_cpus: Sequence[int], workers: int, server_cpus: Collection[int]) -> int:
     """Cores the rehearsal's client can keep busy: `usable_cores` of the CPUs its affinity
-    allows other than the one the synthetic server is pinned to (all of them when that
+    allows other than those the synthetic server is pinned to (all of them when that
     leaves none, or when the mask is unknown: then one per worker is assumed).
 
     Example: `--workers 2` under `taskset -c 0` → 1 core; allowed 0-3, server on 3 → 2.
@@ -136,8 +137,22 @@ def client_cores(allowed_cpus: Sequence[int], workers: int, server_cpu: int | No
 
     if not allowed_cpus:
         return max(1, workers)
-    free = [c for c in allowed_cpus if c != server_cpu] or list(allowed_cpus)
+    free = [c for c in allowed_cpus if c not in server_cpus] or list(allowed_cpus)
     return usable_cores(len(free), workers)
+
+
+def server_cpus(plan: CalibrationPlan) -> set[int]:
+    """The CPUs the synthetic server is pinned to: server_cpu … + server_processes − 1."""
+    if plan.server_cpu is None:
+        return set()
+    return set(range(plan.server_cpu, plan.server_cpu + plan.server_processes))
+
+
+def synth_config(plan: CalibrationPlan) -> SynthConfig:
+    """The synthetic server that plays the plan's model server."""
+    return SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s, cpu=plan.server_cpu,
+                       tokens_per_chunk=plan.tokens_per_chunk,
+                       processes=plan.server_processes)  # fmt: skip
 
 
 def build_specs(plan: CalibrationPlan) -> list[RequestSpec]:
@@ -176,7 +191,7 @@ def ingest(plan: CalibrationPlan, records: list[RequestRecord], stats: object) -
     cpu_s = float(getattr(stats, "cpu_s", 0.0))
     per_chunk = cpu_s / chunks * 1e6 if chunks else None
     cores = client_cores(getattr(stats, "allowed_cpus", None) or [],
-                         int(getattr(stats, "workers", 1)), plan.server_cpu)  # fmt: skip
+                         int(getattr(stats, "workers", 1)), server_cpus(plan))  # fmt: skip
     ceiling = cores * 1e6 / per_chunk if per_chunk else None
     return Ingest(
         offered_chunks_per_s=offered, achieved_chunks_per_s=achieved,
@@ -201,12 +216,10 @@ def run_calibration(plan: CalibrationPlan) -> CalibrationReport:
     from bench.loadgen.client import StreamTarget
     from bench.loadgen.drive import drive
     from bench.synth.control import SynthServer
-    from bench.synth.records import SynthConfig
 
     specs = build_specs(plan)
     records: list[RequestRecord] = []
-    config = SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s,
-                         tokens_per_chunk=plan.tokens_per_chunk, cpu=plan.server_cpu)  # fmt: skip
+    config = synth_config(plan)
     meter = MachineMeter()
     meter.start()  # before the server starts: its CPU and the workers' are "own"
     with SynthServer(config) as server:
@@ -296,6 +309,11 @@ def render(report: CalibrationReport) -> str:
             f"machine floor (bytes-only reader, {fl.concurrency} connections): "
             f"{fl.chunks_per_s:,.0f} chunks/s at {fl.cpu_fraction:.0%} of a core"
             + (f", {fl.cpu_us_per_chunk:.2f} µs per chunk" if fl.cpu_us_per_chunk else "")
+            + (
+                f", TTFT error p50 {ms(fl.ttft_error_s.p50)}, p99 {ms(fl.ttft_error_s.p99)}"
+                if fl.ttft_error_s
+                else ""
+            )
             + f"; server late p99 {ms(fl.server_late_p99_s)}"
         )
     lines += [f"  {'ok ' if ch.ok else 'BAD'} {ch.detail}" for ch in report.verdict.checks]

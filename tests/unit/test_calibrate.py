@@ -3,7 +3,7 @@
 import pytest
 
 from bench.calibrate.compare import fidelity
-from bench.calibrate.run import CalibrationPlan, client_cores
+from bench.calibrate.run import CalibrationPlan, client_cores, server_cpus
 from bench.calibrate.verdict import Figures, verdict
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.assess import LIMITS
@@ -163,7 +163,7 @@ def test_floor_takes_one_client_cores_share_of_the_plan():
                                              workers=3), cores=3) == 171  # fmt: skip
     # two workers confined to one core: that core's reader carries the whole load
     two_on_one = CalibrationPlan(load=ConcurrencyLoad(concurrency=512), workers=2)
-    assert floor_concurrency(two_on_one, cores=client_cores([0], 2, None)) == 512
+    assert floor_concurrency(two_on_one, cores=client_cores([0], 2, set())) == 512
     # open loop: in flight = rate × request time = 200/s × 1.325 s = 265
     assert floor_concurrency(CalibrationPlan(load=RateLoad(rate_per_s=200)), cores=1) == 265
     capped = CalibrationPlan(load=RateLoad(rate_per_s=200, max_concurrency=100), workers=2)
@@ -171,12 +171,16 @@ def test_floor_takes_one_client_cores_share_of_the_plan():
 
 
 def test_client_cores_count_only_the_cores_the_client_may_use():
-    assert client_cores([0], 2, None) == 1  # --workers 2 under taskset -c 0
-    assert client_cores([0, 1], 2, 1) == 1  # the server pinned to the second one
-    assert client_cores([0, 1, 2, 3], 2, 3) == 2
-    assert client_cores([0, 1, 2, 3], 8, 3) == 3
-    assert client_cores([1], 1, 1) == 1  # sharing the server's core still leaves one
-    assert client_cores([], 2, None) == 2  # mask unknown: one core per worker assumed
+    assert client_cores([0], 2, set()) == 1  # --workers 2 under taskset -c 0
+    assert client_cores([0, 1], 2, {1}) == 1  # the server pinned to the second one
+    assert client_cores([0, 1, 2, 3], 2, {3}) == 2
+    assert client_cores([0, 1, 2, 3], 8, {3}) == 3
+    assert client_cores([0, 1, 2, 3, 4, 5], 8, {4, 5}) == 4  # two server processes
+    assert client_cores([1], 1, {1}) == 1  # sharing the server's core still leaves one
+    assert client_cores([], 2, set()) == 2  # mask unknown: one core per worker assumed
+    two = CalibrationPlan(load=ConcurrencyLoad(concurrency=8), server_cpu=2, server_processes=2)
+    assert server_cpus(two) == {2, 3}
+    assert server_cpus(CalibrationPlan(load=ConcurrencyLoad(concurrency=8))) == set()
 
 
 def test_the_ceiling_counts_the_cores_the_client_may_use():
@@ -242,3 +246,16 @@ def test_other_processes_cpu_by_hand():
 
     assert busy_cpu_s(line) == pytest.approx(ticks / os.sysconf("SC_CLK_TCK"))
     assert busy_cpu_s("intr 1 2") is None
+
+
+def test_floor_ttft_error_by_hand():
+    """Request 7 sent at 1 ms, its first event read at 53 ms; the server read it at 2 ms
+    and sent the first chunk at 52 ms: (53 − 1) − (52 − 2) = 2 ms. Request 8 never matched."""
+    from bench.calibrate.floor import FloorRun, floor_ttft_errors, request_bytes, with_id
+
+    run = FloorRun(0, 100 * MS, 0, 0.0, [(7, 1 * MS, 53 * MS), (8, 1 * MS, 60 * MS)])
+    srv = server("cmpl-floor-000000007", 2 * MS, [52 * MS, 57 * MS])
+    assert floor_ttft_errors(run, [srv]) == pytest.approx([0.002])
+    req = request_bytes(8000, 3, 2)
+    assert b"x-request-id: floor-000000000\r\n" in req
+    assert with_id(req, 7) == req.replace(b"floor-000000000", b"floor-000000007")
