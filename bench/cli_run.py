@@ -102,7 +102,7 @@ def run(
     from bench.config.loading import validate_data
     from bench.config.run import RunConfig
     from bench.cost.assumptions import load_assumptions, with_overrides
-    from bench.runner import execute_run, new_run_id
+    from bench.runner import execute_run, new_run_id, preflight
 
     if (concurrency is None) == (rate is None):
         if rate is None:
@@ -182,6 +182,7 @@ def run(
         },
         source=str(cost_file) if cost_file else "command line",
     )
+    preflight(config)  # before the progress bar: a missing engine is exit 2, not a traceback
     from bench.cli_progress import run_with_progress
 
     report = run_with_progress(config, assumptions, execute_run)

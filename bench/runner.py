@@ -83,8 +83,31 @@ class RunPlan:
     max_model_len: int | None = None
 
 
+def preflight(config: RunConfig) -> None:
+    """The optional packages this run needs are installed (looked up, nothing imported):
+    vLLM for a managed or in-process engine, OpenCV for an mp4 video workload.
+
+    Raises:
+        UserError: naming the extra to install (exit 2), before any work starts.
+    """
+    from bench.extras import require, require_vllm
+
+    if not isinstance(config.engine, EndpointEngine):
+        require_vllm(f"a {config.engine.kind} engine")
+    if not isinstance(config.workload, ShapeWorkload):
+        from bench.workloads.spec import VideoWorkload
+        from bench.workloads.suite import get_workload
+
+        ref = config.workload
+        spec = get_workload(ref.name, ref.suite_file)
+        if isinstance(spec, VideoWorkload) and spec.delivery == "video_url":
+            require("cv2", f"workload {ref.name} (mp4 video)")
+
+
 def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> RunPlan:
-    """Validate model, hardware and engine choice; raise UserError before any work."""
+    """Validate model, hardware, engine choice and the optional packages the run needs;
+    raise UserError before any work."""
+    preflight(config)
     catalog, _ = load_catalog()
     entry = catalog.get(config.model)
     profile = load_profile(config.hardware)

@@ -134,6 +134,10 @@ def export_cmd(
     from bench.store.db import Store
     from bench.store.query import make_filter
 
+    if fmt == "parquet":
+        from bench.extras import require
+
+        require("pyarrow", "--format parquet")
     given = dict(sku=sku, model=model, workload=workload, status=status, sweep=sweep,
                  since=since, until=until)  # fmt: skip
     filters = make_filter(**given)
