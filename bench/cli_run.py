@@ -75,6 +75,13 @@ def run(
     ] = None,
     api_key_env: Annotated[str | None, typer.Option(help="env variable holding the key")] = None,
     served_model: Annotated[str | None, typer.Option(help="model name the endpoint serves")] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --endpoint: folder of the served model's tokenizer files, to "
+            "build token-exact prompts with (default: the catalog model's)"
+        ),
+    ] = None,
     offline: Annotated[bool, typer.Option(help="in-process vllm.LLM, max throughput")] = False,
     placement: Annotated[
         str,
@@ -160,6 +167,7 @@ def run(
             "hardware": hardware,
             "gpus": gpus,
             "output_dir": str(out or Path("reports") / "runs" / new_run_id()),
+            "tokenizer": tokenizer,
         },
         "command line",
     )
