@@ -34,6 +34,7 @@ _OPTION_OF = {
     "fail_rate": "--fail-rate",
     "fail_mode": "--fail-mode",
     "cpu": "--cpu",
+    "processes": "--processes",
     "default_max_tokens": "--default-max-tokens",
     "max_model_len": "--max-model-len",
 }
@@ -56,7 +57,19 @@ def serve(
     fail_mode: Annotated[
         str, typer.Option(help="http_500 (at once) or error_chunk (mid-stream error event)")
     ] = "http_500",
-    cpu: Annotated[int | None, typer.Option(help="pin the server to this CPU")] = None,
+    cpu: Annotated[
+        int | None,
+        typer.Option(
+            help="pin the server to this CPU (with --processes N: CPUs cpu … cpu+N−1, one each)"
+        ),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="server processes sharing the port (SO_REUSEPORT), for loads "
+            "one core cannot send in time"
+        ),
+    ] = 1,
     default_max_tokens: Annotated[
         int, typer.Option(help="output tokens when a request gives no max_tokens")
     ] = 16,
@@ -86,6 +99,7 @@ def serve(
         "fail_rate": fail_rate,
         "fail_mode": fail_mode,
         "cpu": cpu,
+        "processes": processes,
         "default_max_tokens": default_max_tokens,
         "max_model_len": max_model_len,
     }
@@ -102,7 +116,9 @@ def serve(
         typer.echo(f"synth server listening on http://{host}:{bound_port}")
         typer.echo(
             f"  model {model}, TTFT {ttft_ms:g} ms, gap {itl_ms:g} ms, "
-            f"{tokens_per_chunk} token(s) per chunk; Ctrl-C to stop"
+            f"{tokens_per_chunk} token(s) per chunk"
+            + (f", {processes} processes" if processes > 1 else "")
+            + "; Ctrl-C to stop"
         )
 
     summary = run_foreground(config, ready)
