@@ -223,11 +223,13 @@ def run_benchmark(
     placement: Placement | None = None,
     owned_dir: RunDir | None = None,
     server_log: Path | None = None,
+    notes: list[str] | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
     The run directory is claimed (locked, checked: bench.run_dir) for the run's duration,
-    unless the caller already holds it (`owned_dir`).
+    unless the caller already holds it (`owned_dir`). `notes`: what the caller's own checks
+    could not tell (e.g. a malformed /v1/models), carried into the report.
 
     With a managed engine the caller (`execute_run`) starts the server and passes its URL,
     a watchdog, where the server was placed (kept in the provenance) and its log (searched
@@ -326,7 +328,8 @@ def run_benchmark(
                 trace=trace,
                 workload_info=workload_info,
                 planned=outcome.planned,
-                notes=outcome.notes + server_log_notes(server_log, log_offset, log.records),
+                notes=[*(notes or []), *outcome.notes,
+                       *server_log_notes(server_log, log_offset, log.records)],  # fmt: skip
             )
             write_run(run_dir, report, trace, log)
         if outcome.interrupted is not None:
@@ -507,7 +510,9 @@ def execute_run(
         if isinstance(config.engine, EndpointEngine):
             from bench.engines.endpoint import check_endpoint
 
-            check_endpoint(config.engine.url, config.engine.api_key_env)
+            check = check_endpoint(config.engine.url, config.engine.api_key_env)
+            notes = [check.note] if check.note else []
+            return run_benchmark(config, plan=plan, on_record=on_record, notes=notes)
         return run_benchmark(config, plan=plan, on_record=on_record)
     with RunDir.claim(config.output_dir) as owned:
         return _run_managed(config, plan, owned, on_record, say)
