@@ -291,7 +291,12 @@ def check_like_for_like(
     if allow_mixed:
         return f"MIXED BASIS ({', '.join(kinds)}): {listing} — not like for like"
     common = set.intersection(*(available_kinds(profiles[c.sku], c.basis) for c in priced))
-    hint = f"--price-tier {sorted(common)[0]}" if common else "--price SKU=VALUE for each SKU"
+    ordered = [k for k in (*RENT_KINDS, *OWNED_KINDS) if k in common]
+    hint = (
+        f"--price-tier {ordered[0]} (kinds every SKU has: {', '.join(ordered)})"
+        if ordered
+        else "--price SKU=VALUE for each SKU"
+    )
     raise UserError(
         f"the SKUs' prices are of different kinds ({', '.join(kinds)}): {listing}",
         field="--price-tier",

@@ -60,11 +60,7 @@ def _power_lines(
     """Electricity cost per GPU-hour and its working."""
     cur, dev = a.currency, device_word(profile)
     overhead, overhead_note = _overhead(profile, a)
-    if a.electricity_price_per_kwh is not None:
-        price, price_note = a.electricity_price_per_kwh, "assumptions"
-    else:
-        price = a.from_usd(DEFAULT_ELECTRICITY_USD_PER_KWH)
-        price_note = "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
+    price, price_note = _electricity_price(a)
     cost = f.power_cost_per_hour(power_w, overhead, a.pue, price)
     lines = [
         _line("node overhead factor", overhead, "x", "configured", overhead_note),
@@ -79,6 +75,13 @@ def _power_lines(
         ),
     ]
     return cost, lines
+
+
+def _electricity_price(a: CostAssumptions) -> tuple[float, str]:
+    if a.electricity_price_per_kwh is not None:
+        return a.electricity_price_per_kwh, "assumptions"
+    price = a.from_usd(DEFAULT_ELECTRICITY_USD_PER_KWH)
+    return price, "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
 
 
 def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
@@ -344,3 +347,13 @@ def run_cost(
         lines=lines,
         estimated=any(ln.basis == "estimated" for ln in cost_inputs),
     )
+
+
+def power_inputs(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, float, float]:
+    """(node overhead factor, PUE, electricity price per kWh in `a.currency`) as used."""
+    return _overhead(profile, a)[0], a.pue, _electricity_price(a)[0]
+
+
+def power_cost_per_gpu_hour(profile: HardwareProfile, a: CostAssumptions, power_w: float) -> float:
+    """Electricity per busy GPU-hour in `a.currency`: W / 1000 × node overhead × PUE × price."""
+    return f.power_cost_per_hour(power_w, *power_inputs(profile, a))

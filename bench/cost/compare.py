@@ -1,43 +1,82 @@
 """`bench compare`: the procurement table of several SKUs for one model at matched SLO tiers.
 
-Per tier and SKU: tokens/s per GPU at the tier's operating point, $/M total tokens on the
-rent and the owned basis, tokens per kWh (device power), tokens/s per $1k of capex; ranked
-by $/M (rent, else owned), and one plain sentence per tier on whether the high-end card
-(highest dense BF16 TFLOPS) is cheaper per token and by how much. SKUs without runs are
-projected from a measured SKU's curve only when asked, and labelled "projected".
+Like for like on both axes:
+- workloads: runs are grouped by workload (`bench.cost.workload_key`); only workloads every
+  measured SKU ran are compared, each on its own; the others are named in a note;
+- prices: every SKU is priced on the basis asked (`--basis rent|owned`) by a price of one
+  kind (`bench.cost.basis`): `--price-tier KIND` takes the matching tier of each SKU,
+  `--price SKU=VALUE` gives a SKU's price; prices of different kinds are refused unless
+  `--allow-mixed-basis`, and then every verdict says so.
+
+Per workload, tier and SKU: tokens/s per GPU at the tier's operating point, the SKU's
+price per GPU-hour with its tier, kind and date, $/M total tokens, tokens per kWh (device
+power) and tokens/s per $1k of capex; ranked by $/M, with one sentence per tier on whether
+the high-end card (most dense compute) is cheaper per token and by how much. SKUs without
+runs are projected only when asked (`bench.cost.projection`: bounded, a low–high range,
+labelled projected everywhere, across vendors only with `--cross-vendor`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import Field
 
 from bench.cost import formulas as f
 from bench.cost.assumptions import CostAssumptions
+from bench.cost.basis import PriceChoice, Unpriced, check_like_for_like, choose_prices
 from bench.cost.breakdown import gpu_hour_cost
+from bench.cost.projection import (
+    ESTIMATES,
+    Estimate,
+    Projection,
+    choose_reference,
+    model_facts,
+)
+from bench.cost.projection import project as project_curve
 from bench.cost.quote import curve_points, tier_power
 from bench.cost.runs import StoredRun
 from bench.cost.tiers import QuoteTier, TierPoint, tier_point
+from bench.cost.workload_key import group_by_workload
 from bench.errors import UserError
 from bench.hardware.profiles import load_profile
 from bench.hardware.schema import HardwareProfile
-from bench.records import Basis, Distribution, Record
-from bench.sweep.curve import CurvePoint
+from bench.records import Basis, Record
 
 
 class CompareRow(Record):
+    """One SKU at one tier of one workload. Money in the report currency.
+
+    `gpu_hour_price` is the price the SKU is compared on (contract rent, modelled owning
+    cost, or the capex build-up's total), `gpu_hour_cost` adds power when the price excludes
+    it. Projected rows carry `_low` / `_high` throughputs and prices (module docstring).
+    """
+
     sku: str
     name: str
+    workload: str
     tier: str
     status: str
     projected: bool = False
     note: str
+    basis: str
+    price: str | None = None
+    price_kind: str | None = None
+    price_date: str | None = None
+    gpu_hour_price: float | None = None
+    gpu_hour_cost: float | None = None
     total_tok_per_s_per_gpu: float | None = None
+    input_tok_per_s_per_gpu: float | None = None
     output_tok_per_s_per_gpu: float | None = None
-    rent_per_m_total: float | None = None
-    owned_per_m_total: float | None = None
-    owned_method: str | None = None
+    total_tok_per_s_per_gpu_low: float | None = None
+    total_tok_per_s_per_gpu_high: float | None = None
+    input_tok_per_s_per_gpu_low: float | None = None
+    input_tok_per_s_per_gpu_high: float | None = None
+    output_tok_per_s_per_gpu_low: float | None = None
+    output_tok_per_s_per_gpu_high: float | None = None
+    per_m_total: float | None = None
+    per_m_total_low: float | None = None
+    per_m_total_high: float | None = None
     tokens_per_kwh: float | None = None
     power_basis: Basis | None = None
     tok_per_s_per_kusd_capex: float | None = None
@@ -49,118 +88,92 @@ class Comparison(Record):
     currency: str
     fx_usd_per_unit: float
     utilization: float
+    basis: str
+    price_tier: str | None
     tiers: list[str]
+    workloads: list[str]
     rows: list[CompareRow]
     verdicts: list[str]
     notes: list[str] = Field(default_factory=list)
 
 
-def _per_m(
-    profile: HardwareProfile, a: CostAssumptions, power_w: float, basis: Basis, tok_s: float
-) -> tuple[float | None, str | None]:
-    try:
-        cost, lines = gpu_hour_cost(profile, a, power_w, basis)
-    except UserError as exc:
-        return None, exc.message
-    method = next((ln.note for ln in lines if ln.name == "owned cost"), "capex build-up")
-    return f.cost_per_million_tokens(f.effective_hour_cost(cost, a.utilization), tok_s), method
-
-
-def _owned_assumptions(profile: HardwareProfile, a: CostAssumptions) -> CostAssumptions:
-    """Owned basis per SKU: capex build-up when the profile has capex, else the neocloud tier."""
-    tier = None
-    if profile.prices.capex_usd_per_gpu is None:
-        names = [t.tier for t in profile.prices.owned]
-        tier = "semianalysis-neocloud" if "semianalysis-neocloud" in names else None
-    return a.model_copy(update={"basis": "owned", "price_tier": tier, "capex_per_gpu": None})
-
-
-def _row(
+def _price_row(
+    row: CompareRow,
     profile: HardwareProfile,
     a: CostAssumptions,
-    tp: TierPoint,
+    choice: PriceChoice | Unpriced,
     power: tuple[float, Basis],
-    projected: bool,
 ) -> CompareRow:
-    base = CompareRow(
-        sku=profile.sku,
-        name=profile.name,
-        tier=tp.tier,
-        status=tp.status,
-        projected=projected,
-        note=tp.note,
-    )
-    tok_s = tp.total_tok_per_s_per_gpu
-    if not tp.reached or tok_s is None:
-        return base
-    power_w, power_basis = power
-    rent_a = a.model_copy(update={"basis": "rent", "price_tier": None, "capex_per_gpu": None})
-    rent, _ = _per_m(profile, rent_a, power_w, power_basis, tok_s)
-    owned, method = _per_m(profile, _owned_assumptions(profile, a), power_w, power_basis, tok_s)
-    capex = profile.prices.capex_usd_per_gpu
-    return base.model_copy(
+    """`row` with its price, GPU-hour cost and $/M total (low/high where it has a range)."""
+    if isinstance(choice, Unpriced):
+        return row.model_copy(update={"price": f"none: {choice.reason.split(' (')[0]}"})
+    cost, lines = gpu_hour_cost(profile, choice.assumptions(a), *power)
+    price = next((ln.value for ln in lines if ln.name in ("rent price", "owned cost")), cost)
+    effective = f.effective_hour_cost(cost, a.utilization)
+
+    def per_m(tok_s: float | None) -> float | None:
+        return None if tok_s is None else f.cost_per_million_tokens(effective, tok_s)
+
+    return row.model_copy(
         update={
-            "total_tok_per_s_per_gpu": tok_s,
-            "output_tok_per_s_per_gpu": tp.output_tok_per_s_per_gpu,
-            "rent_per_m_total": rent,
-            "owned_per_m_total": owned,
-            "owned_method": method if owned is not None else f"n/a: {method}",
-            "tokens_per_kwh": f.tokens_per_kwh(tok_s, power_w),
-            "power_basis": power_basis,
-            "tok_per_s_per_kusd_capex": None if capex is None else tok_s / (capex.value / 1e3),
+            "price": choice.label,
+            "price_kind": choice.kind,
+            "price_date": choice.date,
+            "gpu_hour_price": price,
+            "gpu_hour_cost": cost,
+            "per_m_total": per_m(row.total_tok_per_s_per_gpu),
+            "per_m_total_low": per_m(row.total_tok_per_s_per_gpu_high),
+            "per_m_total_high": per_m(row.total_tok_per_s_per_gpu_low),
         }
     )
 
 
-def _scaled(d: Distribution, factor: float) -> Distribution:
-    update = {
-        k: getattr(d, k) * factor
-        for k in ("mean", "min", "max", "p50", "p90", "p95", "p99")
-        if getattr(d, k) is not None
-    }
-    return d.model_copy(update=update)
-
-
-def project_points(
-    points: list[CurvePoint], ref: HardwareProfile, target: HardwareProfile
-) -> list[CurvePoint]:
-    """A measured SKU's curve projected onto another SKU (roofline-style, labelled projected).
-
-    Decode is memory-bandwidth bound: throughput × r and TPOT / r with r = BW_target /
-    BW_ref; prefill is compute bound: TTFT / c with c = BF16_target / BF16_ref.
-    """
-    r = target.memory_bandwidth_gbps.value / ref.memory_bandwidth_gbps.value
-    ref_tf, tgt_tf = ref.bf16_dense_tflops, target.bf16_dense_tflops
-    c = tgt_tf.value / ref_tf.value if ref_tf is not None and tgt_tf is not None else r
-    return [
-        p.model_copy(
-            update={
-                "total_tok_per_s_per_gpu": p.total_tok_per_s_per_gpu * r,
-                "input_tok_per_s_per_gpu": p.input_tok_per_s_per_gpu * r,
-                "output_tok_per_s_per_gpu": p.output_tok_per_s_per_gpu * r,
-                "request_per_s": p.request_per_s * r,
-                "tpot_s": _scaled(p.tpot_s, 1 / r),
-                "ttft_s": _scaled(p.ttft_s, 1 / c),
-                "e2e_s": _scaled(p.e2e_s, 1 / r),
-                "run_dir": None,
-            }
-        )
-        for p in points
-    ]
-
-
-def _rank_key(rows: list[CompareRow]) -> str:
-    """Rank on the basis that prices more rows: rent, else owned (ties go to rent)."""
-    rent = sum(r.rent_per_m_total is not None for r in rows)
-    owned = sum(r.owned_per_m_total is not None for r in rows)
-    return "rent_per_m_total" if rent >= owned else "owned_per_m_total"
-
-
-def _ranked(rows: list[CompareRow], key: str) -> list[CompareRow]:
-    """Rows with rank 1 = cheapest per token on `key`; unpriced rows unranked, last."""
-    ordered = sorted(
-        (r for r in rows if getattr(r, key) is not None), key=lambda r: getattr(r, key)
+def _measured_row(
+    profile: HardwareProfile, workload: str, tp: TierPoint, power: tuple[float, Basis], basis: str
+) -> CompareRow:
+    tok_s = tp.total_tok_per_s_per_gpu if tp.reached else None
+    capex = profile.prices.capex_usd_per_gpu
+    return CompareRow(
+        sku=profile.sku,
+        name=profile.name,
+        workload=workload,
+        tier=tp.tier,
+        status=tp.status,
+        note=tp.note,
+        basis=basis,
+        total_tok_per_s_per_gpu=tok_s,
+        input_tok_per_s_per_gpu=tp.input_tok_per_s_per_gpu if tok_s else None,
+        output_tok_per_s_per_gpu=tp.output_tok_per_s_per_gpu if tok_s else None,
+        tokens_per_kwh=None if tok_s is None else f.tokens_per_kwh(tok_s, power[0]),
+        power_basis=power[1] if tok_s else None,
+        tok_per_s_per_kusd_capex=None
+        if tok_s is None or capex is None
+        else tok_s / (capex.value / 1e3),
     )
+
+
+def _projected_row(
+    profile: HardwareProfile, workload: str, points: Mapping[Estimate, TierPoint], proj: Projection,
+    basis: str,
+) -> CompareRow:  # fmt: skip
+    mid, low, high = points["mid"], points["low"], points["high"]
+    reached = mid.reached and mid.total_tok_per_s_per_gpu is not None
+    note = "; ".join([*proj.notes, mid.note])
+    row = _measured_row(profile, workload, mid, (profile.board_power_w.value, "estimated"), basis)
+    update: dict[str, object] = {"projected": True, "status": "projected", "note": note}
+    if reached:
+        for kind in ("total", "input", "output"):
+            update[f"{kind}_tok_per_s_per_gpu_low"] = getattr(low, f"{kind}_tok_per_s_per_gpu")
+            update[f"{kind}_tok_per_s_per_gpu_high"] = getattr(high, f"{kind}_tok_per_s_per_gpu")
+    elif not proj.fits:
+        update["status"] = "does not fit"
+    return row.model_copy(update=update)
+
+
+def _ranked(rows: list[CompareRow]) -> list[CompareRow]:
+    """Rows with rank 1 = cheapest per token; unpriced rows unranked, last."""
+    priced = [r for r in rows if r.per_m_total is not None]
+    ordered = sorted(priced, key=lambda r: r.per_m_total or 0.0)
     rank = {r.sku: i + 1 for i, r in enumerate(ordered)}
     out = [r.model_copy(update={"rank": rank.get(r.sku)}) for r in rows]
     return sorted(out, key=lambda r: (r.rank is None, r.rank or 0))
@@ -172,30 +185,74 @@ def _compute(profile: HardwareProfile) -> float:
     return figure.value if figure is not None and profile.kind == "gpu" else 0.0
 
 
-def _verdict(
-    tier: str, rows: list[CompareRow], key: str, profiles: dict[str, HardwareProfile]
-) -> str:
-    """One sentence: is the high-end card (most dense compute) cheaper per token, by how much."""
+def _range(r: CompareRow) -> str:
+    if r.per_m_total_low is None or r.per_m_total_high is None:
+        return ""
+    return f", projected range {r.per_m_total_low:.4g}–{r.per_m_total_high:.4g}"
+
+
+def verdict(
+    tier: str, workload: str, rows: list[CompareRow], profiles: Mapping[str, HardwareProfile],
+    currency: str, mixed: str | None,
+) -> str:  # fmt: skip
+    """One sentence: is the high-end card (most dense compute) cheaper per token, by how much,
+    on which prices (tier, kind, date of each)."""
+    head = f"{tier} ({workload})" + (" — MIXED BASIS, not like for like" if mixed else "")
     if len(rows) < 2:
-        return f"{tier}: only one SKU, nothing to compare"
-    basis = key.split("_")[0]
+        return f"{head}: only one SKU, nothing to compare"
+    basis = rows[0].basis
     high = max(rows, key=lambda r: _compute(profiles[r.sku]))
-    others = [r for r in rows if r.sku != high.sku and getattr(r, key) is not None]
-    h = getattr(high, key)
-    if h is None:
-        why = "does not reach this tier" if not high.total_tok_per_s_per_gpu else "has no price"
-        return f"{tier}: {high.sku} (high-end) {why} on the {basis} basis ({high.note})"
+    others = [r for r in rows if r.sku != high.sku and r.per_m_total is not None]
+    if high.per_m_total is None:
+        why = "has no price" if high.total_tok_per_s_per_gpu else "does not reach this tier"
+        return f"{head}: {high.sku} (high-end) {why} on the {basis} basis ({high.note})"
     if not others:
-        return f"{tier}: no other SKU reaches this tier with a {basis}-basis price"
-    best = min(others, key=lambda r: getattr(r, key))
-    o = getattr(best, key)
+        return f"{head}: no other SKU reaches this tier with a {basis}-basis price"
+    best = min(others, key=lambda r: r.per_m_total or 0.0)
+    h, o = high.per_m_total, best.per_m_total or 0.0
     word = "cheaper" if h < o else "more expensive"
     label = " [projected]" if high.projected or best.projected else ""
-    return (
-        f"{tier}: {high.sku} (high-end) is {abs(o - h) / o:.0%} {word} per token than "
-        f"{best.sku}, the cheapest other card ({h:.4g} vs {o:.4g} per M total tokens, "
-        f"{basis} basis){label}"
+    prices = "; ".join(
+        f"{r.sku} {r.gpu_hour_price:.4g} {currency}/GPU-h, {r.price} ({r.price_kind}, "
+        f"{r.price_date or 'your price'})"
+        for r in (high, best)
     )
+    return (
+        f"{head}: {high.sku} (high-end) is {abs(o - h) / o:.0%} {word} per token than "
+        f"{best.sku}, the cheapest other card ({h:.4g}{_range(high)} vs {o:.4g}{_range(best)} "
+        f"{currency} per M total tokens; {basis} basis: {prices}){label}"
+    )
+
+
+def _projections(
+    project_args: Sequence[str],
+    workload_runs: Mapping[str, list[StoredRun]],
+    profiles: dict[str, HardwareProfile],
+    cross_vendor: bool,
+) -> tuple[dict[str, Projection], list[str]]:
+    """Projections of the asked SKUs onto one workload's measured curves, with warnings."""
+    from bench.catalog import load_catalog
+
+    out: dict[str, Projection] = {}
+    warnings: list[str] = []
+    measured = [profiles[s] for s in workload_runs]
+    for sku in project_args:
+        target = profiles[sku]
+        ref, warning = choose_reference(target, measured, cross_vendor=cross_vendor)
+        runs = workload_runs[ref.sku]
+        entry = load_catalog()[0].find(runs[0].model)
+        if entry is None:
+            raise UserError(
+                f"cannot project {runs[0].model}: it is not in the model catalog",
+                file="models.yaml",
+                field="--project",
+                fix="add the model (parameters, layers, KV heads, head size) to models.yaml",
+            )
+        engine = runs[0].report.config.get("engine") or {}
+        facts = model_facts(entry, engine.get("extra_args") or [], ref)
+        out[sku] = project_curve(curve_points(runs), facts, ref, target)
+        warnings += [warning] if warning else []
+    return out, warnings
 
 
 def make_comparison(
@@ -204,72 +261,106 @@ def make_comparison(
     *,
     tiers: Sequence[QuoteTier],
     project: Sequence[str] = (),
+    prices: Mapping[str, float] | None = None,
+    allow_mixed_basis: bool = False,
+    cross_vendor: bool = False,
 ) -> Comparison:
     """The procurement table for the one model of `runs` across their SKUs (+ projections).
 
     Raises:
-        UserError: runs of several models; a projected SKU with no measured SKU of its kind.
+        UserError: runs of several models; no workload every SKU ran; one price for every SKU
+            (`rent_price_per_gpu_hour` / `capex_per_gpu`); prices of different kinds without
+            `allow_mixed_basis`; a projection that cannot be made (see `projection`).
     """
     models = sorted({r.model for r in runs})
     if len(models) != 1:
         raise UserError(
             f"runs of several models: {models}", field="RUNS", fix="compare one model at a time"
         )
+    a = assumptions
+    if a.rent_price_per_gpu_hour is not None or a.capex_per_gpu is not None:
+        raise UserError(
+            "one price for every SKU does not compare SKUs",
+            field="rent_price_per_gpu_hour" if a.rent_price_per_gpu_hour else "capex_per_gpu",
+            fix="give each SKU's own price with --price SKU=VALUE (repeat)",
+        )
     by_sku: dict[str, list[StoredRun]] = {}
     for r in runs:
         by_sku.setdefault(r.sku, []).append(r)
-    profiles = {sku: load_profile(sku) for sku in [*by_sku, *project]}
-    a = assumptions
-    notes = [
-        "owned basis per SKU: capex build-up where the profile has capex, else the "
-        "SemiAnalysis neocloud owning cost; capex_per_gpu / price_tier are ignored"
-    ]
-    curves = {sku: curve_points(rs) for sku, rs in by_sku.items()}
-    projected: dict[str, tuple[list[CurvePoint], str]] = {}
-    for sku in project:
-        if sku in by_sku:
-            continue
-        tgt = profiles[sku]
-        refs = [s for s in by_sku if profiles[s].kind == tgt.kind]
-        if not refs:
-            raise UserError(
-                f"cannot project {sku}: no measured {tgt.kind} SKU to calibrate on",
-                field="--project",
-                fix="add runs of a SKU of the same kind",
-            )
-        bw = tgt.memory_bandwidth_gbps.value
-        ref = min(refs, key=lambda s: abs(profiles[s].memory_bandwidth_gbps.value - bw))
-        projected[sku] = (project_points(curves[ref], profiles[ref], tgt), ref)
+    profiles = {sku: load_profile(sku) for sku in by_sku}
+    projected = [load_profile(arg) for arg in project]
+    notes = [f"{p.sku} has runs: not projected" for p in projected if p.sku in profiles]
+    profiles |= {p.sku: p for p in projected if p.sku not in by_sku}
+    to_project = [p.sku for p in projected if p.sku not in by_sku]
+    choices = choose_prices(profiles, a, selector=a.price_tier, given=prices or {})
+    mixed = check_like_for_like(choices, profiles, allow_mixed=allow_mixed_basis)
+    notes += [mixed] if mixed else []
+    notes += [f"{c.sku}: {c.reason}; {c.fix}" for c in choices.values() if isinstance(c, Unpriced)]
+    shared = _shared_workloads(by_sku, notes)
     rows: list[CompareRow] = []
     verdicts = []
-    for tier in tiers:
-        tier_rows = []
-        for sku, rs in by_sku.items():
-            tp = tier_point(curves[sku], tier)
-            power = tier_power(profiles[sku], rs, tp.run_dirs)
-            tier_rows.append(_row(profiles[sku], a, tp, power, projected=False))
-        for sku, (points, ref) in projected.items():
-            tp = tier_point(points, tier)
-            ratio = (
-                profiles[sku].memory_bandwidth_gbps.value
-                / profiles[ref].memory_bandwidth_gbps.value
-            )
-            tp = tp.model_copy(
-                update={"note": f"projected from {ref} × bandwidth ratio {ratio:.2f}; {tp.note}"}
-            )
-            estimate: tuple[float, Basis] = (profiles[sku].board_power_w.value, "estimated")
-            tier_rows.append(_row(profiles[sku], a, tp, estimate, projected=True))
-        key = _rank_key(tier_rows)
-        tier_rows = _ranked(tier_rows, key)
-        rows += tier_rows
-        verdicts.append(_verdict(tier.name, tier_rows, key, profiles))
+    for label, workload_runs in shared.items():
+        projections, warnings = _projections(to_project, workload_runs, profiles, cross_vendor)
+        notes += warnings
+        curves = {sku: curve_points(rs) for sku, rs in workload_runs.items()}
+        for tier in tiers:
+            tier_rows = []
+            for sku, rs in workload_runs.items():
+                tp = tier_point(curves[sku], tier)
+                power = tier_power(profiles[sku], rs, tp.run_dirs)
+                row = _measured_row(profiles[sku], label, tp, power, a.basis)
+                tier_rows.append(_price_row(row, profiles[sku], a, choices[sku], power))
+            for sku, proj in projections.items():
+                points = {e: tier_point(proj.curves[e], tier) for e in ESTIMATES}
+                row = _projected_row(profiles[sku], label, points, proj, a.basis)
+                board: tuple[float, Basis] = (profiles[sku].board_power_w.value, "estimated")
+                tier_rows.append(_price_row(row, profiles[sku], a, choices[sku], board))
+            tier_rows = _ranked(tier_rows)
+            rows += tier_rows
+            verdicts.append(verdict(tier.name, label, tier_rows, profiles, a.currency, mixed))
     return Comparison(
         model=models[0],
         currency=a.currency,
         fx_usd_per_unit=a.usd_per_unit,
         utilization=a.utilization,
+        basis=a.basis,
+        price_tier=a.price_tier,
         tiers=[t.name for t in tiers],
+        workloads=list(shared),
         rows=rows,
         verdicts=verdicts,
-        notes=notes,
+        notes=list(dict.fromkeys(notes)),
     )
+
+
+def _shared_workloads(
+    by_sku: Mapping[str, list[StoredRun]], notes: list[str]
+) -> dict[str, dict[str, list[StoredRun]]]:
+    """Workload label → SKU → runs, for the workloads every SKU ran; the others go to notes.
+
+    Raises:
+        UserError: no workload was run on every SKU (the message names each SKU's workloads).
+    """
+    all_runs = [r for rs in by_sku.values() for r in rs]
+    groups = group_by_workload(all_runs, lambda r: r.workload)
+    shared: dict[str, dict[str, list[StoredRun]]] = {}
+    for label, members in groups.items():
+        skus = {r.sku for r in members}
+        if skus == set(by_sku):
+            shared[label] = {sku: [r for r in members if r.sku == sku] for sku in by_sku}
+        else:
+            runs = ", ".join(r.run_dir for r in members)
+            notes.append(
+                f"workload {label} not compared: only {', '.join(sorted(skus))} ran it ({runs})"
+            )
+    if not shared:
+        listing = "; ".join(
+            f"{sku}: {', '.join(sorted({r.workload.label for r in rs}))}"
+            for sku, rs in by_sku.items()
+        )
+        raise UserError(
+            f"no workload was run on every SKU, so nothing is like for like: {listing}",
+            field="RUNS",
+            fix="give runs of the same workload (shape, lengths, API, modality) for each SKU",
+        )
+    return shared
