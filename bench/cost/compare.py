@@ -80,7 +80,45 @@ class CompareRow(Record):
     tokens_per_kwh: float | None = None
     power_basis: Basis | None = None
     tok_per_s_per_kusd_capex: float | None = None
+    scenario: str | None = None
+    per_scenario: float | None = None
+    per_scenario_low: float | None = None
+    per_scenario_high: float | None = None
     rank: int | None = None
+
+
+SCENARIOS = {
+    "chat": "chat answer",
+    "agent": "agent booking (whole session)",
+    "image": "screenshot request",
+    "video": "5-second clip request",
+}
+"""Standard workloads whose runs price a scenario: the cost of one request (one whole task
+for the agent) = $/M total × its measured tokens."""
+
+
+def scenario_tokens(runs: Sequence[StoredRun]) -> tuple[str, float] | None:
+    """(scenario, mean tokens per request — per task for the agent) when `runs` are one of
+    the standard scenario workloads, else None."""
+    name = runs[0].workload.label.split(" ")[0]
+    if runs[0].workload.detail.startswith("shape") or name not in SCENARIOS:
+        return None
+    if name == "agent":
+        tasks = [
+            t.get("mean")
+            for r in runs
+            if (
+                t := (((r.report.workload or {}).get("outcome") or {}).get("sessions") or {}).get(
+                    "tokens_per_task", {}
+                )
+            )  # fmt: skip
+        ]
+        values = [float(v) for v in tasks if v]
+    else:
+        windows = [r.report.summary.steady_state or r.report.summary.whole_run
+                   for r in runs if r.report.summary]  # fmt: skip
+        values = [w.total_tok_per_s / w.request_per_s for w in windows if w.request_per_s > 0]
+    return (SCENARIOS[name], sum(values) / len(values)) if values else None
 
 
 class Comparison(Record):
@@ -168,6 +206,22 @@ def _projected_row(
     elif not proj.fits:
         update["status"] = "does not fit"
     return row.model_copy(update=update)
+
+
+def _with_scenario(row: CompareRow, scenario: str, tokens: float) -> CompareRow:
+    """`row` with the cost of one scenario = $/M total × tokens / 1e6 (and its range)."""
+
+    def cost(per_m: float | None) -> float | None:
+        return None if per_m is None else per_m * tokens / 1e6
+
+    return row.model_copy(
+        update={
+            "scenario": scenario,
+            "per_scenario": cost(row.per_m_total),
+            "per_scenario_low": cost(row.per_m_total_low),
+            "per_scenario_high": cost(row.per_m_total_high),
+        }
+    )
 
 
 def _ranked(rows: list[CompareRow]) -> list[CompareRow]:
@@ -316,6 +370,9 @@ def make_comparison(
                 board: tuple[float, Basis] = (profiles[sku].board_power_w.value, "estimated")
                 tier_rows.append(_price_row(row, profiles[sku], a, choices[sku], board))
             tier_rows = _ranked(tier_rows)
+            scenario = scenario_tokens([r for rs in workload_runs.values() for r in rs])
+            if scenario is not None:
+                tier_rows = [_with_scenario(r, *scenario) for r in tier_rows]
             rows += tier_rows
             verdicts.append(verdict(tier.name, label, tier_rows, profiles, a.currency, mixed))
     return Comparison(

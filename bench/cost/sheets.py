@@ -246,8 +246,8 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
             r.workload, r.tier, r.rank, r.sku, r.status, r.total_tok_per_s_per_gpu,
             r.total_tok_per_s_per_gpu_low, r.total_tok_per_s_per_gpu_high,
             r.output_tok_per_s_per_gpu, r.gpu_hour_price, r.price, r.price_kind, r.price_date,
-            r.per_m_total, r.per_m_total_low, r.per_m_total_high, r.tokens_per_kwh,
-            r.power_basis, r.tok_per_s_per_kusd_capex, r.note,
+            r.per_m_total, r.per_m_total_low, r.per_m_total_high, r.scenario, r.per_scenario,
+            r.tokens_per_kwh, r.power_basis, r.tok_per_s_per_kusd_capex, r.note,
         ]
         for r in c.rows
     ]  # fmt: skip
@@ -283,6 +283,8 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
                 *c.notes,
                 "tokens/kWh use device power (measured, else board power: estimated)",
                 "projected rows: roofline projection with a low–high range (docs/cost-model.md)",
+                "scenario: the cost of one request (one whole task for the agent) of a standard "
+                "workload, from its measured tokens; other workloads have none",
             ],
         ),
         Sheet(

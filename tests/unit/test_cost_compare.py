@@ -214,3 +214,27 @@ def test_fixture_runs_are_valid_and_reproducible() -> None:
         for key in ("model", "workload", "load", "hardware", "gpus"):
             assert stored.config[key] == report.config[key], (rel, key)
         assert read_requests(RUNS / rel) == requests
+
+
+def test_scenario_cost_from_runs_of_a_standard_workload(tmp_path: Path) -> None:
+    # the C=64 fixture runs relabelled as runs of the standard `chat` workload
+    dirs = []
+    for sku in ("h100-sxm", "l40s"):
+        report = load_report(RUNS / sku / "sweep-c64")
+        config = {**report.config, "workload": {"kind": "suite", "name": "chat", "scale": 1.0}}
+        chat = report.model_copy(
+            update={
+                "config": config,
+                "workload": {"info": {"spec": {"kind": "text", "api": "chat"}, "scale": 1.0}},
+            }
+        )
+        (tmp_path / sku).mkdir()
+        (tmp_path / sku / "report.json").write_text(chat.model_dump_json())
+        dirs.append(tmp_path / sku)
+    tiers = [t for t in DEFAULT_TIERS if t.name == "batch"]
+    c = make_comparison(load_runs(dirs), ON_DEMAND, tiers=tiers)
+    assert c.workloads == ["chat"]
+    h100 = _row(c, "batch", "h100-sxm")
+    # 1024 + 256 = 1,280 tokens per request at $0.047497 per M total
+    assert h100.scenario == "chat answer"
+    assert h100.per_scenario == pytest.approx(3.49 / (H100_C64 * 0.0036) * 1280 / 1e6)
