@@ -230,3 +230,14 @@ def test_hardware_cli_list_and_show() -> None:
     assert "runpod-secure*" in table.output and "verified" not in table.output.split("Price")[0]
     h20 = runner.invoke(hardware_app, ["show", "h20"], terminal_width=250)
     assert "no public figure" in h20.output and "§2d" in h20.output
+
+
+def test_planned_held_out_command_builds_a_spread_workload(tmp_path: Path) -> None:
+    from bench.sweep.cli import _base_config
+
+    config = _base_config(
+        None, tmp_path, model="tiny-llama", input_tokens=600, output_tokens=48, range_ratio=0.5,
+        load_kind="concurrency", num_requests=None, duration_s=25, warmup=2,
+        hardware="cpu-local", gpus=None, endpoint=None, api_key_env=None, engine_args=None,
+    )  # fmt: skip
+    assert (config.workload.kind, config.workload.range_ratio) == ("shape", 0.5)
