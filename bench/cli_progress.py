@@ -7,13 +7,19 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.records import Report, RequestRecord
-from bench.report.summary import latency_rows, throughput_rows
+from bench.records import RequestRecord
+from bench.report.records import Report
+from bench.report.summary import latency_rows, request_lines, throughput_rows
 
 console = Console(stderr=True)
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Report]) -> Report:
@@ -60,10 +66,11 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if report.cost is not None:
         c = report.cost
         flag = " (estimated inputs)" if c.estimated else ""
+        cur = c.display.currency
         out.print(
             f"cost on {c.hardware_sku} ({c.cost_basis} basis{flag}): "
-            f"{c.per_m_output_tokens:.4f} {c.currency}/M output tokens, "
-            f"{c.per_m_total_tokens:.4f} {c.currency}/M total tokens"
+            f"{_money(c.display.amount(c.cost_usd_per_m_output_tokens))} {cur}/M output tokens, "
+            f"{_money(c.display.amount(c.cost_usd_per_m_total_tokens))} {cur}/M total tokens"
         )
     elif report.cost_note:
         out.print(f"cost: {report.cost_note}")
@@ -71,4 +78,9 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if summary and summary.client:
         for warning in summary.client.warnings:
             out.print(f"[yellow]client warning:[/] {warning}")
+    if summary:  # planned/never sent, usage source, token-count warning
+        for line in request_lines(summary)[1:]:
+            out.print(escape(line.removeprefix("- ")).replace("**warning**", "[yellow]warning[/]"))
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
     out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")

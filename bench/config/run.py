@@ -22,6 +22,11 @@ class ConcurrencyLoad(StrictConfig):
     kind: Literal["concurrency"] = "concurrency"
     concurrency: int = Field(ge=1)
 
+    @property
+    def level(self) -> float:
+        """The load level: C requests in flight."""
+        return float(self.concurrency)
+
 
 class RateLoad(StrictConfig):
     """Open loop: requests arrive at `rate_per_s` regardless of completions.
@@ -36,6 +41,11 @@ class RateLoad(StrictConfig):
     burstiness: float = Field(default=1.0, gt=0)
     max_concurrency: int | None = Field(default=None, ge=1)
 
+    @property
+    def level(self) -> float:
+        """The load level: requests per second."""
+        return self.rate_per_s
+
 
 Load = Annotated[ConcurrencyLoad | RateLoad, Field(discriminator="kind")]
 
@@ -48,6 +58,12 @@ class ManagedEngine(StrictConfig):
     port: int | None = Field(default=None, ge=1, le=65535)
     startup_timeout_s: float = Field(default=600.0, gt=0)
     extra_args: list[str] = Field(default_factory=list)
+    placement: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: on a CPU engine without CPUs to spare, the server shares the "
+        "client's scheduler group at a lower priority (bench.engines.placement); off: as is",
+    )
+    server_nice: int = Field(default=10, ge=0, le=19, description="nice of the server when placed")
 
 
 class EndpointEngine(StrictConfig):
@@ -113,6 +129,11 @@ class RunConfig(StrictConfig):
     output_dir: Path
     scrape_server_metrics: bool = True
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+
+    @property
+    def engine_extra_args(self) -> list[str]:
+        """The extra `vllm serve` arguments of a managed engine ([] for any other engine)."""
+        return list(self.engine.extra_args) if isinstance(self.engine, ManagedEngine) else []
 
     @model_validator(mode="after")
     def _bounded(self) -> RunConfig:

@@ -229,12 +229,11 @@ def _market(
                 field="--" + (bad[0] if bad else "market_price_in").replace("_", "-"),
                 fix="give --market-price-in and --market-price-out (report currency per M)",
             )
-        usd = a.usd_per_unit
         cached = given["market_price_cached"]
         return given_price(
-            given["market_price_in"] * usd,
-            given["market_price_out"] * usd,
-            None if cached is None else cached * usd,
+            a.to_usd(given["market_price_in"]),
+            a.to_usd(given["market_price_out"]),
+            None if cached is None else a.to_usd(cached),
         )
     presets = load_market_presets(prices_file)
     return preset_price(

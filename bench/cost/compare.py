@@ -41,15 +41,15 @@ from bench.cost.workload_key import group_by_workload
 from bench.errors import UserError
 from bench.hardware.profiles import load_profile
 from bench.hardware.schema import HardwareProfile
-from bench.records import Basis, Record
+from bench.records import Basis, DisplayCurrency, Record
 
 
 class CompareRow(Record):
-    """One SKU at one tier of one workload. Money in the report currency.
+    """One SKU at one tier of one workload. Money in USD (shown in `Comparison.display`).
 
-    `gpu_hour_price` is the price the SKU is compared on (contract rent, modelled owning
-    cost, or the capex build-up's total), `gpu_hour_cost` adds power when the price excludes
-    it. Projected rows carry `_low` / `_high` throughputs and prices (module docstring).
+    `gpu_hour_price_usd` is the price the SKU is compared on (contract rent, modelled owning
+    cost, or the capex build-up's total), `gpu_hour_cost_usd` adds power when the price
+    excludes it. Projected rows carry `_low` / `_high` throughputs and prices (module docstring).
     """
 
     sku: str
@@ -63,8 +63,8 @@ class CompareRow(Record):
     price: str | None = None
     price_kind: str | None = None
     price_date: str | None = None
-    gpu_hour_price: float | None = None
-    gpu_hour_cost: float | None = None
+    gpu_hour_price_usd: float | None = None
+    gpu_hour_cost_usd: float | None = None
     total_tok_per_s_per_gpu: float | None = None
     input_tok_per_s_per_gpu: float | None = None
     output_tok_per_s_per_gpu: float | None = None
@@ -74,16 +74,16 @@ class CompareRow(Record):
     input_tok_per_s_per_gpu_high: float | None = None
     output_tok_per_s_per_gpu_low: float | None = None
     output_tok_per_s_per_gpu_high: float | None = None
-    per_m_total: float | None = None
-    per_m_total_low: float | None = None
-    per_m_total_high: float | None = None
+    usd_per_m_total: float | None = None
+    usd_per_m_total_low: float | None = None
+    usd_per_m_total_high: float | None = None
     tokens_per_kwh: float | None = None
     power_basis: Basis | None = None
     tok_per_s_per_kusd_capex: float | None = None
     scenario: str | None = None
-    per_scenario: float | None = None
-    per_scenario_low: float | None = None
-    per_scenario_high: float | None = None
+    usd_per_scenario: float | None = None
+    usd_per_scenario_low: float | None = None
+    usd_per_scenario_high: float | None = None
     rank: int | None = None
 
 
@@ -104,16 +104,8 @@ def scenario_tokens(runs: Sequence[StoredRun]) -> tuple[str, float] | None:
     if runs[0].workload.detail.startswith("shape") or name not in SCENARIOS:
         return None
     if name == "agent":
-        tasks = [
-            t.get("mean")
-            for r in runs
-            if (
-                t := (((r.report.workload or {}).get("outcome") or {}).get("sessions") or {}).get(
-                    "tokens_per_task", {}
-                )
-            )  # fmt: skip
-        ]
-        values = [float(v) for v in tasks if v]
+        sessions = [r.report.workload.outcome.sessions for r in runs if r.report.workload]
+        values = [float(s.tokens_per_task.mean) for s in sessions if s and s.tokens_per_task.mean]
     else:
         windows = [r.report.summary.steady_state or r.report.summary.whole_run
                    for r in runs if r.report.summary]  # fmt: skip
@@ -123,8 +115,7 @@ def scenario_tokens(runs: Sequence[StoredRun]) -> tuple[str, float] | None:
 
 class Comparison(Record):
     model: str
-    currency: str
-    fx_usd_per_unit: float
+    display: DisplayCurrency
     utilization: float
     basis: str
     price_tier: str | None
@@ -157,11 +148,11 @@ def _price_row(
             "price": choice.label,
             "price_kind": choice.kind,
             "price_date": choice.date,
-            "gpu_hour_price": price,
-            "gpu_hour_cost": cost,
-            "per_m_total": per_m(row.total_tok_per_s_per_gpu),
-            "per_m_total_low": per_m(row.total_tok_per_s_per_gpu_high),
-            "per_m_total_high": per_m(row.total_tok_per_s_per_gpu_low),
+            "gpu_hour_price_usd": price,
+            "gpu_hour_cost_usd": cost,
+            "usd_per_m_total": per_m(row.total_tok_per_s_per_gpu),
+            "usd_per_m_total_low": per_m(row.total_tok_per_s_per_gpu_high),
+            "usd_per_m_total_high": per_m(row.total_tok_per_s_per_gpu_low),
         }
     )
 
@@ -217,17 +208,17 @@ def _with_scenario(row: CompareRow, scenario: str, tokens: float) -> CompareRow:
     return row.model_copy(
         update={
             "scenario": scenario,
-            "per_scenario": cost(row.per_m_total),
-            "per_scenario_low": cost(row.per_m_total_low),
-            "per_scenario_high": cost(row.per_m_total_high),
+            "usd_per_scenario": cost(row.usd_per_m_total),
+            "usd_per_scenario_low": cost(row.usd_per_m_total_low),
+            "usd_per_scenario_high": cost(row.usd_per_m_total_high),
         }
     )
 
 
 def _ranked(rows: list[CompareRow]) -> list[CompareRow]:
     """Rows with rank 1 = cheapest per token; unpriced rows unranked, last."""
-    priced = [r for r in rows if r.per_m_total is not None]
-    ordered = sorted(priced, key=lambda r: r.per_m_total or 0.0)
+    priced = [r for r in rows if r.usd_per_m_total is not None]
+    ordered = sorted(priced, key=lambda r: r.usd_per_m_total or 0.0)
     rank = {r.sku: i + 1 for i, r in enumerate(ordered)}
     out = [r.model_copy(update={"rank": rank.get(r.sku)}) for r in rows]
     return sorted(out, key=lambda r: (r.rank is None, r.rank or 0))
@@ -239,15 +230,14 @@ def _compute(profile: HardwareProfile) -> float:
     return figure.value if figure is not None and profile.kind == "gpu" else 0.0
 
 
-def _range(r: CompareRow) -> str:
-    if r.per_m_total_low is None or r.per_m_total_high is None:
-        return ""
-    return f", projected range {r.per_m_total_low:.4g}–{r.per_m_total_high:.4g}"
+def _range(r: CompareRow, d: DisplayCurrency) -> str:
+    low, high = d.amount(r.usd_per_m_total_low), d.amount(r.usd_per_m_total_high)
+    return "" if low is None or high is None else f", projected range {low:.4g}–{high:.4g}"
 
 
 def verdict(
     tier: str, workload: str, rows: list[CompareRow], profiles: Mapping[str, HardwareProfile],
-    currency: str, mixed: str | None,
+    display: DisplayCurrency, mixed: str | None,
 ) -> str:  # fmt: skip
     """One sentence: is the high-end card (most dense compute) cheaper per token, by how much,
     on which prices (tier, kind, date of each)."""
@@ -256,25 +246,27 @@ def verdict(
         return f"{head}: only one SKU, nothing to compare"
     basis = rows[0].basis
     high = max(rows, key=lambda r: _compute(profiles[r.sku]))
-    others = [r for r in rows if r.sku != high.sku and r.per_m_total is not None]
-    if high.per_m_total is None:
+    others = [r for r in rows if r.sku != high.sku and r.usd_per_m_total is not None]
+    if high.usd_per_m_total is None:
         why = "has no price" if high.total_tok_per_s_per_gpu else "does not reach this tier"
         return f"{head}: {high.sku} (high-end) {why} on the {basis} basis ({high.note})"
     if not others:
         return f"{head}: no other SKU reaches this tier with a {basis}-basis price"
-    best = min(others, key=lambda r: r.per_m_total or 0.0)
-    h, o = high.per_m_total, best.per_m_total or 0.0
+    best = min(others, key=lambda r: r.usd_per_m_total or 0.0)
+    h, o = high.usd_per_m_total, best.usd_per_m_total or 0.0
     word = "cheaper" if h < o else "more expensive"
     label = " [projected]" if high.projected or best.projected else ""
+    d, cur = display, display.currency
     prices = "; ".join(
-        f"{r.sku} {r.gpu_hour_price:.4g} {currency}/GPU-h, {r.price} ({r.price_kind}, "
-        f"{r.price_date or 'your price'})"
+        f"{r.sku} {d.amount(r.gpu_hour_price_usd) or 0.0:.4g} {cur}/GPU-h, {r.price} "
+        f"({r.price_kind}, {r.price_date or 'your price'})"
         for r in (high, best)
     )
     return (
         f"{head}: {high.sku} (high-end) is {abs(o - h) / o:.0%} {word} per token than "
-        f"{best.sku}, the cheapest other card ({h:.4g}{_range(high)} vs {o:.4g}{_range(best)} "
-        f"{currency} per M total tokens; {basis} basis: {prices}){label}"
+        f"{best.sku}, the cheapest other card ({d.amount(h):.4g}{_range(high, d)} vs "
+        f"{d.amount(o):.4g}{_range(best, d)} {cur} per M total tokens; {basis} basis: "
+        f"{prices}){label}"
     )
 
 
@@ -302,8 +294,7 @@ def _projections(
                 field="--project",
                 fix="add the model (parameters, layers, KV heads, head size) to models.yaml",
             )
-        engine = runs[0].report.config.get("engine") or {}
-        facts = model_facts(entry, engine.get("extra_args") or [], ref)
+        facts = model_facts(entry, runs[0].report.config.engine_extra_args, ref)
         out[sku] = project_curve(curve_points(runs), facts, ref, target)
         warnings += [warning] if warning else []
     return out, warnings
@@ -374,11 +365,10 @@ def make_comparison(
             if scenario is not None:
                 tier_rows = [_with_scenario(r, *scenario) for r in tier_rows]
             rows += tier_rows
-            verdicts.append(verdict(tier.name, label, tier_rows, profiles, a.currency, mixed))
+            verdicts.append(verdict(tier.name, label, tier_rows, profiles, a.display, mixed))
     return Comparison(
         model=models[0],
-        currency=a.currency,
-        fx_usd_per_unit=a.usd_per_unit,
+        display=a.display,
         utilization=a.utilization,
         basis=a.basis,
         price_tier=a.price_tier,

@@ -74,15 +74,15 @@ class Range(Record):
 
 
 class HoldoutRange(Record):
-    """A held-out workload: its measured cost per request (mean, lowest and highest repeat)
-    against the additive prediction's range."""
+    """A held-out workload: its measured cost per request in USD (mean, lowest and highest
+    repeat) against the additive prediction's range."""
 
     workload: str
     run_ids: list[str]
-    measured_per_request: float
-    measured_low: float
-    measured_high: float
-    predicted: Range
+    measured_usd_per_request: float
+    measured_low_usd: float
+    measured_high_usd: float
+    predicted_usd: Range
     rel_error: float
     inside: bool
 
@@ -132,11 +132,11 @@ def cost_per_request(c: Coefficients, sample: FitSample, per_gpu_s: float) -> fl
 
 
 def holdout_range(
-    fit: RepeatedFit, workload: str, samples: Sequence[FitSample], per_gpu_s: float
+    fit: RepeatedFit, workload: str, samples: Sequence[FitSample], usd_per_gpu_s: float
 ) -> HoldoutRange:
     """A held-out workload's measured mean cost per request against the additive range.
 
-    measured = mean over its repeats of GPU-s per request × cost per GPU-s; predicted
+    measured = mean over its repeats of GPU-s per request × USD per GPU-s; predicted
     = additive cost of the mean request, central fit and every repeat combination.
     """
     mean = FitSample(
@@ -147,18 +147,18 @@ def holdout_range(
         cached_input_tokens=statistics.fmean(s.cached_input_tokens for s in samples),
         output_tokens=statistics.fmean(s.output_tokens for s in samples),
     )
-    measured = [s.gpu_s_per_request * per_gpu_s for s in samples]
-    central = cost_per_request(_coef(fit.central), mean, per_gpu_s)
-    each = [cost_per_request(c, mean, per_gpu_s) for c in fit.combinations] or [central]
+    measured = [s.gpu_s_per_request * usd_per_gpu_s for s in samples]
+    central = cost_per_request(_coef(fit.central), mean, usd_per_gpu_s)
+    each = [cost_per_request(c, mean, usd_per_gpu_s) for c in fit.combinations] or [central]
     predicted = Range(central=central, low=min([*each, central]), high=max([*each, central]))
     m = statistics.fmean(measured)
     return HoldoutRange(
         workload=workload,
         run_ids=[s.run_id for s in samples],
-        measured_per_request=m,
-        measured_low=min(measured),
-        measured_high=max(measured),
-        predicted=predicted,
+        measured_usd_per_request=m,
+        measured_low_usd=min(measured),
+        measured_high_usd=max(measured),
+        predicted_usd=predicted,
         rel_error=(central - m) / m,
         inside=predicted.contains(m),
     )

@@ -1,6 +1,6 @@
 """The lessor's view: one server leased for rent, or run for a share of token revenue.
 
-Per server (`gpus` GPUs) per month (730 h), money in one currency:
+Per server (`gpus` GPUs) per month (730 h), money in USD:
 
     rent income      = rent per GPU-hour × 730 × gpus          (the contract price only)
     power            = power cost per busy GPU-hour × u × 730 × gpus
@@ -27,30 +27,30 @@ from bench.records import Record
 
 
 class LessorInputs(Record):
-    """What the lessor's view is computed from (money per GPU-hour unless named)."""
+    """What the lessor's view is computed from (USD per GPU-hour unless named)."""
 
     gpus: int
     utilization: float
-    rent_per_gpu_hour: float
+    rent_usd_per_gpu_hour: float
     rent_includes_power: bool
-    power_per_busy_gpu_hour: float
-    opex_per_gpu_hour: float | None
-    revenue_per_busy_gpu_hour: float
+    power_usd_per_busy_gpu_hour: float
+    opex_usd_per_gpu_hour: float | None
+    revenue_usd_per_busy_gpu_hour: float
     share: float | None
 
 
 class LessorView(Record):
-    """One server for one month under rent and under a revenue share."""
+    """One server for one month under rent and under a revenue share (USD)."""
 
     inputs: LessorInputs
     hours_per_month: float
-    rent_income: float
-    power: float
-    opex: float | None
-    token_revenue: float
-    share_income: float | None
-    share_net: float | None
-    rent_net: float
+    rent_income_usd: float
+    power_usd: float
+    opex_usd: float | None
+    token_revenue_usd: float
+    share_income_usd: float | None
+    share_net_usd: float | None
+    rent_net_usd: float
     breakeven_share: float | None
     breakeven_utilization: float | None
     notes: list[str]
@@ -85,10 +85,10 @@ def lessor_view(i: LessorInputs) -> LessorView:
     """The month of one `i.gpus`-GPU server under rent and under a revenue share."""
     hours = f.HOURS_PER_MONTH * i.gpus  # GPU-hours per server-month
     u = i.utilization
-    rent = i.rent_per_gpu_hour * hours
-    power = i.power_per_busy_gpu_hour * u * hours
-    opex = None if i.opex_per_gpu_hour is None else i.opex_per_gpu_hour * hours
-    revenue = i.revenue_per_busy_gpu_hour * u * hours
+    rent = i.rent_usd_per_gpu_hour * hours
+    power = i.power_usd_per_busy_gpu_hour * u * hours
+    opex = None if i.opex_usd_per_gpu_hour is None else i.opex_usd_per_gpu_hour * hours
+    revenue = i.revenue_usd_per_busy_gpu_hour * u * hours
     notes = ["power is counted while busy only (utilization × hours); idle power is not"]
     if opex is None:
         notes.append("opex not known (no capex for this SKU): net figures leave it out")
@@ -100,9 +100,9 @@ def lessor_view(i: LessorInputs) -> LessorView:
         None
         if i.share is None
         else breakeven_utilization(
-            i.rent_per_gpu_hour,
-            i.revenue_per_busy_gpu_hour,
-            i.power_per_busy_gpu_hour,
+            i.rent_usd_per_gpu_hour,
+            i.revenue_usd_per_busy_gpu_hour,
+            i.power_usd_per_busy_gpu_hour,
             i.share,
             i.rent_includes_power,
         )
@@ -116,17 +116,17 @@ def lessor_view(i: LessorInputs) -> LessorView:
     return LessorView(
         inputs=i,
         hours_per_month=f.HOURS_PER_MONTH,
-        rent_income=rent,
-        power=power,
-        opex=opex,
-        token_revenue=revenue,
-        share_income=share_income,
-        share_net=share_net,
-        rent_net=rent_net,
+        rent_income_usd=rent,
+        power_usd=power,
+        opex_usd=opex,
+        token_revenue_usd=revenue,
+        share_income_usd=share_income,
+        share_net_usd=share_net,
+        rent_net_usd=rent_net,
         breakeven_share=breakeven_share(
-            i.rent_per_gpu_hour,
-            i.revenue_per_busy_gpu_hour,
-            i.power_per_busy_gpu_hour,
+            i.rent_usd_per_gpu_hour,
+            i.revenue_usd_per_busy_gpu_hour,
+            i.power_usd_per_busy_gpu_hour,
             u,
             i.rent_includes_power,
         ),

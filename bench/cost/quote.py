@@ -6,7 +6,8 @@ probes → additive fit and its spread (`bench.cost.intervals`) → $/M input, o
 (re-levelled to each tier's operating point, so they add up to its cost) with an interval;
 held-out workloads checked against that interval; × (1 + margin); per tier the lessor's
 view of one server-month (`bench.cost.lessor`) and the scenario prices
-(`bench.cost.scenarios`). Money in the report currency.
+(`bench.cost.scenarios`). Money in the records is USD; `Quote.display` is the currency
+the renderers show it in.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench.cost.tiers import QuoteTier
 from bench.cost.workload_key import group_by_workload, one_workload
 from bench.errors import UserError
 from bench.hardware.schema import HardwareProfile
-from bench.records import CostLine, Record
+from bench.records import CostLine, DisplayCurrency, Record
 from bench.sweep.curve import CurvePoint, point_from_report
 from bench.sweep.repeat import summarize_repeats
 
@@ -40,18 +41,17 @@ class Quote(Record):
     hardware_sku: str
     hardware_name: str
     workload: str
-    currency: str
-    fx_usd_per_unit: float
+    display: DisplayCurrency
     cost_basis: str
     utilization: float
     margin: float
-    gpu_hour_cost: float
-    effective_gpu_hour_cost: float
-    gpu_hour_price_ex_power: float = Field(description="GPU-hour cost without electricity")
+    gpu_hour_cost_usd: float
+    effective_gpu_hour_cost_usd: float
+    gpu_hour_price_ex_power_usd: float = Field(description="GPU-hour cost without electricity")
     power_included: bool = Field(description="the price pays for electricity (cloud rent)")
     node_overhead_factor: float
     pue: float
-    electricity_price_per_kwh: float
+    electricity_price_usd_per_kwh: float
     cached_input_share: float = Field(description="share of input tokens served from cache")
     cost_lines: list[CostLine]
     estimated: bool
@@ -169,7 +169,7 @@ def make_quote(
             field="--hardware",
             fix=f"quote with --hardware {sku} (or leave it out)",
         )
-    a, cur = assumptions, assumptions.currency
+    a, d = assumptions, assumptions.display
     hour_cost, lines = gpu_hour_cost(
         profile, a, *tier_power(profile, runs, [r.run_dir for r in runs])
     )
@@ -195,11 +195,12 @@ def make_quote(
             "decode-heavy probe runs for additive input / output / cached prices"
         )
     for h in checks:
-        lo, hi = h.predicted.rel
+        lo, hi = h.predicted_usd.rel
         spread = f"[{lo:+.1%}, {hi:+.1%}] around its central prediction"
         if not h.inside:
             notes.append(
-                f"held-out {h.workload}: measured {h.measured_per_request:.4g} {cur}/request is "
+                f"held-out {h.workload}: measured {d.amount(h.measured_usd_per_request):.4g} "
+                f"{d.currency}/request is "
                 f"OUTSIDE the probes' interval {spread} (error {h.rel_error:+.1%}): the prices "
                 "are less certain than their interval says"
             )
@@ -221,18 +222,17 @@ def make_quote(
         hardware_sku=sku,
         hardware_name=profile.name,
         workload=runs[0].workload.label,
-        currency=cur,
-        fx_usd_per_unit=a.usd_per_unit,
+        display=d,
         cost_basis=a.basis,
         utilization=a.utilization,
         margin=a.margin,
-        gpu_hour_cost=hour_cost,
-        effective_gpu_hour_cost=effective,
-        gpu_hour_price_ex_power=hour_cost - power_cost,
+        gpu_hour_cost_usd=hour_cost,
+        effective_gpu_hour_cost_usd=effective,
+        gpu_hour_price_ex_power_usd=hour_cost - power_cost,
         power_included=included,
         node_overhead_factor=overhead,
         pue=pue,
-        electricity_price_per_kwh=kwh,
+        electricity_price_usd_per_kwh=kwh,
         cached_input_share=cached_fraction([q for r in runs for q in r.requests]),
         cost_lines=lines,
         estimated=any(ln.basis == "estimated" for ln in lines) or any(t.estimated for t in quotes),

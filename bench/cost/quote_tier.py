@@ -1,5 +1,5 @@
 """One tier of a quote: its operating point, prices with their interval, the lessor's view
-of one server-month and the scenario prices (money in the report currency).
+of one server-month and the scenario prices (money in USD).
 
 Intervals: additive prices vary over the probes' repeat combinations (the split between
 input, output and cached tokens; `bench.cost.intervals.price_ranges`); the level varies with
@@ -67,24 +67,24 @@ class TierQuote(Record):
     point: TierPoint
     estimated: bool = False
     power_w: float | None = Field(default=None, description="average power per GPU used, W")
-    cost_per_m_total: float | None = None
-    cost_per_m_input: float | None = None
-    cost_per_m_output: float | None = None
-    cost_per_m_cached_input: float | None = None
-    price_per_m_total: float | None = None
-    price_per_m_input: float | None = None
-    price_per_m_output: float | None = None
-    price_per_m_cached_input: float | None = None
-    price_per_m_total_low: float | None = None
-    price_per_m_total_high: float | None = None
-    price_per_m_input_low: float | None = None
-    price_per_m_input_high: float | None = None
-    price_per_m_output_low: float | None = None
-    price_per_m_output_high: float | None = None
-    price_per_m_cached_input_low: float | None = None
-    price_per_m_cached_input_high: float | None = None
-    price_per_image: float | None = None
-    price_per_video_s: float | None = None
+    cost_usd_per_m_total: float | None = None
+    cost_usd_per_m_input: float | None = None
+    cost_usd_per_m_output: float | None = None
+    cost_usd_per_m_cached_input: float | None = None
+    price_usd_per_m_total: float | None = None
+    price_usd_per_m_input: float | None = None
+    price_usd_per_m_output: float | None = None
+    price_usd_per_m_cached_input: float | None = None
+    price_usd_per_m_total_low: float | None = None
+    price_usd_per_m_total_high: float | None = None
+    price_usd_per_m_input_low: float | None = None
+    price_usd_per_m_input_high: float | None = None
+    price_usd_per_m_output_low: float | None = None
+    price_usd_per_m_output_high: float | None = None
+    price_usd_per_m_cached_input_low: float | None = None
+    price_usd_per_m_cached_input_high: float | None = None
+    price_usd_per_image: float | None = None
+    price_usd_per_video_s: float | None = None
     lessor: LessorView | None = None
     scenarios: list[ScenarioPrice] = Field(default_factory=list)
 
@@ -101,10 +101,10 @@ def _widen(r: Range, h: float, margin: float) -> tuple[float, float, float]:
 
 
 def _rent_terms(ctx: TierContext) -> tuple[float, bool] | None:
-    """(rent per GPU-hour in the report currency, does it include power) a lessor gets."""
+    """(rent in USD per GPU-hour, does it include power) a lessor gets."""
     a, p = ctx.assumptions, ctx.profile
     if a.rent_price_per_gpu_hour is not None:
-        return a.rent_price_per_gpu_hour, a.rent_includes_power
+        return a.to_usd(a.rent_price_per_gpu_hour), a.rent_includes_power
     rent_a = a.model_copy(update={"basis": "rent"})
     selector = a.price_tier if a.basis == "rent" else None
     try:
@@ -114,7 +114,7 @@ def _rent_terms(ctx: TierContext) -> tuple[float, bool] | None:
     usd = getattr(choice, "usd_per_gpu_hour", None)
     if usd is None:
         return None
-    return a.from_usd(usd), bool(getattr(choice, "includes_power", True))
+    return usd, bool(getattr(choice, "includes_power", True))
 
 
 def _lessor(ctx: TierContext, tp: TierPoint, power_w: float, cached: float) -> LessorView | None:
@@ -122,26 +122,28 @@ def _lessor(ctx: TierContext, tp: TierPoint, power_w: float, cached: float) -> L
     terms = _rent_terms(ctx)
     if m is None or terms is None:
         return None
-    capex = a.capex_per_gpu
+    capex = None if a.capex_per_gpu is None else a.to_usd(a.capex_per_gpu)
     if capex is None and p.prices.capex_usd_per_gpu is not None:
-        capex = a.from_usd(p.prices.capex_usd_per_gpu.value)
+        capex = p.prices.capex_usd_per_gpu.value
     inp, out = tp.input_tok_per_s_per_gpu or 0.0, tp.output_tok_per_s_per_gpu or 0.0
     cached_price = m.per_m_cached_input_usd
     prices = {
-        "input": a.from_usd(m.per_m_input_usd),
-        "output": a.from_usd(m.per_m_output_usd),
-        "cached": a.from_usd(m.per_m_input_usd if cached_price is None else cached_price),
+        "input": m.per_m_input_usd,
+        "output": m.per_m_output_usd,
+        "cached": m.per_m_input_usd if cached_price is None else cached_price,
     }
     rates = {"input": inp * (1 - cached), "output": out, "cached": inp * cached}
     return lessor_view(
         LessorInputs(
             gpus=p.gpus_per_node,
             utilization=a.utilization,
-            rent_per_gpu_hour=terms[0],
+            rent_usd_per_gpu_hour=terms[0],
             rent_includes_power=terms[1],
-            power_per_busy_gpu_hour=power_cost_per_gpu_hour(p, a, power_w),
-            opex_per_gpu_hour=None if capex is None else f.opex_cost_per_hour(capex, a.opex_share),
-            revenue_per_busy_gpu_hour=f.token_revenue_per_gpu_hour(rates, prices, 1.0),
+            power_usd_per_busy_gpu_hour=power_cost_per_gpu_hour(p, a, power_w),
+            opex_usd_per_gpu_hour=None
+            if capex is None
+            else f.opex_cost_per_hour(capex, a.opex_share),
+            revenue_usd_per_busy_gpu_hour=f.token_revenue_per_gpu_hour(rates, prices, 1.0),
             share=ctx.share,
         )
     )
@@ -167,7 +169,7 @@ def _scenarios(
                 ScenarioPrice(
                     scenario=t.scenario,
                     tier=tp.tier,
-                    price=None,
+                    price_usd=None,
                     basis=t.basis,
                     note="needs --probe runs (additive prices)",
                 )
@@ -182,9 +184,9 @@ def _scenarios(
             ScenarioPrice(
                 scenario=t.scenario,
                 tier=tp.tier,
-                price=central,
-                low=low,
-                high=high,
+                price_usd=central,
+                low_usd=low,
+                high_usd=high,
                 basis=t.basis,
                 note=note or None,
             )
@@ -200,7 +202,7 @@ def _scenarios(
                 ScenarioPrice(
                     scenario=scenario,
                     tier=tp.tier,
-                    price=None,
+                    price_usd=None,
                     basis="not measured",
                     note=f"not measured: {why}",
                 )
@@ -212,9 +214,9 @@ def _scenarios(
             ScenarioPrice(
                 scenario=scenario,
                 tier=tp.tier,
-                price=central,
-                low=low,
-                high=high,
+                price_usd=central,
+                low_usd=low,
+                high_usd=high,
                 basis=f"measured vision tokens ({ctx.workload.label})",
                 note="vision tokens × input price (the image mix of the run)",
             )
@@ -238,13 +240,13 @@ def quote_tier(ctx: TierContext, points: Sequence[CurvePoint], tier: QuoteTier) 
     inp = tp.input_tok_per_s_per_gpu or 0.0
     rates = (inp * (1 - cached_share), out, inp * cached_share)
     total = f.cost_per_million_tokens(eff, tp.total_tok_per_s_per_gpu)
-    q: dict[str, Any] = {"cost_per_m_total": total}
+    q: dict[str, Any] = {"cost_usd_per_m_total": total}
     if total is not None:
         central, low, high = _widen(Range(central=total, low=total, high=total), h, a.margin)
         q |= {
-            "price_per_m_total": central,
-            "price_per_m_total_low": low,
-            "price_per_m_total_high": high,
+            "price_usd_per_m_total": central,
+            "price_usd_per_m_total_low": low,
+            "price_usd_per_m_total_high": high,
         }
     if ctx.fit is not None:
         ranges = price_ranges(ctx.fit, *rates, eff)
@@ -253,17 +255,17 @@ def quote_tier(ctx: TierContext, points: Sequence[CurvePoint], tier: QuoteTier) 
                 continue
             central, low, high = _widen(ranges[kind], h, a.margin)
             q |= {
-                f"cost_per_m_{key}": ranges[kind].central,
-                f"price_per_m_{key}": central,
-                f"price_per_m_{key}_low": low,
-                f"price_per_m_{key}_high": high,
+                f"cost_usd_per_m_{key}": ranges[kind].central,
+                f"price_usd_per_m_{key}": central,
+                f"price_usd_per_m_{key}_low": low,
+                f"price_usd_per_m_{key}_high": high,
             }
     per_image, per_video = ctx.vision
-    price_in = q.get("price_per_m_input")
+    price_in = q.get("price_usd_per_m_input")
     if price_in is not None and per_image is not None:
-        q["price_per_image"] = per_image * price_in / 1e6
+        q["price_usd_per_image"] = per_image * price_in / 1e6
     if price_in is not None and per_video is not None:
-        q["price_per_video_s"] = per_video * price_in / 1e6
+        q["price_usd_per_video_s"] = per_video * price_in / 1e6
     return TierQuote(
         point=tp,
         estimated=any(ln.basis == "estimated" for ln in lines),

@@ -1,8 +1,9 @@
 """Sheets rendered to a terminal table, Markdown, CSV or XLSX.
 
 A `Sheet` is a titled table plus notes (bench.cost.sheets builds them from quotes and
-comparisons); each renderer only lays sheets out. Numbers stay numbers until rendering.
-CSV is one table per file; a quote's XLSX has live formulas (bench.cost.xlsx).
+comparisons, converting money from USD to the record's display currency); each renderer
+only lays sheets out. Numbers stay numbers until rendering. CSV is one table per file; a
+quote's XLSX has live formulas (bench.cost.xlsx).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from bench.records import Record
+from bench.records import DisplayCurrency, Record
 
 Cell = str | bool | float | int | None
 Format = Literal["table", "md", "csv", "xlsx"]
@@ -44,6 +45,16 @@ def fmt(value: Cell) -> str:
             return "0"
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return value
+
+
+def fx_note(display: DisplayCurrency) -> list[str]:
+    """The exchange-rate note of a sheet shown in a currency other than USD (none for USD)."""
+    if display.currency == "USD":
+        return []
+    return [
+        f"money computed in USD, shown in {display.currency} at {display.per_usd:g} "
+        f"{display.currency}/USD ({display.fx_source})"
+    ]
 
 
 def render_terminal(sheets: Sequence[Sheet]) -> None:

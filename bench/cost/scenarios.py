@@ -61,14 +61,14 @@ class ScenarioTokens(Record):
 
 
 class ScenarioPrice(Record):
-    """One scenario's price at one tier (margin included), with its range when the prices
-    have one; `price` None: not measured (`note` says why)."""
+    """One scenario's price in USD at one tier (margin included), with its range when the
+    prices have one; `price_usd` None: not measured (`note` says why)."""
 
     scenario: str
     tier: str
-    price: float | None
-    low: float | None = None
-    high: float | None = None
+    price_usd: float | None
+    low_usd: float | None = None
+    high_usd: float | None = None
     basis: str
     note: str | None = None
 

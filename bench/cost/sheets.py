@@ -1,50 +1,53 @@
 """Quote and comparison records as sheets (titled tables with notes) for the renderers.
 
-Numbers stay numbers; units are in the column names; a sheet's `name` is its workbook tab
-and CSV file name.
+Money is stored in USD and converted here to the record's display currency (its rate is
+noted); numbers stay numbers; units are in the column names; a sheet's `name` is its
+workbook tab and CSV file name.
 """
 
 from __future__ import annotations
 
 from bench.cost.compare import Comparison
 from bench.cost.quote import Quote
-from bench.cost.render import Cell, Sheet
+from bench.cost.render import Cell, Sheet, fx_note
 
 
 def _head(q: Quote) -> str:
     return (
         f"{q.model} on {q.hardware_name} ({q.hardware_sku}), workload {q.workload} — "
-        f"{q.currency}, {q.cost_basis} basis, utilization {q.utilization:.0%}, "
+        f"{q.display.currency}, {q.cost_basis} basis, utilization {q.utilization:.0%}, "
         f"margin {q.margin:.0%}"
     )
 
 
 def price_sheet(q: Quote) -> Sheet:
     """The price sheet: one row per tier, prices with their low–high interval."""
-    cur = q.currency
+    d = q.display
+    cur, m = d.currency, d.amount
     rows: list[list[Cell]] = []
     for t in q.tiers:
         p = t.point
+        usd = [
+            t.price_usd_per_m_input, t.price_usd_per_m_input_low, t.price_usd_per_m_input_high,
+            t.price_usd_per_m_output, t.price_usd_per_m_output_low,
+            t.price_usd_per_m_output_high, t.price_usd_per_m_cached_input,
+            t.price_usd_per_m_total, t.price_usd_per_m_total_low, t.price_usd_per_m_total_high,
+            t.price_usd_per_image, t.price_usd_per_video_s, t.cost_usd_per_m_total,
+        ]  # fmt: skip
         rows.append(
-            [
-                p.tier, p.constraint, p.status, p.total_tok_per_s_per_gpu,
-                p.output_tok_per_s_per_gpu, p.interactivity_tok_per_s,
-                t.price_per_m_input, t.price_per_m_input_low, t.price_per_m_input_high,
-                t.price_per_m_output, t.price_per_m_output_low, t.price_per_m_output_high,
-                t.price_per_m_cached_input, t.price_per_m_total, t.price_per_m_total_low,
-                t.price_per_m_total_high, t.price_per_image, t.price_per_video_s,
-                t.cost_per_m_total, p.note,
-            ]
+            [p.tier, p.constraint, p.status, p.total_tok_per_s_per_gpu,
+             p.output_tok_per_s_per_gpu, p.interactivity_tok_per_s, *map(m, usd), p.note]
         )  # fmt: skip
     notes = [
-        f"GPU-hour cost {q.gpu_hour_cost:.4g} {cur}, effective (÷ utilization) "
-        f"{q.effective_gpu_hour_cost:.4g} {cur}"
+        f"GPU-hour cost {m(q.gpu_hour_cost_usd):.4g} {cur}, effective (÷ utilization) "
+        f"{m(q.effective_gpu_hour_cost_usd):.4g} {cur}"
         + (" — includes estimated power" if q.estimated else ""),
         "input / output / cached prices are additive: in·p_in + out·p_out + cached·p_cached "
         "= the cost at the tier's operating point (× (1 + margin))",
         "low / high: the spread of repeated probes (input/output split) and of repeated load "
         "points (level)",
         *q.notes,
+        *fx_note(d),
     ]
     if q.fit is not None:
         notes.append(
@@ -114,7 +117,8 @@ def uncertainty_sheets(q: Quote) -> list[Sheet]:
             )
         )
     if q.holdouts:
-        cur = q.currency
+        d = q.display
+        cur, m = d.currency, d.amount
         out.append(
             Sheet(
                 name="Held out",
@@ -136,12 +140,12 @@ def uncertainty_sheets(q: Quote) -> list[Sheet]:
                     [
                         h.workload,
                         len(h.run_ids),
-                        h.measured_per_request,
-                        h.measured_low,
-                        h.measured_high,
-                        h.predicted.central,
-                        h.predicted.low,
-                        h.predicted.high,
+                        m(h.measured_usd_per_request),
+                        m(h.measured_low_usd),
+                        m(h.measured_high_usd),
+                        m(h.predicted_usd.central),
+                        m(h.predicted_usd.low),
+                        m(h.predicted_usd.high),
                         h.rel_error,
                         h.inside,
                     ]  # fmt: skip
@@ -161,7 +165,8 @@ def lessor_sheet(q: Quote) -> Sheet | None:
     views = [(t.point.tier, t.lessor) for t in q.tiers if t.lessor is not None]
     if not views:
         return None
-    cur, gpus = q.currency, views[0][1].inputs.gpus
+    d = q.display
+    cur, m, gpus = d.currency, d.amount, views[0][1].inputs.gpus
     market = q.market.label if q.market else "—"
     return Sheet(
         name="Lessor",
@@ -182,14 +187,14 @@ def lessor_sheet(q: Quote) -> Sheet | None:
         rows=[
             [
                 tier,
-                v.rent_income,
-                v.power,
-                v.opex,
-                v.token_revenue,
+                m(v.rent_income_usd),
+                m(v.power_usd),
+                m(v.opex_usd),
+                m(v.token_revenue_usd),
                 v.inputs.share,
-                v.share_income,
-                v.share_net,
-                v.rent_net,
+                m(v.share_income_usd),
+                m(v.share_net_usd),
+                m(v.rent_net_usd),
                 v.breakeven_share,
                 v.breakeven_utilization,
             ]  # fmt: skip
@@ -202,19 +207,21 @@ def lessor_sheet(q: Quote) -> Sheet | None:
             "break-even utilization: where the share's net equals rent's net",
             *views[0][1].notes,
             *([q.market.converted] if q.market and q.market.converted else []),
+            *fx_note(d),
         ],
     )
 
 
 def scenario_sheet(q: Quote) -> Sheet | None:
+    m = q.display.amount
     rows: list[list[Cell]] = [
-        [s.tier, s.scenario, s.price, s.low, s.high, s.basis, s.note]
+        [s.tier, s.scenario, m(s.price_usd), m(s.low_usd), m(s.high_usd), s.basis, s.note]
         for t in q.tiers
         for s in t.scenarios
     ]
     if not rows:
         return None
-    cur = q.currency
+    cur = q.display.currency
     return Sheet(
         name="Scenarios",
         title=f"Scenario prices ({cur}, margin included)",
@@ -240,14 +247,15 @@ def quote_sheets(q: Quote) -> list[Sheet]:
 
 def compare_sheets(c: Comparison) -> list[Sheet]:
     """The ranked SKU table per workload and tier, and the verdicts."""
-    cur = c.currency
+    cur, m = c.display.currency, c.display.amount
     rows: list[list[Cell]] = [
         [
             r.workload, r.tier, r.rank, r.sku, r.status, r.total_tok_per_s_per_gpu,
             r.total_tok_per_s_per_gpu_low, r.total_tok_per_s_per_gpu_high,
-            r.output_tok_per_s_per_gpu, r.gpu_hour_price, r.price, r.price_kind, r.price_date,
-            r.per_m_total, r.per_m_total_low, r.per_m_total_high, r.scenario, r.per_scenario,
-            r.tokens_per_kwh, r.power_basis, r.tok_per_s_per_kusd_capex, r.note,
+            r.output_tok_per_s_per_gpu, m(r.gpu_hour_price_usd), r.price, r.price_kind,
+            r.price_date, m(r.usd_per_m_total), m(r.usd_per_m_total_low),
+            m(r.usd_per_m_total_high), r.scenario, m(r.usd_per_scenario), r.tokens_per_kwh,
+            r.power_basis, r.tok_per_s_per_kusd_capex, r.note,
         ]
         for r in c.rows
     ]  # fmt: skip
@@ -281,6 +289,7 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
             rows=rows,
             notes=[
                 *c.notes,
+                *fx_note(c.display),
                 "tokens/kWh use device power (measured, else board power: estimated)",
                 "projected rows: roofline projection with a low–high range (docs/cost-model.md)",
                 "scenario: the cost of one request (one whole task for the agent) of a standard "

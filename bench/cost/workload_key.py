@@ -14,8 +14,10 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from bench.config.run import ShapeWorkload
 from bench.errors import UserError
-from bench.records import Record, Report
+from bench.records import Record
+from bench.report.records import Report
 
 T = TypeVar("T")
 
@@ -43,38 +45,25 @@ def _spec_identity(spec: dict[str, Any]) -> str:
 
 
 def workload_key(report: Report) -> WorkloadKey:
-    """The workload key of a stored run (from its config and its report's workload section).
-
-    Raises:
-        UserError: the run's config names no workload.
-    """
-    config = report.config
-    workload = config.get("workload") if isinstance(config, dict) else None
-    if not isinstance(workload, dict):
-        raise UserError(
-            f"run {report.run_id} names no workload", field="config.workload", fix="rerun it"
-        )
-    kind = workload.get("kind", "shape")
-    if kind == "shape":
-        inp, out = workload["input_tokens"], workload["output_tokens"]
-        ratio = float(workload.get("range_ratio") or 0.0)
+    """The workload key of a stored run (from its config and its report's workload section)."""
+    workload = report.config.workload
+    if isinstance(workload, ShapeWorkload):
+        inp, out, ratio = workload.input_tokens, workload.output_tokens, workload.range_ratio
         spread = f" ±{ratio:.0%}" if ratio else ""
-        api = str(workload.get("api", "completions"))
         return WorkloadKey(
-            label=f"{inp}{spread}/{out} ({api})",
-            api=api,
+            label=f"{inp}{spread}/{out} ({workload.api})",
+            api=workload.api,
             modality="text",
             detail=f"shape {inp}/{out} r={ratio:g}",
         )
-    info = (report.workload or {}).get("info") or {}
-    spec = info.get("spec") or {}
-    scale = info.get("scale", workload.get("scale", 1.0))
-    name = str(workload.get("name"))
+    info = report.workload.info if report.workload is not None else None
+    spec: dict[str, Any] = {} if info is None else info.spec.model_dump(mode="json")
+    scale = info.scale if info is not None else workload.scale
     return WorkloadKey(
-        label=f"{name}" + ("" if scale in (1, 1.0) else f" ×{scale:g}"),
+        label=workload.name + ("" if scale in (1, 1.0) else f" ×{scale}"),
         api=str(spec.get("api", "chat")),
         modality=_MODALITY.get(str(spec.get("kind", "text")), "text"),
-        detail=f"suite {name} scale={scale} spec={_spec_identity(spec)}",
+        detail=f"suite {workload.name} scale={scale} spec={_spec_identity(spec)}",
     )
 
 

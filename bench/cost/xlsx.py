@@ -49,19 +49,19 @@ PRICE_COLUMNS = (
 
 
 def _inputs(ws: Any, q: Quote) -> None:
-    usd = q.fx_usd_per_unit  # USD per one unit of the report currency
+    d = q.display
     rows = [
         ("input", "value", "unit", "note"),
         ("utilization", q.utilization, "fraction", "busy hours / billed hours, in (0, 1]"),
         ("margin", q.margin, "fraction", "markup on cost: 0.3 = 30 %"),
-        ("FX", 1.0 / usd, f"{q.currency} per USD", "prices are shown in this currency"),
-        ("GPU-hour price", q.gpu_hour_price_ex_power * usd, "USD/GPU-hour",
+        ("FX", d.per_usd, f"{d.currency} per USD", f"prices are shown in {d.currency}"),
+        ("GPU-hour price", q.gpu_hour_price_ex_power_usd, "USD/GPU-hour",
          f"{q.cost_basis} basis, without electricity"),
         ("power included", 1 if q.power_included else 0, "1 = yes, 0 = no",
          "does the price pay for electricity (cloud rent: yes)"),
         ("node overhead factor", q.node_overhead_factor, "x", "server power per GPU ÷ board power"),
         ("PUE", q.pue, "x", "facility power ÷ IT power"),
-        ("electricity price", q.electricity_price_per_kwh * usd, "USD/kWh", ""),
+        ("electricity price", q.electricity_price_usd_per_kwh, "USD/kWh", ""),
     ]  # fmt: skip
     for row in rows:
         ws.append(list(row))
@@ -118,14 +118,14 @@ def write_quote_xlsx(q: Quote, sheets: Sequence[Sheet], path: Path) -> None:
     inputs.title = "Inputs"
     _inputs(inputs, q)
     ws = wb.create_sheet("Prices")
-    ws.append([c.format(cur=q.currency) for c in PRICE_COLUMNS])
+    ws.append([c.format(cur=q.display.currency) for c in PRICE_COLUMNS])
     for cell in ws[1]:
         cell.font = Font(bold=True)
     for i in range(len(q.tiers)):
         ws.append(_tier_row(q, i, i + 2))
     for col in ("I", "N", "O", "P"):
         for r in range(2, len(q.tiers) + 2):
-            ws[f"{col}{r}"].number_format = MONEY_FORMAT[q.currency]
+            ws[f"{col}{r}"].number_format = MONEY_FORMAT[q.display.currency]
     for col in ("G", "H"):
         for r in range(2, len(q.tiers) + 2):
             ws[f"{col}{r}"].number_format = MONEY_FORMAT["USD"]
@@ -137,5 +137,5 @@ def write_quote_xlsx(q: Quote, sheets: Sequence[Sheet], path: Path) -> None:
     for note in sheets[0].notes if sheets else []:
         ws.append([note])
     for sheet in sheets[1:]:
-        add_sheet(wb, sheet, q.currency)
+        add_sheet(wb, sheet, q.display.currency)
     wb.save(path)

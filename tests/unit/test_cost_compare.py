@@ -23,6 +23,7 @@ from bench.cost.tiers import DEFAULT_TIERS
 from bench.errors import UserError
 from bench.hardware import default_hardware_dir
 from bench.report.io import load_report, read_requests
+from bench.workloads.spec import WorkloadRef
 
 RUNS = Path(__file__).resolve().parents[1] / "fixtures" / "runs"
 H100_C64 = 1280 / ((1024 / 40_000 + 256 * (0.006 + 0.00005 * 64) / 64) * 1.005)
@@ -46,9 +47,9 @@ def test_same_kind_of_price_gives_the_figure_computed_by_hand() -> None:
     # both on RunPod Secure on-demand: h100 $3.49 (2026-11), l40s $1.09 (2026-09-25)
     for row, price, date in ((h100, 3.49, "2026-11"), (l40s, 1.09, "2026-09-25")):
         assert (row.price, row.price_kind, row.price_date) == ("runpod-secure", "on-demand", date)
-        assert row.gpu_hour_price == pytest.approx(price)
-    assert h100.per_m_total == pytest.approx(3.49 / (H100_C64 * 0.0036))  # 0.047497
-    assert l40s.per_m_total == pytest.approx(1.09 / (L40S_C64 * 0.0036))  # 0.053378
+        assert row.gpu_hour_price_usd == pytest.approx(price)
+    assert h100.usd_per_m_total == pytest.approx(3.49 / (H100_C64 * 0.0036))  # 0.047497
+    assert l40s.usd_per_m_total == pytest.approx(1.09 / (L40S_C64 * 0.0036))  # 0.053378
     assert (h100.rank, l40s.rank) == (1, 2)
     saving = 1 - (3.49 / H100_C64) / (1.09 / L40S_C64)  # 1 − 0.047497 / 0.053378 = 11.0 %
     assert round(saving, 3) == 0.110
@@ -133,12 +134,14 @@ def test_projection_is_bounded_labelled_and_priced_when_given_a_price(tmp_path: 
     assert "projected from h100-sxm" in h20.note
     assert h20.total_tok_per_s_per_gpu_low < h20.total_tok_per_s_per_gpu
     assert h20.total_tok_per_s_per_gpu < h20.total_tok_per_s_per_gpu_high < H100_C64
-    assert (h20.price, h20.price_kind, h20.gpu_hour_price) == ("your price", "on-demand", 2.0)
-    assert h20.per_m_total == pytest.approx(2.0 / (h20.total_tok_per_s_per_gpu * 0.0036))
-    assert h20.per_m_total_low == pytest.approx(2.0 / (h20.total_tok_per_s_per_gpu_high * 0.0036))
+    assert (h20.price, h20.price_kind, h20.gpu_hour_price_usd) == ("your price", "on-demand", 2.0)
+    assert h20.usd_per_m_total == pytest.approx(2.0 / (h20.total_tok_per_s_per_gpu * 0.0036))
+    assert h20.usd_per_m_total_low == pytest.approx(
+        2.0 / (h20.total_tok_per_s_per_gpu_high * 0.0036)
+    )
     # without a price the row says so and the notes give the command
     c = make_comparison(_sweeps(), ON_DEMAND, tiers=DEFAULT_TIERS, project=["h20"])
-    assert _row(c, "batch", "h20").per_m_total is None
+    assert _row(c, "batch", "h20").usd_per_m_total is None
     assert any("--price h20=VALUE" in n and "no public rent figure" in n for n in c.notes)
     with pytest.raises(UserError) as err:
         make_comparison(_sweeps(), ON_DEMAND, tiers=DEFAULT_TIERS, project=["mi300x"])
@@ -169,7 +172,7 @@ def test_projecting_a_profile_given_by_path_works(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     c = make_comparison(_sweeps(), ON_DEMAND, tiers=DEFAULT_TIERS, project=[str(path)])
     h20 = _row(c, "batch", "h20")
-    assert (h20.price, h20.gpu_hour_price) == ("my-quote", 1.9)
+    assert (h20.price, h20.gpu_hour_price_usd) == ("my-quote", 1.9)
 
 
 def test_owned_basis_refuses_capex_of_different_kinds() -> None:
@@ -186,13 +189,15 @@ def test_owned_basis_refuses_capex_of_different_kinds() -> None:
     )
     h100, h200 = _row(c, "batch", "h100-sxm"), _row(c, "batch", "h200-sxm")
     # SemiAnalysis neocloud owning cost: h100 $1.69, h200 $1.74 per GPU-hour
-    assert (h100.price, h100.gpu_hour_price) == ("semianalysis-neocloud", 1.69)
-    assert (h200.price, h200.gpu_hour_price) == ("semianalysis-neocloud", 1.74)
+    assert (h100.price, h100.gpu_hour_price_usd) == ("semianalysis-neocloud", 1.69)
+    assert (h200.price, h200.gpu_hour_price_usd) == ("semianalysis-neocloud", 1.74)
 
 
 def test_compare_refuses_several_models(tmp_path: Path) -> None:
     report = load_report(RUNS / "l40s" / "sweep-c1")
-    other = report.model_copy(update={"config": {**report.config, "model": "other/model"}})
+    other = report.model_copy(
+        update={"config": report.config.model_copy(update={"model": "other/model"})}
+    )
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "report.json").write_text(other.model_dump_json())
     with pytest.raises(UserError) as err:
@@ -212,7 +217,7 @@ def test_fixture_runs_are_valid_and_reproducible() -> None:
                 f"{rel}.{part} is stale: regenerate with `python tests/unit/cost_testkit.py`"
             )
         for key in ("model", "workload", "load", "hardware", "gpus"):
-            assert stored.config[key] == report.config[key], (rel, key)
+            assert getattr(stored.config, key) == getattr(report.config, key), (rel, key)
         assert read_requests(RUNS / rel) == requests
 
 
@@ -221,13 +226,8 @@ def test_scenario_cost_from_runs_of_a_standard_workload(tmp_path: Path) -> None:
     dirs = []
     for sku in ("h100-sxm", "l40s"):
         report = load_report(RUNS / sku / "sweep-c64")
-        config = {**report.config, "workload": {"kind": "suite", "name": "chat", "scale": 1.0}}
-        chat = report.model_copy(
-            update={
-                "config": config,
-                "workload": {"info": {"spec": {"kind": "text", "api": "chat"}, "scale": 1.0}},
-            }
-        )
+        config = report.config.model_copy(update={"workload": WorkloadRef(name="chat")})
+        chat = report.model_copy(update={"config": config})
         (tmp_path / sku).mkdir()
         (tmp_path / sku / "report.json").write_text(chat.model_dump_json())
         dirs.append(tmp_path / sku)
@@ -237,4 +237,4 @@ def test_scenario_cost_from_runs_of_a_standard_workload(tmp_path: Path) -> None:
     h100 = _row(c, "batch", "h100-sxm")
     # 1024 + 256 = 1,280 tokens per request at $0.047497 per M total
     assert h100.scenario == "chat answer"
-    assert h100.per_scenario == pytest.approx(3.49 / (H100_C64 * 0.0036) * 1280 / 1e6)
+    assert h100.usd_per_scenario == pytest.approx(3.49 / (H100_C64 * 0.0036) * 1280 / 1e6)

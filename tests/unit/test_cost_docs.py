@@ -46,9 +46,9 @@ def _computed() -> dict[str, float]:
         rms_rel_error=0,
         max_abs_rel_error=0,
     )
-    probe = prices_from_fit(fit, eff, "USD")
+    probe = prices_from_fit(fit, eff)
     scale = scale_to_point(fit, 16_000, 4_000)
-    at_point = prices_from_fit(fit, eff, "USD", scale)
+    at_point = prices_from_fit(fit, eff, scale)
     revenue = f.token_revenue_per_gpu_hour(
         {"input": 16_000, "output": 4_000}, {"input": 0.10, "output": 0.40}, 0.7
     )
@@ -63,13 +63,14 @@ def _computed() -> dict[str, float]:
         "per_m_total": f.cost_per_million_tokens(eff, 20_000),
         "per_m_output_whole_hour": f.cost_per_million_tokens(eff, 4_000),
         "per_m_input_whole_hour": f.cost_per_million_tokens(eff, 16_000),
-        "probe_per_m_input": probe.per_m_input,
-        "probe_per_m_output": probe.per_m_output,
+        "probe_per_m_input": probe.usd_per_m_input,
+        "probe_per_m_output": probe.usd_per_m_output,
         "mixed_request_cost": eff * (1536 * 2.5e-5 + 384 * 4.25e-4) / 3600,
-        "mixed_request_additive": (1536 * probe.per_m_input + 384 * probe.per_m_output) / 1e6,
+        "mixed_request_additive": (1536 * probe.usd_per_m_input + 384 * probe.usd_per_m_output)
+        / 1e6,
         "scale_at_operating_point": scale,
-        "per_m_input": at_point.per_m_input,
-        "per_m_output": at_point.per_m_output,
+        "per_m_input": at_point.usd_per_m_input,
+        "per_m_output": at_point.usd_per_m_output,
         "rent_per_m_total": f.cost_per_million_tokens(1.30, 20_000),
         "cny_per_gpu_hour": f.monthly_to_hourly(70_000 / 8),
         "revenue_per_gpu_hour": revenue,
@@ -122,11 +123,11 @@ def test_bases_example_matches_compare_on_the_fixture_runs() -> None:
         {
             "h100_tok_per_s_per_gpu": h100.total_tok_per_s_per_gpu,
             "l40s_tok_per_s_per_gpu": l40s.total_tok_per_s_per_gpu,
-            "h100_on_demand_per_m": h100.per_m_total,
-            "l40s_on_demand_per_m": l40s.per_m_total,
-            "like_for_like_saving": 1 - h100.per_m_total / l40s.per_m_total,
-            "h100_3yr_per_m": h100_3yr.per_m_total,
-            "mixed_basis_saving": 1 - h100_3yr.per_m_total / l40s.per_m_total,
+            "h100_on_demand_per_m": h100.usd_per_m_total,
+            "l40s_on_demand_per_m": l40s.usd_per_m_total,
+            "like_for_like_saving": 1 - h100.usd_per_m_total / l40s.usd_per_m_total,
+            "h100_3yr_per_m": h100_3yr.usd_per_m_total,
+            "mixed_basis_saving": 1 - h100_3yr.usd_per_m_total / l40s.usd_per_m_total,
         },  # type: ignore[dict-item, operator]
     )
 
@@ -176,36 +177,38 @@ def test_projection_example_matches_the_projection_code() -> None:
 def test_lessor_example_matches_the_lessor_code() -> None:
     from bench.cost.lessor import LessorInputs, lessor_view
 
-    rent = f.monthly_to_hourly(70_000 / 8)
-    power = f.power_cost_per_hour(620, 1.82, 1.2, 0.08 * 7.2)
-    opex = f.opex_cost_per_hour(40_000 * 7.2, 0.04)
+    # stored in USD, shown in CNY at 7.2 as the example is written
+    fx = 7.2
+    rent = f.monthly_to_hourly(70_000 / 8) / fx
+    power = f.power_cost_per_hour(620, 1.82, 1.2, 0.08)
+    opex = f.opex_cost_per_hour(40_000, 0.04)
     v = lessor_view(
         LessorInputs(
             gpus=8,
             utilization=0.7,
-            rent_per_gpu_hour=rent,
+            rent_usd_per_gpu_hour=rent,
             rent_includes_power=False,
-            power_per_busy_gpu_hour=power,
-            opex_per_gpu_hour=opex,
-            revenue_per_busy_gpu_hour=40.0,
+            power_usd_per_busy_gpu_hour=power,
+            opex_usd_per_gpu_hour=opex,
+            revenue_usd_per_busy_gpu_hour=40.0 / fx,
             share=0.3,
         )
     )
     _check(
         "lessor-example",
         {
-            "rent_per_gpu_hour": rent,
-            "power_per_busy_gpu_hour": power,
-            "opex_per_gpu_hour": opex,
-            "rent_income": v.rent_income,
-            "power": v.power,
-            "opex": v.opex,
-            "token_revenue": v.token_revenue,
-            "share_income": v.share_income,
-            "share_net": v.share_net,
-            "rent_net": v.rent_net,
+            "rent_per_gpu_hour": rent * fx,
+            "power_per_busy_gpu_hour": power * fx,
+            "opex_per_gpu_hour": opex * fx,
+            "rent_income": v.rent_income_usd * fx,
+            "power": v.power_usd * fx,
+            "opex": (v.opex_usd or 0.0) * fx,
+            "token_revenue": v.token_revenue_usd * fx,
+            "share_income": (v.share_income_usd or 0.0) * fx,
+            "share_net": (v.share_net_usd or 0.0) * fx,
+            "rent_net": v.rent_net_usd * fx,
             "breakeven_share": v.breakeven_share,
-            "rent_over_revenue": rent / (40.0 * 0.7),
+            "rent_over_revenue": rent / (40.0 / fx * 0.7),
             "breakeven_utilization": v.breakeven_utilization,
         },  # type: ignore[dict-item]
     )

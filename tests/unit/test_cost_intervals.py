@@ -74,12 +74,12 @@ def test_holdout_inside_and_outside_the_interval() -> None:
     per_gpu_s = 2.0 / 3600
     # 1536/384 at C=16: 1536/40000 + 384·0.0068/16 = 0.2016 GPU-s, measured exactly
     inside = holdout_range(fit, "mixed", [_sample("h", 0.2016, 1536, 384)], per_gpu_s)
-    assert inside.measured_per_request == pytest.approx(0.2016 * per_gpu_s)
-    assert inside.inside and inside.predicted.low < inside.predicted.high
+    assert inside.measured_usd_per_request == pytest.approx(0.2016 * per_gpu_s)
+    assert inside.inside and inside.predicted_usd.low < inside.predicted_usd.high
     # the same workload measured 20 % slower lies outside what the probes can explain
     slow = holdout_range(fit, "mixed", [_sample("h", 0.2016 * 1.2, 1536, 384)], per_gpu_s)
     assert not slow.inside and slow.rel_error == pytest.approx(
-        (slow.predicted.central - slow.measured_per_request) / slow.measured_per_request
+        (slow.predicted_usd.central - slow.measured_usd_per_request) / slow.measured_usd_per_request
     )
 
 
@@ -99,8 +99,16 @@ def test_quote_from_repeated_fixture_probes_prints_intervals() -> None:
     )
     assert q.probe_fit is not None and len(q.probe_fit.combinations) == 9
     batch = next(t for t in q.tiers if t.point.tier == "batch")
-    assert batch.price_per_m_input_low < batch.price_per_m_input < batch.price_per_m_input_high
-    assert batch.price_per_m_output_low < batch.price_per_m_output < batch.price_per_m_output_high
+    assert (
+        batch.price_usd_per_m_input_low
+        < batch.price_usd_per_m_input
+        < batch.price_usd_per_m_input_high
+    )
+    assert (
+        batch.price_usd_per_m_output_low
+        < batch.price_usd_per_m_output
+        < batch.price_usd_per_m_output_high
+    )
     (h,) = q.holdouts
     assert h.inside and not any("OUTSIDE" in n for n in q.notes)
 

@@ -42,9 +42,9 @@ def test_batch_tier_is_the_highest_throughput_point() -> None:
     assert batch.point.status == "measured"
     assert batch.point.total_tok_per_s_per_gpu == pytest.approx(C64_TOTAL)
     # $1.30/GPU-hour (SemiAnalysis 3-year rental) / (20,410.8 × 3600 / 1e6) = $0.017692/M
-    assert batch.cost_per_m_total == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))
-    assert batch.cost_per_m_total == pytest.approx(0.017692, rel=1e-4)
-    assert batch.cost_per_m_input is None  # no probes: no additive split
+    assert batch.cost_usd_per_m_total == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))
+    assert batch.cost_usd_per_m_total == pytest.approx(0.017692, rel=1e-4)
+    assert batch.cost_usd_per_m_input is None  # no probes: no additive split
     assert any("--probe" in n for n in q.notes)
 
 
@@ -59,28 +59,28 @@ def test_additive_prices_add_up_at_each_tier_and_margin_applies() -> None:
         holdouts=load_runs([H100 / "holdout-mixed"]),
         probe_repeats=1,
     )
-    assert q.effective_gpu_hour_cost == pytest.approx(2.60)  # 1.30 / 0.5
+    assert q.effective_gpu_hour_cost_usd == pytest.approx(2.60)  # 1.30 / 0.5
     for t in q.tiers:
         p = t.point
         assert p.input_tok_per_s_per_gpu is not None and p.output_tok_per_s_per_gpu is not None
         per_hour = (
             (
-                p.input_tok_per_s_per_gpu * t.cost_per_m_input
-                + p.output_tok_per_s_per_gpu * t.cost_per_m_output
+                p.input_tok_per_s_per_gpu * t.cost_usd_per_m_input
+                + p.output_tok_per_s_per_gpu * t.cost_usd_per_m_output
             )
             * 3600
             / 1e6
         )
         assert per_hour == pytest.approx(2.60), p.tier  # additive: the whole effective hour
-        assert t.price_per_m_output == pytest.approx(t.cost_per_m_output * 1.3)
-        assert t.price_per_m_total == pytest.approx(t.cost_per_m_total * 1.3)
-        assert t.cost_per_m_output > 10 * t.cost_per_m_input  # decode costs more per token
+        assert t.price_usd_per_m_output == pytest.approx(t.cost_usd_per_m_output * 1.3)
+        assert t.price_usd_per_m_total == pytest.approx(t.cost_usd_per_m_total * 1.3)
+        assert t.cost_usd_per_m_output > 10 * t.cost_usd_per_m_input  # decode costs more per token
     # the fit: two probes, two unknowns → exact; GPU-s per input token near 1/40000
     assert q.fit is not None and q.fit.max_abs_rel_error < 1e-9
     assert q.fit.gpu_s_per_input_token == pytest.approx(2.5e-5, rel=0.05)
     # held-out 1536/384 at C=16: measured 0.2016 GPU-s × $2.60/3600 = $1.456e-4 per request
     (holdout,) = q.holdouts
-    assert holdout.measured_per_request == pytest.approx(0.2016 * 2.60 / 3600)
+    assert holdout.measured_usd_per_request == pytest.approx(0.2016 * 2.60 / 3600)
     assert abs(holdout.rel_error) < 0.05
 
 
@@ -99,7 +99,7 @@ def test_tier_between_points_is_interpolated_never_extrapolated() -> None:
     assert len(fast.point.run_dirs) == 2
     # faster than the lightest load (C=1: 1/0.00605 = 165 tok/s/user) is not reached
     assert impossible.point.status == "not_reached"
-    assert impossible.cost_per_m_total is None and impossible.price_per_m_total is None
+    assert impossible.cost_usd_per_m_total is None and impossible.price_usd_per_m_total is None
 
 
 def test_ttft_bound_drops_points() -> None:
@@ -126,15 +126,15 @@ def test_lessor_view_per_server_month() -> None:
     hours = 730 * 8  # GPU-hours per 8-GPU server-month
     # 16,328.6 in × $0.02 + 4,082.2 out × $0.04 per M, × 3600 / 1e6 = $1.7635 per busy GPU-hour
     revenue = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
-    assert v.token_revenue == pytest.approx(revenue * 0.5 * hours)
-    assert v.rent_income == pytest.approx(1.30 * hours)  # the contract price, power included
+    assert v.token_revenue_usd == pytest.approx(revenue * 0.5 * hours)
+    assert v.rent_income_usd == pytest.approx(1.30 * hours)  # the contract price, power included
     # power while busy: 620 W × overhead 1.82 × PUE 1.2 × $0.08/kWh × 0.5 × 5,840 h
     power = 0.62 * 1.82 * 1.2 * 0.08
-    assert v.power == pytest.approx(power * 0.5 * hours)
+    assert v.power_usd == pytest.approx(power * 0.5 * hours)
     opex = 40_000 * 0.04 / 8760  # capex $40k × 4 % a year
-    assert v.opex == pytest.approx(opex * hours)
-    assert v.share_net == pytest.approx((0.5 * revenue * 0.5 - power * 0.5 - opex) * hours)
-    assert v.rent_net == pytest.approx((1.30 - opex - power * 0.5) * hours)
+    assert v.opex_usd == pytest.approx(opex * hours)
+    assert v.share_net_usd == pytest.approx((0.5 * revenue * 0.5 - power * 0.5 - opex) * hours)
+    assert v.rent_net_usd == pytest.approx((1.30 - opex - power * 0.5) * hours)
     # the lease includes power: the lessor pays it either way, so it cancels out
     assert v.breakeven_share == pytest.approx(1.30 / (revenue * 0.5))
     assert v.breakeven_utilization == pytest.approx(1.30 / (0.5 * revenue))
@@ -153,20 +153,22 @@ def test_lessor_rent_excludes_power_of_a_power_excluded_lease() -> None:
     )
     v = _tier(q, "batch").lessor
     assert v is not None
-    assert v.rent_income == pytest.approx(8750 / 730 * 730 * 8)  # no electricity inside
-    power = 0.62 * 1.82 * 1.2 * 0.08 * 7.2  # CNY per busy GPU-hour
-    revenue = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6 * 7.2
+    # ¥70,000 a server-month = $9,722.22 at 7.2 (stored in USD): no electricity inside
+    assert v.rent_income_usd == pytest.approx(8750 * 8 / 7.2)
+    assert q.display.amount(v.rent_income_usd) == pytest.approx(70_000)
+    power = 0.62 * 1.82 * 1.2 * 0.08  # USD per busy GPU-hour
+    revenue = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
     # under a share the lessor now pays power too: break-even = (rent + P) / R
-    assert v.breakeven_share == pytest.approx((8750 / 730 + power) / revenue)
+    assert v.breakeven_share == pytest.approx((8750 / 730 / 7.2 + power) / revenue)
 
 
 def test_cny_quote_converts_prices() -> None:
     a = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2)
     q = make_quote(_sweep(), load_profile("h100-sxm"), a, tiers=DEFAULT_TIERS)
-    assert q.currency == "CNY"
-    assert _tier(q, "batch").cost_per_m_total == pytest.approx(
-        1.30 * 7.2 / (C64_TOTAL * 3600 / 1e6)
-    )
+    assert q.display.currency == "CNY"
+    batch = _tier(q, "batch").cost_usd_per_m_total
+    assert q.display.amount(batch) == pytest.approx(1.30 * 7.2 / (C64_TOTAL * 3600 / 1e6))
+    assert batch == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))  # stored in USD
 
 
 def test_quote_refuses_mixed_or_mismatched_runs() -> None:

@@ -67,7 +67,7 @@ def test_quote_markdown_and_json() -> None:
         assert section in md
     data = json.loads(_invoke("quote", *SWEEP, "--json").output)
     batch = next(t for t in data["tiers"] if t["point"]["tier"] == "batch")
-    assert batch["cost_per_m_total"] == pytest.approx(0.017692, rel=1e-4)
+    assert batch["cost_usd_per_m_total"] == pytest.approx(0.017692, rel=1e-4)
     assert data["market"]["label"].startswith("llama-3.1-8b at deepinfra")
 
 
@@ -122,9 +122,9 @@ def test_quote_xlsx_recomputes_when_an_input_changes(tmp_path: Path) -> None:
     batch = next(t for t in json_quote["tiers"] if t["point"]["tier"] == "batch")
     base = _xlsx_values(out)
     # as computed: the formulas reproduce the quote's own prices
-    assert base[f"PRICES!I{batch_row}"] == pytest.approx(batch["price_per_m_total"], rel=1e-9)
-    assert base[f"PRICES!N{batch_row}"] == pytest.approx(batch["price_per_m_input"], rel=1e-9)
-    assert base[f"PRICES!O{batch_row}"] == pytest.approx(batch["price_per_m_output"], rel=1e-9)
+    assert base[f"PRICES!I{batch_row}"] == pytest.approx(batch["price_usd_per_m_total"], rel=1e-9)
+    assert base[f"PRICES!N{batch_row}"] == pytest.approx(batch["price_usd_per_m_input"], rel=1e-9)
+    assert base[f"PRICES!O{batch_row}"] == pytest.approx(batch["price_usd_per_m_output"], rel=1e-9)
     # $1.30/GPU-hour, 100 % utilization, margin 30 %: 1.3 / (20,410.8 × 0.0036) × 1.3
     assert base[f"PRICES!I{batch_row}"] == pytest.approx(1.30 / (C64_TOTAL * 0.0036) * 1.3)
     # utilization 100 % → 50 %: every price doubles; the GPU-hour price $1.30 → $2.60 doubles
