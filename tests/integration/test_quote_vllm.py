@@ -62,8 +62,12 @@ def test_quote_from_repeated_probes_on_real_runs(shared_vllm, tmp_path):
     fit = q.probe_fit.central
     assert fit.gpu_s_per_output_token > fit.gpu_s_per_input_token > 0  # decode costs more
     (h,) = q.holdouts
-    assert h.measured_per_request > 0 and len(h.run_ids) == 2
-    assert h.predicted.low <= h.predicted.central <= h.predicted.high
+    assert h.measured_usd_per_request > 0 and len(h.run_ids) == 2
+    assert h.predicted_usd.low <= h.predicted_usd.central <= h.predicted_usd.high
     batch = next(t for t in q.tiers if t.point.tier == "batch")
-    assert batch.price_per_m_input_low <= batch.price_per_m_input <= batch.price_per_m_input_high
+    assert (
+        batch.price_usd_per_m_input_low
+        <= batch.price_usd_per_m_input
+        <= batch.price_usd_per_m_input_high
+    )
     assert q.workload == "192 ±50%/24 (completions)"
