@@ -33,6 +33,7 @@ _OPTION_OF = {
     "record_path": "--record",
     "fail_rate": "--fail-rate",
     "fail_mode": "--fail-mode",
+    "coalesce": "--coalesce",
     "cpu": "--cpu",
     "default_max_tokens": "--default-max-tokens",
     "max_model_len": "--max-model-len",
@@ -56,6 +57,9 @@ def serve(
     fail_mode: Annotated[
         str, typer.Option(help="http_500 (at once) or error_chunk (mid-stream error event)")
     ] = "http_500",
+    coalesce: Annotated[
+        int, typer.Option(help="fault: write this many chunks per write (1 = each alone)")
+    ] = 1,
     cpu: Annotated[int | None, typer.Option(help="pin the server to this CPU")] = None,
     default_max_tokens: Annotated[
         int, typer.Option(help="output tokens when a request gives no max_tokens")
@@ -85,6 +89,7 @@ def serve(
         "record_path": record,
         "fail_rate": fail_rate,
         "fail_mode": fail_mode,
+        "coalesce": coalesce,
         "cpu": cpu,
         "default_max_tokens": default_max_tokens,
         "max_model_len": max_model_len,
@@ -102,7 +107,9 @@ def serve(
         typer.echo(f"synth server listening on http://{host}:{bound_port}")
         typer.echo(
             f"  model {model}, TTFT {ttft_ms:g} ms, gap {itl_ms:g} ms, "
-            f"{tokens_per_chunk} token(s) per chunk; Ctrl-C to stop"
+            f"{tokens_per_chunk} token(s) per chunk"
+            + (f", {coalesce} chunks per write (coalescing fault)" if coalesce > 1 else "")
+            + "; Ctrl-C to stop"
         )
 
     summary = run_foreground(config, ready)
