@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bench.records import Report, RequestRecord
 from bench.report.summary import latency_rows, throughput_rows
+from bench.report.trust import trust_notes, trust_warnings
 
 console = Console(stderr=True)
 
@@ -56,6 +58,8 @@ def print_summary(report: Report, run_dir: Path) -> None:
     for row in throughput_rows(report):
         thr.add_row(*row)
     out.print(lat)
+    for note in trust_notes(report.summary):
+        out.print(note, markup=False, highlight=False)
     out.print(thr)
     if report.cost is not None:
         c = report.cost
@@ -71,4 +75,6 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if summary and summary.client:
         for warning in summary.client.warnings:
             out.print(f"[yellow]client warning:[/] {warning}")
+    for warning in trust_warnings(summary):
+        out.print(f"[bold red]WARNING:[/] [red]{escape(warning)}[/]")
     out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")

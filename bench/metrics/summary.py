@@ -21,6 +21,7 @@ from bench.metrics.throughput import (
     token_count_mismatches,
     whole_run_window,
 )
+from bench.metrics.trust import coalescing
 from bench.records import SLO, ClientLoad, RequestRecord, RunSummary, ServerCounters
 
 Window = tuple[int, int]
@@ -89,4 +90,5 @@ def summarize(
         token_count_mismatch_ids=mismatches[:50],
         server=server,
         client=client,
+        coalescing=coalescing(ok),
     )

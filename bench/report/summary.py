@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.records import Distribution, Report, Throughput
+from bench.report.trust import trust_notes, trust_warnings
 
 LATENCIES = (
     ("TTFT", "ttft_s"),
@@ -119,13 +120,20 @@ def render_summary(report: Report) -> str:
     ]
     summary = report.summary
     if summary is not None:
-        lines += [
+        lines.append(
             f"- requests: {summary.requests_ok} ok, {summary.requests_failed} failed "
-            f"({summary.errors_by_class or 'none'}), {summary.warmup_requests} warm-up excluded",
+            f"({summary.errors_by_class or 'none'}), {summary.warmup_requests} warm-up excluded"
+        )
+    warnings = trust_warnings(summary)
+    if warnings:
+        lines += ["", "## Warnings", "", *[f"- **WARNING: {w}**" for w in warnings]]
+    if summary is not None:
+        lines += [
             "",
             "## Latency",
             "",
             _table(["metric", "p50", "p90", "p99", "mean", "n"], latency_rows(report)),
+            *[line for note in trust_notes(summary) for line in ("", f"- {note}")],
             "",
             "## Throughput",
             "",
@@ -151,7 +159,13 @@ def render_summary(report: Report) -> str:
                 "",
                 f"Goodput at SLO {g.slo.model_dump(exclude_none=True)}: {g.requests_meeting_slo}/"
                 f"{g.requests_measured} requests ({g.fraction:.0%}), {g.request_per_s:.3f} req/s, "
-                f"{g.output_tok_per_s:,.1f} output tok/s",
+                f"{g.output_tok_per_s:,.1f} output tok/s"
+                + (
+                    f" ({g.requests_tpot_not_measured} coalesced requests could not be checked "
+                    "against the TPOT target and do not count as meeting it)"
+                    if g.requests_tpot_not_measured
+                    else ""
+                ),
             ]
         if summary.client:
             client = summary.client
