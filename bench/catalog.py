@@ -52,7 +52,11 @@ Source = Annotated[HubSource | BuilderSource | LocalSource, Field(discriminator=
 
 
 class Architecture(StrictConfig):
-    """Facts about the model, each entry citing where it comes from."""
+    """Facts about the model, each entry citing where it comes from.
+
+    `layers`, `kv_heads` and `head_dim` give the KV cache per token (2 × layers × kv_heads
+    × head_dim × bytes per value); None where the catalog does not know them.
+    """
 
     family: str
     total_params_b: float = Field(gt=0)
@@ -60,6 +64,9 @@ class Architecture(StrictConfig):
     kind: Literal["dense", "moe"]
     context_tokens: int = Field(gt=0)
     modality: list[Literal["text", "image", "video"]]
+    layers: int | None = Field(default=None, ge=1)
+    kv_heads: int | None = Field(default=None, ge=1)
+    head_dim: int | None = Field(default=None, ge=1)
     notes: str | None = None
     source: str
     reliability: Reliability
@@ -169,6 +176,13 @@ class ModelCatalog(StrictConfig):
         if dupes:
             raise ValueError(f"duplicate model ids: {', '.join(dupes)}")
         return value
+
+    def find(self, model: str) -> ModelEntry | None:
+        """The entry whose id or hub id is `model` (runs name either), None if not listed."""
+        for entry in self.models:
+            if model == entry.id or model == getattr(entry.source, "hub_id", None):
+                return entry
+        return None
 
     def get(self, model_id: str, source: Path | str = "models.yaml") -> ModelEntry:
         for entry in self.models:

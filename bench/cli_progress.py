@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.records import Report, RequestRecord
-from bench.report.summary import latency_rows, throughput_rows
+from bench.report.summary import latency_rows, request_lines, throughput_rows
 from bench.report.trust import trust_notes, trust_warnings
 
 console = Console(stderr=True)
@@ -75,6 +75,11 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if summary and summary.client:
         for warning in summary.client.warnings:
             out.print(f"[yellow]client warning:[/] {warning}")
+    if summary:  # planned/never sent, usage source, token-count warning
+        for line in request_lines(summary)[1:]:
+            out.print(escape(line.removeprefix("- ")).replace("**warning**", "[yellow]warning[/]"))
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
     for warning in trust_warnings(summary):
         out.print(f"[bold red]WARNING:[/] [red]{escape(warning)}[/]")
     out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")

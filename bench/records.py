@@ -47,7 +47,9 @@ class RequestRecord(Record):
     """What happened to one request, written to requests.jsonl as soon as it completes.
 
     All `*_ns` fields are `perf_counter_ns()` readings of the client host.
-    `output_tokens` / `input_tokens` are the server's `usage` counts (the authority);
+    `output_tokens` / `input_tokens` are the server's `usage` counts (the authority) when
+    `usage_source` is "server"; "client" when the server sent no usage (a stream ended by
+    `[DONE]` alone) and the client counted them itself; None when nothing was counted.
     `client_output_tokens` is the client's own count, kept beside them.
     """
 
@@ -78,6 +80,7 @@ class RequestRecord(Record):
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
     client_output_tokens: int | None = None
+    usage_source: Literal["server", "client"] | None = None
     requested_input_tokens: int | None = None
     requested_output_tokens: int | None = None
     session_id: str | None = None
@@ -191,6 +194,14 @@ class Coalescing(Record):
 
 
 class RunSummary(Record):
+    """`requests_planned` (measured requests the run set out to send; for a run bounded
+    by time, those due before it ended) = `requests_total` (recorded) +
+    `requests_never_sent` (planned, never sent: the run stopped first); None for summaries
+    made without a plan. `requests_client_counted`: ok requests whose token counts are the
+    client's own (the server sent no usage)."""
+
+    requests_planned: int | None = None
+    requests_never_sent: int = 0
     requests_total: int
     requests_ok: int
     requests_failed: int
@@ -208,6 +219,7 @@ class RunSummary(Record):
     whole_run: Throughput
     steady_state_note: str | None = None
     goodput: Goodput | None = None
+    requests_client_counted: int = 0
     token_count_mismatches: int = 0
     token_count_mismatch_ids: list[str] = Field(default_factory=list)
     server: ServerCounters | None = None
@@ -290,3 +302,7 @@ class Report(Record):
     cost_note: str | None = None
     energy: EnergySummary | None = None
     workload: dict[str, Any] | None = None
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what a side channel (/metrics, /v1/models, meters) could not give",
+    )

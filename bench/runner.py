@@ -8,7 +8,6 @@ RunConfig ─► hardware profile, cost assumptions, model entry (validated befo
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from bench.config.run import (
 from bench.cost.assumptions import CostAssumptions
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
+from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.records import (
     ClientLoad,
     Report,
@@ -38,6 +38,7 @@ from bench.records import (
 )
 from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
 from bench.report.summary import render_summary
+from bench.run_load import LoadOutcome, drive_load, never_sent_failure, planned_requests
 
 
 def new_run_id() -> str:
@@ -139,54 +140,6 @@ def client_load(stats: Any) -> ClientLoad:
     return assess(stats)
 
 
-async def _drive_and_scrape(
-    plan: RunPlan,
-    specs: list[RequestSpec],
-    target: Any,
-    log: RequestLog,
-    scrape_url: str | None,
-    watchdog: Callable[[], str | None] | None,
-    on_record: Callable[[RequestRecord], None] | None,
-    seed: int,
-) -> tuple[Any, Any]:
-    from bench.engines.prometheus import Scraper
-    from bench.loadgen.drive import drive
-
-    scraper = Scraper(scrape_url) if scrape_url else None
-    if scraper:
-        await scraper.start()
-
-    def record(rec: RequestRecord) -> None:
-        log.append(rec)
-        if on_record:
-            on_record(rec)
-
-    try:
-        stats = await drive(
-            target,
-            specs,
-            plan.config.load,
-            on_record=record,
-            duration_s=plan.config.duration_s,
-            seed=seed,
-            watchdog=watchdog,
-            workers=plan.config.workers,
-        )
-    finally:
-        if scraper:
-            await scraper.stop()
-    return stats, scraper
-
-
-def _event_loop_runner() -> Callable[[Any], Any]:
-    try:
-        import uvloop
-
-        return uvloop.run  # type: ignore[no-any-return]
-    except ImportError:
-        return asyncio.run
-
-
 def register_in_store(run_dir: Path) -> None:
     """Add the run to the results store ($TOKENBENCH_STORE or reports/index.sqlite)."""
     from bench.store import register_run
@@ -213,12 +166,12 @@ def run_benchmark(
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
-    from bench.loadgen.drive import RunAborted
     from bench.models.resolve import resolve_model
     from bench.models.tiny import model_dir_sha256
     from bench.report.provenance import collect_provenance
 
     plan = plan or plan_run(config)
+    ensure_fd_limit(in_flight_cap(config.load))
     run_dir = prepare_output_dir(config.output_dir)
     model_path = model_path or resolve_model(plan.entry)
     offline = isinstance(config.engine, OfflineEngine)
@@ -242,8 +195,7 @@ def run_benchmark(
     )
     meters = open_run_meters(plan)
     log = RequestLog(run_dir)
-    failure: str | None = None
-    stats = scraper = None
+    outcome = LoadOutcome(stats=None, planned=planned_requests(specs, 0))
     try:
         meters.start()
         if offline:
@@ -251,6 +203,7 @@ def run_benchmark(
 
             for rec in run_offline(model_path, specs, plan.engine_args):
                 log.append(rec)
+            outcome.failure = never_sent_failure(outcome.planned, log.records)
         else:
             target = StreamTarget(
                 base_url or "",
@@ -259,28 +212,27 @@ def run_benchmark(
                 token_ids=token_ids,
                 timeout_s=config.request_timeout_s,
             )
-            stats, scraper = _event_loop_runner()(
-                _drive_and_scrape(
-                    plan,
-                    specs,
-                    target,
-                    log,
-                    base_url if config.scrape_server_metrics else None,
-                    watchdog,
-                    on_record,
-                    # the arrival schedule follows the workload's seed (a named workload
-                    # without --seed uses its spec's own, as its requests do)
-                    workload_info.seed if workload_info else config.workload.seed or 0,
-                )
+            outcome = drive_load(
+                plan,
+                specs,
+                target,
+                log,
+                scrape_url=base_url if config.scrape_server_metrics else None,
+                watchdog=watchdog,
+                on_record=on_record,
+                # the arrival schedule follows the workload's seed (a named workload
+                # without --seed uses its spec's own, as its requests do)
+                seed=workload_info.seed if workload_info else config.workload.seed or 0,
             )
-    except RunAborted as exc:
-        failure = str(exc)
+    except OSError as exc:  # the request log could not be written (offline runs)
+        outcome.failure = str(exc)
     except KeyboardInterrupt:
-        failure = "interrupted by the user (Ctrl-C)"
+        outcome.failure = "interrupted by the user (Ctrl-C)"
     finally:
         log.close()
         trace = meters.stop()
         meters.close()
+    failure = outcome.failure
     if trace.channels:
         from bench.energy import write_trace
 
@@ -291,11 +243,13 @@ def run_benchmark(
         run_id=run_id or new_run_id(),
         created=created,
         provenance=provenance,
-        stats=stats,
-        scraper=scraper,
+        stats=outcome.stats if outcome.finished else None,
+        scraper=outcome.scraper,
         failure=failure,
         trace=trace,
         workload_info=workload_info,
+        planned=outcome.planned,
+        notes=outcome.notes,
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -317,8 +271,12 @@ def assemble_report(
     failure: str | None,
     trace: Any = None,
     workload_info: Any = None,
+    planned: int | None = None,
+    notes: list[str] | None = None,
 ) -> Report:
-    """Summary, energy, cost and report from what the run produced (also for partial runs)."""
+    """Summary, energy, cost and report from what the run produced (also for partial runs).
+
+    `planned`: measured requests the run set out to send (None: not known)."""
     from bench.metrics.summary import steady_state_window, summarize
 
     measured = [r for r in records if not r.warmup]
@@ -335,6 +293,7 @@ def assemble_report(
             slo=plan.config.slo,
             server=scraper.summary(window) if scraper else None,
             client=client_load(stats) if stats else None,
+            planned=planned,
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
         if workload_info is not None:
@@ -357,6 +316,7 @@ def assemble_report(
         cost_note=cost_note,
         energy=energy,
         workload=workload,
+        notes=list(notes or []),
     )
 
 
@@ -439,6 +399,7 @@ def execute_run(
     from bench.models.resolve import resolve_model
 
     plan = plan_run(config, assumptions)
+    ensure_fd_limit(in_flight_cap(config.load))
     say = on_status or (lambda _msg: None)
     if not isinstance(config.engine, ManagedEngine):
         if isinstance(config.engine, EndpointEngine):

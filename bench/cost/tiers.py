@@ -4,8 +4,10 @@ A tier bounds interactivity from below (1 / TPOT at `stat`, tok/s per user) and 
 `stat` from above. Runs breaking the TTFT bound (or with too many errors) are dropped; the
 throughput at the interactivity target is read off the remaining points' Pareto front with
 monotone interpolation (bench.sweep.curve.operating_point), never extrapolated. A target
-looser than every measured point is priced at the highest-throughput measured point
-(it meets the tier; more load was not measured), and says so.
+looser than every point within the bounds is priced at the highest-throughput such point,
+and the note says why no more: either more load was not measured, or the heavier loads
+that were measured broke a bound. Every tier names the points it excluded and by which
+bound.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import Field
 from bench.config.loading import StrictConfig, load_model
 from bench.records import Record
 from bench.sweep.curve import CurvePoint, operating_point, pareto_front, x_value
-from bench.sweep.slo import SLOBound, Stat, SweepSLO, slo_margin
+from bench.sweep.slo import Stat, distribution_stat
 
 
 class QuoteTier(StrictConfig):
@@ -75,13 +77,36 @@ def load_tiers(path: Path | None) -> list[QuoteTier]:
 Status = Literal["measured", "interpolated", "highest_measured", "not_reached"]
 
 
+class Exclusion(Record):
+    """A measured point a tier did not use: which bound it broke and by how much.
+
+    `value` is the measured statistic (TTFT in s, error rate as a fraction); None when the
+    statistic was not measured at all.
+    """
+
+    load: float
+    run_dir: str | None
+    bound: str
+    value: float | None
+    total_tok_per_s_per_gpu: float
+
+    @property
+    def text(self) -> str:
+        if self.value is None:
+            return f"load {self.load:g} ({self.bound}: not measured)"
+        shown = f"{self.value:.0%}" if self.bound.startswith("error") else f"{self.value:.3g} s"
+        return f"load {self.load:g} ({shown}, bound {self.bound})"
+
+
 class TierPoint(Record):
-    """Where a tier operates: throughput per GPU and the measured points behind it."""
+    """Where a tier operates: throughput per GPU, the measured points behind it and the
+    measured points it excluded (with the bound each broke)."""
 
     tier: str
     constraint: str
     status: Status
     note: str
+    excluded: list[Exclusion] = Field(default_factory=list)
     total_tok_per_s_per_gpu: float | None = None
     input_tok_per_s_per_gpu: float | None = None
     output_tok_per_s_per_gpu: float | None = None
@@ -93,12 +118,15 @@ class TierPoint(Record):
         return self.status != "not_reached"
 
 
-def _from_point(tier: QuoteTier, p: CurvePoint, status: Status, note: str) -> TierPoint:
+def _from_point(
+    tier: QuoteTier, p: CurvePoint, status: Status, note: str, excluded: list[Exclusion]
+) -> TierPoint:
     return TierPoint(
         tier=tier.name,
         constraint=tier.label,
         status=status,
         note=note,
+        excluded=excluded,
         total_tok_per_s_per_gpu=p.total_tok_per_s_per_gpu,
         input_tok_per_s_per_gpu=p.input_tok_per_s_per_gpu,
         output_tok_per_s_per_gpu=p.output_tok_per_s_per_gpu,
@@ -107,38 +135,91 @@ def _from_point(tier: QuoteTier, p: CurvePoint, status: Status, note: str) -> Ti
     )
 
 
+def split_by_bounds(
+    points: Sequence[CurvePoint], tier: QuoteTier
+) -> tuple[list[CurvePoint], list[Exclusion]]:
+    """(points within the tier's TTFT and error-rate bounds, the others with the reason).
+
+    A point breaks the TTFT bound when TTFT at `tier.stat` is above `max_ttft_s` or was not
+    measured; the error-rate bound when more than `max_error_rate` of its requests failed.
+    """
+    kept: list[CurvePoint] = []
+    excluded: list[Exclusion] = []
+    for p in points:
+        broke: tuple[str, float | None] | None = None
+        if tier.max_ttft_s is not None:
+            ttft = distribution_stat(p.ttft_s, tier.stat)
+            if ttft is None or ttft > tier.max_ttft_s:
+                broke = (f"TTFT {tier.stat} ≤ {tier.max_ttft_s:g} s", ttft)
+        if broke is None and p.error_rate > tier.max_error_rate:
+            broke = (f"error rate ≤ {tier.max_error_rate:.0%}", p.error_rate)
+        if broke is None:
+            kept.append(p)
+        else:
+            excluded.append(
+                Exclusion(
+                    load=p.load,
+                    run_dir=p.run_dir,
+                    bound=broke[0],
+                    value=broke[1],
+                    total_tok_per_s_per_gpu=p.total_tok_per_s_per_gpu,
+                )
+            )
+    return kept, excluded
+
+
+def _with_exclusions(note: str, excluded: Sequence[Exclusion]) -> str:
+    if not excluded:
+        return note
+    return f"{note}; excluded: " + ", ".join(e.text for e in excluded)
+
+
+def _loose_note(loose: CurvePoint, loose_x: float, excluded: Sequence[Exclusion]) -> str:
+    """Why a target looser than every usable point is priced at the busiest usable one."""
+    head = (
+        f"target looser than every point within the bounds: priced at the highest-throughput "
+        f"one (load {loose.load:g}, {loose_x:.1f} tok/s/user)"
+    )
+    heavier = [e for e in excluded if e.load > loose.load]
+    if not heavier:
+        conservative = "; more load was not measured, so this price is conservative"
+        return _with_exclusions(head + conservative, excluded)
+    note = head + "; heavier loads were measured but broke a bound: "
+    note += ", ".join(e.text for e in heavier)
+    lighter = [e for e in excluded if e.load <= loose.load]
+    if lighter:
+        note += "; also excluded: " + ", ".join(e.text for e in lighter)
+    return note
+
+
 def tier_point(points: Sequence[CurvePoint], tier: QuoteTier) -> TierPoint:
     """The operating point of `tier` on the measured `points` (one model × SKU)."""
-    if tier.max_ttft_s is not None:
-        slo = SweepSLO(
-            bounds=[SLOBound(metric="ttft_s", stat=tier.stat, limit=tier.max_ttft_s)],
-            max_error_rate=tier.max_error_rate,
-        )
-        feasible = [p for p in points if slo_margin(slo, p).meets]
-    else:
-        feasible = [p for p in points if p.error_rate <= tier.max_error_rate]
+    feasible, excluded = split_by_bounds(points, tier)
     if not feasible:
         return TierPoint(
             tier=tier.name,
             constraint=tier.label,
             status="not_reached",
-            note="no measured point meets the TTFT / error-rate bound",
+            note=_with_exclusions("no measured point meets the TTFT / error-rate bound", excluded),
+            excluded=excluded,
         )
     target = tier.min_interactivity_tok_per_s
     if target is None:
         best = max(feasible, key=lambda p: p.total_tok_per_s_per_gpu)
-        return _from_point(
-            tier, best, "measured", f"highest measured throughput (load {best.load:g})"
-        )
+        note = _with_exclusions(f"highest measured throughput (load {best.load:g})", excluded)
+        return _from_point(tier, best, "measured", note, excluded)
     op = operating_point(feasible, target, x_stat=tier.stat, throughput="total")
     if op.status == "measured" and op.point is not None:
-        return _from_point(tier, op.point, "measured", op.note)
+        return _from_point(
+            tier, op.point, "measured", _with_exclusions(op.note, excluded), excluded
+        )
     if op.status == "interpolated" and op.lower is not None and op.upper is not None:
         return TierPoint(
             tier=tier.name,
             constraint=tier.label,
             status="interpolated",
-            note=op.note,
+            note=_with_exclusions(op.note, excluded),
+            excluded=excluded,
             total_tok_per_s_per_gpu=op.total_tok_per_s_per_gpu,
             input_tok_per_s_per_gpu=op.input_tok_per_s_per_gpu,
             output_tok_per_s_per_gpu=op.output_tok_per_s_per_gpu,
@@ -149,10 +230,12 @@ def tier_point(points: Sequence[CurvePoint], tier: QuoteTier) -> TierPoint:
     loose = front[0] if front else None  # lowest interactivity = highest throughput
     loose_x = x_value(loose, "interactivity_tok_per_s", tier.stat) if loose else None
     if loose is not None and loose_x is not None and loose_x >= target:
-        note = (
-            f"target looser than every measured point: priced at the highest-throughput "
-            f"measured point (load {loose.load:g}, {loose_x:.1f} tok/s/user); more load was not "
-            "measured, so this price is conservative"
-        )
-        return _from_point(tier, loose, "highest_measured", note)
-    return TierPoint(tier=tier.name, constraint=tier.label, status="not_reached", note=op.note)
+        note = _loose_note(loose, loose_x, excluded)
+        return _from_point(tier, loose, "highest_measured", note, excluded)
+    return TierPoint(
+        tier=tier.name,
+        constraint=tier.label,
+        status="not_reached",
+        note=_with_exclusions(op.note, excluded),
+        excluded=excluded,
+    )

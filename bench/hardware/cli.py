@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from bench.hardware.schema import RentTier
 
 app = typer.Typer(help="Hardware profiles: specs, power, prices, acceptance bands (sourced).")
 
@@ -17,6 +20,15 @@ HardwareDir = Annotated[
 
 def _num(value: float | None, digits: int = 0) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _price(t: RentTier) -> str:
+    """A rent tier's price as its source quotes it: $/GPU-h, ¥/GPU-h or ¥/GPU-month."""
+    if t.usd_per_gpu_hour is not None:
+        return f"${t.usd_per_gpu_hour:.3g}/GPU-h"
+    if t.cny_per_gpu_hour is not None:
+        return f"¥{t.cny_per_gpu_hour:.2f}/GPU-h"
+    return f"¥{t.cny_per_gpu_month:,.0f}/GPU-month"
 
 
 @app.command("list")
@@ -34,13 +46,9 @@ def list_command(hardware_dir: HardwareDir = None) -> None:
         flag = "*" if any(f.reliability == "unverified" for f in p.figures().values()) else ""
         tier = p.prices.rent_tier(None)
         if tier is None:
-            rent = "no sourced price"
-        elif tier.usd_per_gpu_hour is not None:
-            rent = f"${tier.usd_per_gpu_hour:.3g}/h ({tier.tier})"
-        elif tier.cny_per_gpu_hour is not None:
-            rent = f"¥{tier.cny_per_gpu_hour:.2f}/h ({tier.tier})"
+            rent = "no public figure"
         else:
-            rent = f"¥{tier.cny_per_gpu_month:,.0f}/month ({tier.tier})"
+            rent = f"{_price(tier)} ({tier.tier}: {tier.kind}, {tier.date})"
         table.add_row(
             p.sku + flag,
             p.name,
@@ -81,28 +89,28 @@ def show_command(
         source = fig.source + (f" — {fig.note}" if fig.note else "")
         figures.add_row(path, str(getattr(fig, "value", "")), fig.reliability, fig.date, source)
     console.print(figures)
-    prices = Table(title="Price presets (default rent tier marked *)")
-    for column in ("tier", "kind", "price", "power incl.", "reliability", "date", "source"):
+    prices = Table(title="Price presets (default rent tier marked *; basis: rent or owned)")
+    columns = ("tier", "basis", "kind", "price", "power incl.", "reliability", "date", "source")
+    for column in columns:
         prices.add_column(column, overflow="fold")
     for t in p.prices.rent:
-        if t.usd_per_gpu_hour is not None:
-            price = f"${t.usd_per_gpu_hour:.2f}/GPU-h"
-        elif t.cny_per_gpu_hour is not None:
-            price = f"¥{t.cny_per_gpu_hour:.2f}/GPU-h"
-        else:
-            price = f"¥{t.cny_per_gpu_month:,.0f}/GPU-month"
         mark = "*" if t.tier == p.prices.default_rent_tier else ""
         source = t.source + (f" — {t.note}" if t.note else "")
         power = "yes" if t.includes_power else "no"
-        prices.add_row(t.tier + mark, "rent", price, power, t.reliability, t.date, source)
+        row = (t.tier + mark, "rent", t.kind, _price(t), power, t.reliability, t.date, source)
+        prices.add_row(*row)
     for o in p.prices.owned:
         price = f"${o.usd_per_gpu_hour:.2f}/GPU-h"
         source = o.source + (f" — {o.note}" if o.note else "")
-        prices.add_row(o.tier, "owned", price, "yes", o.reliability, o.date, source)
+        prices.add_row(o.tier, "owned", o.kind, price, "yes", o.reliability, o.date, source)
     if p.prices.capex_usd_per_gpu is not None:
         c = p.prices.capex_usd_per_gpu
         source = c.source + (f" — {c.note}" if c.note else "")
-        prices.add_row("capex", "owned", f"${c.value:,.0f}/GPU", "—", c.reliability, c.date, source)
+        capex = f"${c.value:,.0f}/GPU"
+        prices.add_row("capex", "owned", c.kind, capex, "—", c.reliability, c.date, source)
+    for n in p.prices.no_public_figure:
+        where = f"looked for in {n.where}" + (f" — {n.note}" if n.note else "")
+        prices.add_row(n.what, "—", "no public figure", "—", "—", "—", n.checked, where)
     console.print(prices)
     if p.acceptance is not None:
         bands = Table(title="Acceptance reference bands")

@@ -10,7 +10,7 @@ profile is the whole host (one device).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -28,6 +28,13 @@ _DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 
+def date_as_text(value: Any) -> Any:
+    """YAML reads an unquoted 2026-04-03 as a date and 2026 as an int; keep them as text."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 class Sourced(StrictConfig):
     """Where a figure came from: source, date (YYYY, YYYY-MM or YYYY-MM-DD), reliability."""
 
@@ -39,10 +46,7 @@ class Sourced(StrictConfig):
     @field_validator("date", mode="before")
     @classmethod
     def _date_as_text(cls, value: Any) -> Any:
-        # YAML reads an unquoted 2026-04-03 as a date and 2026 as an int; keep them as text.
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        return date_as_text(value)
 
 
 class Figure(Sourced):
@@ -57,14 +61,31 @@ class TextFigure(Sourced):
     value: str = Field(min_length=1)
 
 
+TierKind = Literal["on-demand", "marketplace", "spot", "1-year", "3-year", "5-year"]
+"""What a rent price is: on-demand list price (neocloud or hyperscaler); marketplace
+(prices set by individual hosts: RunPod Community, Vast.ai); spot (interruptible or a spot
+index); a contract of 1, 3 or 5 years. Prices of different kinds are not like for like."""
+
+OwnedKind = Literal["owned-modelled", "capex-all-in", "capex-street", "capex-launch-list"]
+"""How an owned-basis cost is built: a modelled all-in owning cost per GPU-hour
+(SemiAnalysis), or a capex build-up from an all-in capex (server share, NICs, networking),
+a card's street price (no server or network) or a launch list price."""
+
+CapexKind = Literal["all-in", "street", "launch-list"]
+
+
 class RentTier(Sourced):
     """A rental price preset: exactly one of a USD hourly, CNY hourly or CNY monthly price.
 
-    `includes_power`: the contract price already pays for electricity (cloud instances do; a
-    bare-metal server lease usually does not, then the cost model adds power).
+    `kind` says what the price is (`TierKind`); `provider` who sells it (a slug, so one
+    provider's prices for two SKUs can be matched). `includes_power`: the contract price
+    already pays for electricity (cloud instances do; a bare-metal server lease usually does
+    not, then the cost model adds power).
     """
 
     tier: str = Field(pattern=_SLUG_PATTERN)
+    kind: TierKind
+    provider: str = Field(pattern=_SLUG_PATTERN)
     usd_per_gpu_hour: float | None = Field(default=None, gt=0)
     cny_per_gpu_hour: float | None = Field(default=None, gt=0)
     cny_per_gpu_month: float | None = Field(default=None, gt=0)
@@ -79,27 +100,60 @@ class RentTier(Sourced):
             )
         return self
 
+    @property
+    def currency(self) -> Literal["USD", "CNY"]:
+        """The currency the source quotes the price in."""
+        return "USD" if self.usd_per_gpu_hour is not None else "CNY"
+
 
 class OwnedTier(Sourced):
     """A modelled all-in cost of owning one GPU for an hour (capex, power, hosting, opex)."""
 
     tier: str = Field(pattern=_SLUG_PATTERN)
+    kind: Literal["owned-modelled"] = "owned-modelled"
+    provider: str = Field(pattern=_SLUG_PATTERN)
     usd_per_gpu_hour: float = Field(gt=0)
 
 
-class Prices(StrictConfig):
-    """Price presets. `default_rent_tier` names the rent tier used when none is asked for.
+class CapexFigure(Figure):
+    """Purchase cost per GPU (USD) and what it covers (`CapexKind`): all-in (server share,
+    NICs, switches), a card's street price, or a launch list price."""
 
-    A SKU with no sourced price has no rent tiers (the user gives a price); one is never
-    invented.
+    kind: CapexKind
+
+
+class NoPublicFigure(StrictConfig):
+    """A price that was looked for and not found: what, where it was looked for, when.
+
+    A profile says so instead of inventing a figure; cost commands print how to supply one.
+    """
+
+    what: Literal["rent", "capex"]
+    checked: str = Field(pattern=_DATE_PATTERN)
+    where: str = Field(min_length=3)
+    note: str | None = None
+
+    @field_validator("checked", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        return date_as_text(value)
+
+
+class Prices(StrictConfig):
+    """Price presets. `default_rent_tier` names the rent tier used when none is asked for;
+    the first tier of each kind in `rent` is that kind's default.
+
+    A SKU with no sourced price has no rent tiers and a `no_public_figure` entry saying
+    where one was looked for (the user gives a price); one is never invented.
     """
 
     default_rent_tier: str | None = None
     rent: list[RentTier] = Field(default_factory=list)
     owned: list[OwnedTier] = Field(default_factory=list)
-    capex_usd_per_gpu: Figure | None = Field(
-        default=None, description="all-in purchase cost per GPU: server share, NICs, switches"
+    capex_usd_per_gpu: CapexFigure | None = Field(
+        default=None, description="purchase cost per GPU; `kind` says what it covers"
     )
+    no_public_figure: list[NoPublicFigure] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _tiers_consistent(self) -> Prices:
@@ -112,17 +166,43 @@ class Prices(StrictConfig):
                 f"default_rent_tier {self.default_rent_tier!r} is not one of the rent tiers "
                 f"{[t.tier for t in self.rent]}"
             )
+        kinds = set(get_args(TierKind)) | set(get_args(OwnedKind))
+        clashes = sorted(n for n in names if n in kinds)
+        if clashes:
+            raise ValueError(f"tier names must not be price kinds: {clashes}")
+        missing = {n.what for n in self.no_public_figure}
+        if not self.rent and "rent" not in missing:
+            raise ValueError("no rent tier: add a no_public_figure entry (what: rent) saying so")
+        if self.rent and "rent" in missing:
+            raise ValueError("rent tiers are given, so no_public_figure cannot list rent")
+        if self.capex_usd_per_gpu is not None and "capex" in missing:
+            raise ValueError("capex_usd_per_gpu is given, so no_public_figure cannot list capex")
         return self
 
     def rent_tier(self, name: str | None) -> RentTier | None:
-        """The rent tier called `name` (the default tier when `name` is None), or None."""
+        """The rent tier called `name`, else the first tier of kind `name` (the kind's
+        default), the default tier when `name` is None; None when there is none."""
         wanted = name or self.default_rent_tier
         if wanted is None:
             return None
-        return next((t for t in self.rent if t.tier == wanted), None)
+        named = next((t for t in self.rent if t.tier == wanted), None)
+        return named or next(iter(self.rent_of_kind(wanted)), None)
 
     def owned_tier(self, name: str) -> OwnedTier | None:
-        return next((t for t in self.owned if t.tier == name), None)
+        """The owned tier called `name`, else the first one when `name` is its kind
+        (`owned-modelled`); None when there is none."""
+        named = next((t for t in self.owned if t.tier == name), None)
+        if named is None and name == "owned-modelled" and self.owned:
+            return self.owned[0]
+        return named
+
+    def rent_of_kind(self, kind: str) -> list[RentTier]:
+        """Rent tiers of `kind`, in file order (the first is that kind's default)."""
+        return [t for t in self.rent if t.kind == kind]
+
+    def not_found(self, what: str) -> NoPublicFigure | None:
+        """The profile's statement that no public `what` (rent, capex) figure exists."""
+        return next((n for n in self.no_public_figure if n.what == what), None)
 
 
 class Band(StrictConfig):

@@ -17,7 +17,7 @@ import json
 import time
 from typing import Any
 
-from bench.loadgen.http1 import ConnectionPool, Origin, ProtocolError
+from bench.loadgen.http1 import ConnectionPool, Origin, ProtocolError, StaleConnection
 from bench.loadgen.sse import StreamParser, parse_events_json, split_events
 from bench.metrics.reads import read_counts
 from bench.records import RequestRecord, RequestSpec
@@ -111,23 +111,37 @@ async def send_streaming(
     scheduled_ns: int | None = None,
     worker: int = 0,
 ) -> RequestRecord:
-    """Send one streaming request and return its record (never raises for request failures).
+    """Send one streaming request and return its record; never raises (but for
+    cancellation of the caller's task, which still returns a "cancelled" record).
 
     `sent_ns` is stamped just before the request is written to an open connection, so TTFT
     does not include opening one; the wait for a connection shows in the send lag
-    (`sent_ns - scheduled_ns`) instead. Errors are classified: `http_<status>`, `timeout`,
-    `connection`, `stream_error`, `incomplete_stream`, `cancelled`.
+    (`sent_ns - scheduled_ns`) instead. A pooled keep-alive connection that the server had
+    already closed (`StaleConnection`: no byte of the response arrived) is replaced by a
+    fresh one and the request written again, once; `sent_ns` is then that second write.
+    Once any byte of the response has arrived the request is never sent again.
+    Errors are classified: `http_<status>`, `timeout`, `connection`, `stream_error`,
+    `incomplete_stream`, `cancelled`, and `client_error` for anything unforeseen (a bug
+    here, named in the message, rather than a lost request).
     """
-    request = target.request_for(spec)
     common: dict[str, Any] = {"scheduled_ns": scheduled_ns, "worker": worker}
     sent_ns = time.perf_counter_ns()
     conn = None
     parser = StreamParser()
     try:
+        request = target.request_for(spec)
         async with asyncio.timeout(target.timeout_s):
             conn = await pool.acquire()
             sent_ns, waiter = conn.send(request, parser)
-            resp = await waiter
+            try:
+                resp = await waiter
+            except StaleConnection:
+                conn.abandon()
+                conn = None
+                conn = await pool.acquire(fresh=True)
+                parser = StreamParser()
+                sent_ns, waiter = conn.send(request, parser)
+                resp = await waiter
     except TimeoutError:
         return _failed(spec, index, sent_ns, conn, "timeout", "timeout",
                        f"no completion within {target.timeout_s} s", common)  # fmt: skip
@@ -137,6 +151,27 @@ async def send_streaming(
     except (OSError, ProtocolError) as exc:
         message = f"{type(exc).__name__}: {exc}"[:500]
         return _failed(spec, index, sent_ns, conn, "error", "connection", message, common)
+    except Exception as exc:  # one request's surprise must not end its slot
+        return _failed(spec, index, sent_ns, conn, "error", "client_error",
+                       f"{type(exc).__name__}: {exc}"[:500], common)  # fmt: skip
+    try:
+        return _response_record(pool, conn, resp, parser, spec, index, sent_ns, common)
+    except Exception as exc:  # see above
+        return _failed(spec, index, sent_ns, conn, "error", "client_error",
+                       f"{type(exc).__name__}: {exc}"[:500], common)  # fmt: skip
+
+
+def _response_record(
+    pool: ConnectionPool,
+    conn: Any,
+    resp: Any,
+    parser: StreamParser,
+    spec: RequestSpec,
+    index: int,
+    sent_ns: int,
+    common: dict[str, Any],
+) -> RequestRecord:
+    """The record of a finished response (any status); the connection goes back first."""
     done_ns = parser.last_ts or (resp.stamps[-1] if resp.stamps else time.perf_counter_ns())
     pool.release(conn)
     if resp.status != 200:
@@ -169,6 +204,35 @@ def _failed(
                    error_class=error_class, error_message=message, **common)  # fmt: skip
 
 
+def _count(usage: dict[str, Any], key: str) -> int | None:
+    """A usage count: absent (None) or a whole number >= 0.
+
+    Raises:
+        ValueError: present but not a whole number >= 0 (a float, a string, a bool ...).
+    """
+    value = usage.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"usage.{key} is {value!r}, not a whole number of tokens")
+    return value
+
+
+def usage_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
+    """(prompt, completion, cached prompt) tokens of a stream's `usage` object.
+
+    Raises:
+        ValueError: `usage` is not an object of whole, non-negative counts.
+    """
+    if not isinstance(usage, dict):
+        raise ValueError(f"usage is {type(usage).__name__} {usage!r:.80}, not an object")
+    details = usage.get("prompt_tokens_details") or {}
+    if not isinstance(details, dict):
+        raise ValueError(f"usage.prompt_tokens_details is {details!r:.80}, not an object")
+    cached = _count(details, "cached_tokens")
+    return _count(usage, "prompt_tokens"), _count(usage, "completion_tokens"), cached
+
+
 def _stream_record(
     spec: RequestSpec,
     index: int,
@@ -177,10 +241,17 @@ def _stream_record(
     parsed: dict[str, Any],
     common: dict[str, Any],
 ) -> RequestRecord:
-    """The record of a 200 response from its parsed events (ok, stream error, incomplete)."""
+    """The record of a 200 response from its parsed events.
+
+    ok with the server's usage (`usage_source` "server"); ok without usage when the stream
+    ended with `[DONE]` (a server that ignores `stream_options.include_usage`): counted by
+    the client (`usage_source` "client": output tokens = token ids received, else one per
+    content chunk; input tokens = the prompt's length by the client's tokenizer, as built);
+    error otherwise: an error event or invalid usage (`stream_error`), no content or no end
+    (`incomplete_stream`).
+    """
     chunk_ns = parsed["chunk_ns"]
-    usage = parsed["usage"] or {}
-    details = usage.get("prompt_tokens_details") or {}
+    client_tokens = sum(parsed["chunk_tokens"])
     reads, most = read_counts(chunk_ns, parsed["chunk_tokens"])
     fields: dict[str, Any] = {
         "chunk_ns": chunk_ns,
@@ -189,19 +260,33 @@ def _stream_record(
         "max_tokens_per_read": most,
         "first_chunk_ns": chunk_ns[0] if chunk_ns else None,
         "last_chunk_ns": chunk_ns[-1] if chunk_ns else None,
-        "input_tokens": usage.get("prompt_tokens"),
-        "output_tokens": usage.get("completion_tokens"),
-        "cached_input_tokens": details.get("cached_tokens"),
-        "client_output_tokens": sum(parsed["chunk_tokens"]),
+        "client_output_tokens": client_tokens,
         **common,
     }
     if parsed["error"] is not None:
         return _record(spec, index, sent_ns, done_ns, status="error",
                        error_class="stream_error", error_message=parsed["error"][:500],
                        **fields)  # fmt: skip
-    if not chunk_ns or parsed["usage"] is None:
+    usage = parsed["usage"]
+    if usage is not None:
+        try:
+            prompt, completion, cached = usage_counts(usage)
+        except ValueError as exc:
+            return _record(spec, index, sent_ns, done_ns, status="error",
+                           error_class="stream_error",
+                           error_message=f"invalid usage: {exc}"[:500], **fields)  # fmt: skip
+        fields.update(input_tokens=prompt, output_tokens=completion,
+                      cached_input_tokens=cached, usage_source="server")  # fmt: skip
+    elif parsed["done"]:
+        fields.update(input_tokens=spec.requested_input_tokens, output_tokens=client_tokens,
+                      usage_source="client")  # fmt: skip
+    problem = None
+    if usage is None and not parsed["done"]:
+        problem = "stream ended without usage or [DONE] (server closed it mid-response?)"
+    elif not chunk_ns:
+        problem = "stream ended without any content"
+    if problem is not None:
         return _record(spec, index, sent_ns, done_ns, status="error",
-                       error_class="incomplete_stream",
-                       error_message="stream ended without content or usage "
-                       "(server died mid-response?)", **fields)  # fmt: skip
+                       error_class="incomplete_stream", error_message=problem,
+                       **fields)  # fmt: skip
     return _record(spec, index, sent_ns, done_ns, status="ok", **fields)

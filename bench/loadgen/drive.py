@@ -20,7 +20,7 @@ import contextlib
 import gc
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bench.config.run import ConcurrencyLoad, RateLoad
@@ -38,7 +38,8 @@ Unit = list[tuple[int, RequestSpec]]  # (index in specs, spec), turns in order
 
 
 class RunAborted(Exception):
-    """The watchdog saw the server die (or the user interrupted); in-flight work cancelled."""
+    """The watchdog saw the server die, a worker died or a record could not be kept;
+    in-flight work was cancelled (and recorded) first."""
 
 
 @dataclass
@@ -47,6 +48,8 @@ class DriveStats:
 
     `cpu_s` is the CPU time of every client process together (workers and their parent);
     `worker_cpu_s` that of each process sending requests (one entry when `workers` is 1).
+    `not_due` counts measured requests a run bounded by time never sent because their
+    turn had not come when it ended (deadline or abort): not part of its plan.
     """
 
     cpu_s: float = 0.0
@@ -57,6 +60,7 @@ class DriveStats:
     end_ns: int = 0
     workers: int = 1
     worker_cpu_s: list[float] = field(default_factory=list)
+    not_due: int = 0
 
 
 def group_units(specs: list[RequestSpec]) -> list[list[RequestSpec]]:
@@ -117,8 +121,19 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def requests_in(units: Iterable[Unit]) -> int:
+    return sum(len(unit) for unit in units)
+
+
 class UnitRunner:
-    """Sends units over one connection pool and hands each record to `on_record`."""
+    """Sends units over one connection pool and hands each record to `on_record`.
+
+    Every request it starts ends in exactly one record. A unit whose turn fails cannot
+    continue its session: its later turns are recorded as "cancelled" (`session_aborted`).
+    When `on_record` raises (the request log cannot be written) the runner stops and
+    `_supervise` raises `RunAborted`. `time_bounded` phases count what they leave unsent
+    in `not_due`; a phase bounded by count leaves that to the caller (planned - recorded).
+    """
 
     def __init__(
         self,
@@ -133,6 +148,18 @@ class UnitRunner:
         self.worker = worker
         self.send_lag_s: list[float] = []
         self.stopping = False
+        self.failure: Exception | None = None
+        self.time_bounded = False
+        self.not_due = 0
+
+    def deliver(self, rec: RequestRecord) -> None:
+        """Hand `rec` on; if that fails, stop the run (the failure is raised by the
+        supervisor, so in-flight requests still end in records)."""
+        try:
+            self.on_record(rec)
+        except Exception as exc:  # e.g. the disk is full
+            self.failure = self.failure or exc
+            self.stopping = True
 
     async def run_unit(self, unit: Unit, scheduled_ns: int | None) -> None:
         for k, (index, spec) in enumerate(unit):
@@ -142,9 +169,36 @@ class UnitRunner:
                                        worker=self.worker)  # fmt: skip
             if first and scheduled_ns is not None:
                 self.send_lag_s.append((rec.sent_ns - scheduled_ns) / NS_PER_S)
-            self.on_record(rec)
+            self.deliver(rec)
             if rec.status != "ok" or self.stopping:
-                break  # a broken session cannot continue its context
+                self._rest_unsent(unit[k + 1 :], rec)
+                return
+
+    def _rest_unsent(self, rest: Unit, last: RequestRecord) -> None:
+        """The turns after a failed one cannot be sent (a broken session cannot continue
+        its context): each gets a "cancelled" record; when the run is stopping, they are
+        unsent instead (not due in a run bounded by time)."""
+        if self.stopping:
+            if self.time_bounded:
+                self.not_due += len(rest)
+            return
+        why = last.error_class or last.status
+        now = time.perf_counter_ns()
+        for index, spec in rest:
+            self.deliver(RequestRecord(
+                request_id=spec.request_id, index=index, warmup=spec.warmup, worker=self.worker,
+                status="cancelled", error_class="session_aborted",
+                error_message=f"not sent: turn {last.turn} of session {spec.session_id} "
+                f"ended in {why}", sent_ns=now, done_ns=now, session_id=spec.session_id,
+                turn=spec.turn, requested_input_tokens=spec.requested_input_tokens,
+                requested_output_tokens=spec.requested_output_tokens,
+            ))  # fmt: skip
+
+    def raise_failure(self) -> None:
+        """Raises RunAborted if a record could not be handed on."""
+        if self.failure is not None:
+            raise RunAborted(f"a result could not be recorded, so the run stopped: "
+                             f"{self.failure}") from self.failure  # fmt: skip
 
     async def closed(self, units: Sequence[Unit], concurrency: int, deadline_ns: int | None,
                      check: Callable[[], Awaitable[None]] | None = None) -> None:  # fmt: skip
@@ -157,7 +211,11 @@ class UnitRunner:
                 await self.run_unit(pending.popleft(), None)
 
         tasks = [asyncio.create_task(slot()) for _ in range(min(concurrency, len(units)))]
-        await self._supervise(tasks, check)
+        try:
+            await self._supervise(tasks, check)
+        finally:
+            if self.time_bounded:  # its deadline passed (or the run stopped) before these
+                self.not_due += requests_in(pending)
 
     async def open(self, items: Sequence[tuple[Unit, int]], cap: int | None,
                    check: Callable[[], Awaitable[None]] | None = None) -> None:  # fmt: skip
@@ -169,9 +227,11 @@ class UnitRunner:
         tasks: set[asyncio.Task[None]] = set()
         waiting: deque[tuple[Unit, int]] = deque()
         left = [len(items)]
+        started: set[int] = set()
         all_started = loop.create_future()
 
         def start(item: tuple[Unit, int]) -> None:
+            started.add(id(item))
             task = loop.create_task(self.run_unit(item[0], item[1]))
             tasks.add(task)
             task.add_done_callback(finished)
@@ -201,31 +261,44 @@ class UnitRunner:
                 all_started.set_result(None)
             while not all_started.done():
                 await asyncio.wait([all_started], timeout=WATCH_PERIOD_S)
+                self.raise_failure()
                 if check is not None:
                     await check()
         except BaseException:
-            self.stopping = True
+            await self._cancel(list(tasks))
             raise
         finally:
             wheel.close()
+            if self.time_bounded and left[0]:  # not started: due (never sent) or not due
+                now = time.perf_counter_ns()
+                self.not_due += requests_in(
+                    unit for unit, t in (i for i in items if id(i) not in started) if t > now
+                )
         await self._supervise(list(tasks), check)
 
     async def _supervise(self, tasks: list[asyncio.Task[None]],
                          check: Callable[[], Awaitable[None]] | None) -> None:  # fmt: skip
-        """Wait for `tasks`, calling `check` every WATCH_PERIOD_S; on any exception from it
-        (or cancellation) cancel them, let their records out, and re-raise."""
+        """Wait for `tasks`, calling `check` every WATCH_PERIOD_S; on any exception from it,
+        a failure to record (RunAborted) or cancellation: cancel them, let their records
+        out, and re-raise."""
         try:
             while tasks:
                 _, still = await asyncio.wait(tasks, timeout=WATCH_PERIOD_S)
                 tasks = list(still)
+                self.raise_failure()
                 if check is not None and tasks:
                     await check()
+            self.raise_failure()
         except BaseException:
-            self.stopping = True
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._cancel(tasks)
             raise
+
+    async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop: cancel `tasks` (each in-flight request ends in a "cancelled" record)."""
+        self.stopping = True
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def close(self) -> None:
         self.pool.close()
@@ -249,28 +322,31 @@ async def drive(
     seed: int = 0,
     watchdog: Callable[[], str | None] | None = None,
     workers: int = 1,
+    stats: DriveStats | None = None,
 ) -> DriveStats:
     """Send `specs` (warm-up ones first) at `load`; call `on_record` for each completion.
 
     `workers > 1` runs the load in that many processes (see `bench.loadgen.workers`).
+    `stats`, when given, is filled in place (so what was counted survives an abort).
 
     Raises:
-        RunAborted: `watchdog()` returned a reason; in-flight requests were cancelled and
-            their records (status "cancelled") delivered to `on_record` first.
+        RunAborted: `watchdog()` returned a reason, a worker died or `on_record` raised;
+            in-flight requests were cancelled and their records (status "cancelled")
+            delivered to `on_record` first.
         ValueError: `workers` < 1.
     """
     if workers < 1:
         raise ValueError("workers must be >= 1")
+    stats = stats if stats is not None else DriveStats()
     if workers > 1:
         from bench.loadgen.workers import drive_workers
 
-        stats = await drive_workers(target, specs, load, on_record=on_record,
-                                    duration_s=duration_s, seed=seed, watchdog=watchdog,
-                                    workers=workers)  # fmt: skip
+        await drive_workers(target, specs, load, on_record=on_record, duration_s=duration_s,
+                            seed=seed, watchdog=watchdog, workers=workers,
+                            stats=stats)  # fmt: skip
         _final_check(watchdog)
         return stats
     warmup, measured = indexed_units(specs)
-    stats = DriveStats()
     runner = UnitRunner(target, on_record)
 
     async def check() -> None:
@@ -300,6 +376,7 @@ async def drive(
         await probe
         runner.close()
         stats.cpu_s = time.process_time() - cpu0
+        stats.not_due = runner.not_due
         stats.worker_cpu_s = [stats.cpu_s]
         stats.send_lag_s = runner.send_lag_s
         end = stats.end_ns or time.perf_counter_ns()
@@ -319,9 +396,11 @@ async def run_phase(
 ) -> None:
     """One phase in this process: closed loop at the load's concurrency, or open loop on
     the load's arrival schedule from `t0_ns` (default: now)."""
+    runner.time_bounded = deadline_ns is not None
     if isinstance(load, ConcurrencyLoad):
         await runner.closed(units, load.concurrency, deadline_ns, check)
         return
     t0 = t0_ns if t0_ns is not None else time.perf_counter_ns()
     times = schedule_ns(len(units), load, seed, t0, deadline_ns)
+    runner.not_due += requests_in(units[len(times) :])  # arrivals after the deadline
     await runner.open(list(zip(units, times, strict=False)), load.max_concurrency, check)

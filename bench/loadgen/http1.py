@@ -33,6 +33,11 @@ class ProtocolError(Exception):
     """The server's response is not valid HTTP/1.1 (the connection is closed)."""
 
 
+class StaleConnection(ConnectionResetError):
+    """A reused keep-alive connection closed before any byte of the response arrived: the
+    server had dropped it while idle, so the request can go again on a fresh one."""
+
+
 class Origin:
     """Scheme, host, port and path prefix of a base URL, and how to connect to it."""
 
@@ -88,6 +93,8 @@ class HttpConnection(asyncio.Protocol):
         self.transport: Any = None
         self.closed = False
         self.reusable = False
+        self.served = 0  # responses completed on this connection
+        self.answered = False  # a byte of the current response has arrived
         self.waiter: asyncio.Future[Response] | None = None
         self.state = _IDLE
         self.buf = b""
@@ -139,9 +146,9 @@ class HttpConnection(asyncio.Protocol):
             self._finish()
         elif self.waiter is not None and not self.waiter.done():
             self.state = _IDLE
-            self.waiter.set_exception(
-                ConnectionResetError(f"server closed the connection: {exc or 'EOF'}")
-            )
+            stale = self.served and not self.answered
+            error = StaleConnection if stale else ConnectionResetError
+            self.waiter.set_exception(error(f"server closed the connection: {exc or 'EOF'}"))
 
     # -- request ---------------------------------------------------------------------------
 
@@ -154,6 +161,7 @@ class HttpConnection(asyncio.Protocol):
         self.state, self.buf, self.left = _HEAD, b"", 0
         self.reads, self.stamps, self.headers = [], [], {}
         self.sink, self.feed = sink, self._collect
+        self.answered = False
         sent_ns = _pc()
         self.transport.write(request)
         return sent_ns, self.waiter
@@ -175,6 +183,7 @@ class HttpConnection(asyncio.Protocol):
         self.transport.close()
 
     def _head(self, data: bytes, ts: int) -> None:
+        self.answered = True  # every response begins here: from now on, never resend
         buf = self.buf + data if self.buf else data
         end = buf.find(b"\r\n\r\n")
         if end < 0:
@@ -301,6 +310,7 @@ class HttpConnection(asyncio.Protocol):
 
     def _finish(self) -> None:
         self.state = _IDLE
+        self.served += 1
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(Response(self.status, self.headers, self.reads, self.stamps))
@@ -319,16 +329,17 @@ class ConnectionPool:
         self.idle: deque[HttpConnection] = deque()
         self.opened = 0
 
-    async def acquire(self) -> HttpConnection:
-        """An idle connection, or a new one.
+    async def acquire(self, *, fresh: bool = False) -> HttpConnection:
+        """An idle connection, or a new one (always a new one with `fresh`).
 
         Raises:
             OSError / TimeoutError: the connection could not be opened.
         """
-        while self.idle:
+        while self.idle and not fresh:
             conn = self.idle.pop()
-            if not conn.closed:
+            if not conn.closed and not conn.transport.is_closing():
                 return conn
+            conn.abandon()
         loop = asyncio.get_running_loop()
         o = self.origin
         async with asyncio.timeout(self.connect_timeout_s):

@@ -1,9 +1,10 @@
 """Server-sent events of an OpenAI-compatible stream, classified after the stream ended.
 
-The result of every classifier here is `{"chunk_ns", "chunk_tokens", "usage", "error"}`:
-content chunks (a choice with non-empty text, or with token ids) with their arrival time
-and tokens (`len(token_ids)`, else 1), the last usage seen, and the error message of an
-error event. `parse_events_json` is the definition: json.loads on every event.
+The result of every classifier here is `{"chunk_ns", "chunk_tokens", "usage", "error",
+"done"}`: content chunks (a choice with non-empty text, or with token ids) with their
+arrival time and tokens (`len(token_ids)`, else 1), the last usage seen, the error message
+of an error event, and whether the stream's `[DONE]` arrived (it tells a finished stream
+without usage from one cut short). `parse_events_json` is the definition: json.loads on every event.
 
 `parse_reads` gives the same result at a fraction of the cost. Within one stream, the
 plain content chunks are byte-for-byte alike except for their text (and token ids): the
@@ -73,13 +74,14 @@ def _payloads(event: bytes) -> list[bytes]:
 
 
 class _Parsed:
-    __slots__ = ("chunk_ns", "chunk_tokens", "usage", "error")
+    __slots__ = ("chunk_ns", "chunk_tokens", "usage", "error", "done")
 
     def __init__(self) -> None:
         self.chunk_ns: list[int] = []
         self.chunk_tokens: list[int] = []
-        self.usage: dict[str, Any] | None = None
+        self.usage: Any = None
         self.error: str | None = None
+        self.done = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +89,7 @@ class _Parsed:
             "chunk_tokens": self.chunk_tokens,
             "usage": self.usage,
             "error": self.error,
+            "done": self.done,
         }
 
 
@@ -97,7 +100,7 @@ def _json_payload(parsed: _Parsed, arrival_ns: int, obj: Any) -> None:
         parsed.error = err.get("message", str(err)) if isinstance(err, dict) else str(err)
         return
     if obj.get("usage"):
-        parsed.usage = obj["usage"]
+        parsed.usage = obj["usage"]  # checked by the client: it may be of any JSON type
     for choice in obj.get("choices") or []:
         text = choice.get("text")
         if text is None:
@@ -119,7 +122,9 @@ def parse_events_json(events: list[tuple[int, bytes]]) -> dict[str, Any]:
     parsed = _Parsed()
     for arrival_ns, event in events:
         for payload in _payloads(event):
-            if payload and payload != _DONE:
+            if payload == _DONE:
+                parsed.done = True
+            elif payload:
                 _json_payload(parsed, arrival_ns, json.loads(payload))
     return parsed.as_dict()
 
@@ -311,7 +316,9 @@ def _exact(parsed: _Parsed, ts: int, event: bytes, template: Template | None) ->
     """Classify `event` through json.loads; learn a template from it if none is known."""
     payloads = _payloads(event.removesuffix(_SEP))
     for payload in payloads:
-        if payload and payload != _DONE:
+        if payload == _DONE:
+            parsed.done = True
+        elif payload:
             obj = json.loads(payload)
             _json_payload(parsed, ts, obj)
             if template is None and len(payloads) == 1 and event.startswith(b"data:"):

@@ -119,6 +119,7 @@ class _Parent:
         self.n = n
         self.workers: list[_Worker] = []
         self.failure: BaseException | None = None
+        self.not_due = 0
 
     async def start(self) -> None:
         import multiprocessing
@@ -153,8 +154,10 @@ class _Parent:
             worker.assigned.discard(rec.index)
             try:
                 self.on_record(rec)
-            except BaseException as exc:  # e.g. the disk is full: stop the run
-                self.failure = self.failure or exc
+            except Exception as exc:  # e.g. the disk is full: stop the run
+                self.failure = self.failure or RunAborted(
+                    f"a result could not be recorded, so the run stopped: {exc}"
+                )
         elif kind == "ready":
             worker.ready.set_result(message[1])
         elif kind == "loaded":
@@ -202,9 +205,9 @@ class _Parent:
         for i, worker in enumerate(self.workers):
             worker.phase_done = loop.create_future()
             if times is not None:  # arrivals after the deadline are never sent
-                worker.assigned.difference_update(
-                    index for unit in shares[i][len(times[i]) :] for index, _ in unit
-                )
+                late = [index for unit in shares[i][len(times[i]) :] for index, _ in unit]
+                worker.assigned.difference_update(late)
+                self.not_due += len(late)
             worker.send(("go", None if times is None else times[i], deadline_ns))
         try:
             await self._wait([w.phase_done for w in self.workers])
@@ -221,6 +224,17 @@ class _Parent:
             if reason:
                 raise RunAborted(reason)
         self._raise_failure()
+
+    def settle_time_bounded(self, shares: list[list[Unit]], times: list[list[int]] | None,
+                            stop_ns: int) -> None:  # fmt: skip
+        """After a phase bounded by time: what a worker left unreported was not due (closed
+        loop: the deadline came first; open loop: scheduled after `stop_ns`)."""
+        for i, worker in enumerate(self.workers):
+            for k, unit in enumerate(shares[i]):
+                left = [index for index, _ in unit if index in worker.assigned]
+                if left and (times is None or (k < len(times[i]) and times[i][k] > stop_ns)):
+                    worker.assigned.difference_update(left)
+                    self.not_due += len(left)
 
     async def abort(self) -> None:
         """Tell every worker to cancel its in-flight requests; wait for their records."""
@@ -260,17 +274,20 @@ async def drive_workers(
     seed: int,
     watchdog: Callable[[], str | None] | None,
     workers: int,
+    stats: DriveStats | None = None,
 ) -> DriveStats:
-    """`drive` over `workers` processes (see the module docstring for the split).
+    """`drive` over `workers` processes (see the module docstring for the split);
+    `stats` (when given) is filled in place.
 
     Raises:
-        RunAborted: the watchdog fired or a worker died; records of what completed (and
-            of what was cancelled) were delivered first.
+        RunAborted: the watchdog fired, a worker died or `on_record` raised; records of
+            what completed (and of what was cancelled) were delivered first.
     """
     warmup, measured = indexed_units(specs)
     n = effective_workers(load, workers)
     parent = _Parent(target, on_record, watchdog, n)
-    stats = DriveStats(workers=n)
+    stats = stats if stats is not None else DriveStats()
+    stats.workers = n
     try:
         await parent.start()
         if warmup:
@@ -287,6 +304,7 @@ async def drive_workers(
         stats.cpu_s += sum(stats.worker_cpu_s)
         stats.loop_lag_s = [x for p in parts for x in p.get("loop_lag_s", [])]
         stats.send_lag_s = [x for p in parts for x in p.get("send_lag_s", [])]
+        stats.not_due = parent.not_due
     return stats
 
 
@@ -323,5 +341,9 @@ async def _phase(
     if isinstance(load, RateLoad):
         schedule = schedule_ns(len(units), load, seed, t0, deadline)
         times = assign_open(schedule, n)
-    await parent.go(shares, times, deadline)
+    try:
+        await parent.go(shares, times, deadline)
+    finally:
+        if deadline is not None:
+            parent.settle_time_bounded(shares, times, time.perf_counter_ns())
     return t0, cpu0

@@ -55,9 +55,13 @@ def summarize(
     slo: SLO | None = None,
     server: ServerCounters | None = None,
     client: ClientLoad | None = None,
+    planned: int | None = None,
 ) -> RunSummary:
     """Latency distributions over successful measured requests; throughput over the
-    steady-state window and the whole run; goodput; failures counted by class."""
+    steady-state window and the whole run; goodput; failures counted by class.
+
+    `planned`: measured requests the run set out to send; never sent = planned − recorded.
+    """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
     window, note = steady_state_window(measured, load)
@@ -65,6 +69,8 @@ def summarize(
     itls = [gap for r in ok for gap in itl_s(r)]
     mismatches = token_count_mismatches(ok)
     return RunSummary(
+        requests_planned=planned,
+        requests_never_sent=max(0, planned - len(measured)) if planned is not None else 0,
         requests_total=len(measured),
         requests_ok=len(ok),
         requests_failed=len(measured) - len(ok),
@@ -86,6 +92,7 @@ def summarize(
         whole_run=throughput(measured, whole, "whole_run"),
         steady_state_note=note,
         goodput=goodput(measured, window or whole, slo) if slo else None,
+        requests_client_counted=sum(r.usage_source == "client" for r in ok),
         token_count_mismatches=len(mismatches),
         token_count_mismatch_ids=mismatches[:50],
         server=server,

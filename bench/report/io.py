@@ -63,20 +63,40 @@ def write_report(run_dir: Path, report: Report) -> Path:
 
 
 class RequestLog:
-    """Appends records to requests.jsonl, flushing each line as it is written."""
+    """Appends records to requests.jsonl, flushing each line as it is written.
+
+    Every record appended is kept in `records`, written or not. The first write that fails
+    (disk full, file system gone read-only) raises an OSError naming the file; the log then
+    stops writing (`error` says why) and keeps later records in memory only, so the file
+    holds every record up to the failure (at most a torn last line, which readers skip).
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / REQUESTS
         self._fh: IO[str] = self.path.open("a", encoding="utf-8")
         self.records: list[RequestRecord] = []
+        self.written = 0
+        self.error: str | None = None
 
     def append(self, record: RequestRecord) -> None:
-        self._fh.write(record.model_dump_json() + "\n")
-        self._fh.flush()
+        """Raises:
+        OSError: this record could not be written (the first such failure only)."""
         self.records.append(record)
+        if self.error is not None:
+            return
+        try:
+            self._fh.write(record.model_dump_json() + "\n")
+            self._fh.flush()
+        except OSError as exc:
+            self.error = f"cannot write {self.path}: {exc.strerror or exc}"
+            raise OSError(exc.errno, self.error) from exc
+        self.written += 1
 
     def close(self) -> None:
-        self._fh.close()
+        try:
+            self._fh.close()
+        except OSError as exc:  # the last buffered bytes could not be flushed
+            self.error = self.error or f"cannot write {self.path}: {exc.strerror or exc}"
 
 
 def load_report(run_dir: Path) -> Report:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.records import Distribution, Report, Throughput
+from bench.records import Distribution, Report, RunSummary, Throughput
 from bench.report.trust import trust_notes, trust_warnings
 
 LATENCIES = (
@@ -77,6 +77,49 @@ def cost_rows(report: Report) -> list[list[str]]:
     return [[line.name, f"{line.value:,.6g}", line.unit, line.basis] for line in report.cost.lines]
 
 
+MISMATCH_WARN_FRACTION = 0.05
+
+
+def token_count_warning(summary: RunSummary) -> str | None:
+    """A warning when more than 5 % of the ok requests have server and client output-token
+    counts more than 1 % apart (`token_count_mismatches`): throughput and cost rest on the
+    server's counts, which then disagree with what was streamed."""
+    ok = summary.requests_ok
+    if not ok or summary.token_count_mismatches <= MISMATCH_WARN_FRACTION * ok:
+        return None
+    return (
+        f"the server's output-token counts differ from the client's by more than 1 % in "
+        f"{summary.token_count_mismatches} of {ok} ok requests "
+        f"({summary.token_count_mismatches / ok:.0%}); throughput and cost use the server's "
+        f"counts (ids in report.json: summary.token_count_mismatch_ids)"
+    )
+
+
+def request_lines(summary: RunSummary) -> list[str]:
+    """What happened to the planned requests, and where the token counts came from."""
+    planned = summary.requests_planned
+    lines = [
+        f"- requests: {summary.requests_ok} ok, {summary.requests_failed} failed "
+        f"({summary.errors_by_class or 'none'}), {summary.warmup_requests} warm-up excluded"
+    ]
+    if planned is not None:
+        lines.append(
+            f"- planned {planned} = {summary.requests_total} recorded + "
+            f"{summary.requests_never_sent} never sent"
+        )
+    if summary.requests_client_counted:
+        lines.append(
+            f"- usage source: the server sent no token counts for "
+            f"{summary.requests_client_counted} of {summary.requests_ok} ok requests; those "
+            f"are the client's counts (output: token ids, else one per content chunk; "
+            f"input: the prompt as tokenized by the client)"
+        )
+    warning = token_count_warning(summary)
+    if warning:
+        lines.append(f"- **warning**: {warning}")
+    return lines
+
+
 def _table(header: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
@@ -120,10 +163,7 @@ def render_summary(report: Report) -> str:
     ]
     summary = report.summary
     if summary is not None:
-        lines.append(
-            f"- requests: {summary.requests_ok} ok, {summary.requests_failed} failed "
-            f"({summary.errors_by_class or 'none'}), {summary.warmup_requests} warm-up excluded"
-        )
+        lines += request_lines(summary)
     warnings = trust_warnings(summary)
     if warnings:
         lines += ["", "## Warnings", "", *[f"- **WARNING: {w}**" for w in warnings]]
@@ -191,6 +231,8 @@ def render_summary(report: Report) -> str:
         ]
     elif report.cost_note:
         lines += ["", f"Cost: {report.cost_note}"]
+    if report.notes:
+        lines += ["", "## Notes", "", *(f"- {note}" for note in report.notes)]
     if report.energy is not None:
         from bench.energy.text import energy_markdown
 

@@ -35,6 +35,8 @@ OWNED_PROFILE = {
         "rent": [
             {
                 "tier": "lease",
+                "kind": "5-year",
+                "provider": "test-broker",
                 "cny_per_gpu_month": 8750,
                 "includes_power": False,
                 "source": "test broker",
@@ -45,13 +47,14 @@ OWNED_PROFILE = {
         "owned": [
             {
                 "tier": "modelled",
+                "provider": "test-model",
                 "usd_per_gpu_hour": 1.69,
                 "source": "test",
                 "date": "2026-04-03",
                 "reliability": "verified",
             },
         ],
-        "capex_usd_per_gpu": _fig(40000, "derived"),
+        "capex_usd_per_gpu": {**_fig(40000, "derived"), "kind": "all-in"},
     },
 }
 

@@ -125,7 +125,7 @@ def test_cli_user_errors_name_the_field() -> None:
 def test_hardware_cli_list_and_show() -> None:
     listing = runner.invoke(hardware_app, ["list"], terminal_width=250)
     assert listing.exit_code == 0
-    assert "h100-sxm" in listing.output and "no sourced price" in listing.output
+    assert "h100-sxm" in listing.output and "no public figure" in listing.output
     shown = runner.invoke(hardware_app, ["show", "h100-sxm", "--json"])
     data = json.loads(shown.output)
     assert data["bf16_dense_tflops"]["value"] == 989

@@ -61,11 +61,12 @@ def test_every_profile_loads_and_every_figure_is_sourced_and_dated() -> None:
                 "derived",
                 "assumption",
             }
-        # a SKU either has a default rent tier or says that no price was found
+        # a SKU either has a default rent tier or says where a price was looked for
         if profile.prices.rent:
             assert profile.prices.rent_tier(None) is not None, profile.sku
         else:
-            assert any("No sourced rent price" in n for n in profile.notes), profile.sku
+            missing = profile.prices.not_found("rent")
+            assert missing is not None and "reference" in missing.where, profile.sku
 
 
 def test_reference_figures_for_h100_sxm() -> None:
@@ -79,6 +80,35 @@ def test_reference_figures_for_h100_sxm() -> None:
     tier = p.prices.rent_tier("semianalysis-3yr-rental")
     assert tier is not None and tier.usd_per_gpu_hour == 1.30
     assert p.acceptance is not None and p.acceptance.gemm_bf16_tflops_min is not None
+
+
+def test_price_kinds_make_like_for_like_tiers_findable() -> None:
+    h100, l40s = load_profile("h100-sxm"), load_profile("l40s")
+    default = h100.prices.rent_tier(None)
+    assert default is not None and (default.kind, default.provider) == ("3-year", "semianalysis")
+    # the first tier of a kind is that kind's default: RunPod Secure for both on demand
+    for p, price in ((h100, 3.49), (l40s, 1.09)):
+        first = p.prices.rent_of_kind("on-demand")[0]
+        assert (first.provider, first.usd_per_gpu_hour) == ("runpod-secure", price)
+    lease = h100.prices.rent_tier("china-broker-server-lease")
+    assert lease is not None and (lease.kind, lease.currency) == ("5-year", "CNY")
+    assert [t.kind for t in h100.prices.owned] == ["owned-modelled"] * 2
+    skus = ("h100-sxm", "h200-sxm", "a100-80gb")
+    capex = {s: load_profile(s).prices.capex_usd_per_gpu for s in skus}
+    assert {s: c.kind for s, c in capex.items() if c} == {
+        "h100-sxm": "all-in",
+        "h200-sxm": "street",
+        "a100-80gb": "launch-list",
+    }
+
+
+@pytest.mark.parametrize("sku", ["h20", "h800", "l20", "ascend-910b", "ascend-910c"])
+def test_domestic_cards_say_no_public_figure_instead_of_a_price(sku: str) -> None:
+    p = load_profile(sku)
+    assert p.prices.rent == [] and p.prices.capex_usd_per_gpu is None
+    rent, capex = p.prices.not_found("rent"), p.prices.not_found("capex")
+    assert rent is not None and capex is not None
+    assert rent.checked == "2026-11" and "§2d" in rent.where
 
 
 def test_cpu_local_is_a_labelled_cpu_profile() -> None:
@@ -126,6 +156,9 @@ def test_negative_price_names_file_and_field(tmp_path: Path) -> None:
         (lambda d: d.update(kind="tpu"), "kind"),
         (lambda d: d.update(colour="red"), "colour"),
         (lambda d: d["prices"].update(default_rent_tier="nope"), "prices"),
+        (lambda d: d["prices"]["rent"][0].update(kind="forever"), "prices.rent.0.kind"),
+        (lambda d: d["prices"]["rent"][0].pop("provider"), "prices.rent.0.provider"),
+        (lambda d: d["prices"].update(rent=[], default_rent_tier=None), "prices"),
     ],
 )
 def test_bad_profile_fields(tmp_path: Path, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
