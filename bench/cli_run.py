@@ -76,6 +76,10 @@ def run(
     api_key_env: Annotated[str | None, typer.Option(help="env variable holding the key")] = None,
     served_model: Annotated[str | None, typer.Option(help="model name the endpoint serves")] = None,
     offline: Annotated[bool, typer.Option(help="in-process vllm.LLM, max throughput")] = False,
+    placement: Annotated[
+        str, typer.Option(help="managed server on a small CPU host: auto (share the client's "
+                          "scheduler group at lower priority) or off")
+    ] = "auto",
     seed: Annotated[int, typer.Option(help="workload seed")] = 0,
     cost_file: Annotated[Path | None, typer.Option(help="cost assumptions YAML")] = None,
     currency: Annotated[str | None, typer.Option(help="USD or CNY")] = None,
@@ -127,7 +131,7 @@ def run(
             "suite_file": workloads_file,
             "scale": scale if scale == "auto" else _scale_value(scale),
         }
-    engine: dict[str, Any] = {"kind": "managed"}
+    engine: dict[str, Any] = {"kind": "managed", "placement": placement}
     if endpoint:
         engine = {
             "kind": "endpoint",

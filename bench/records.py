@@ -227,6 +227,21 @@ class RunSummary(Record):
     coalescing: Coalescing | None = None
 
 
+class Placement(Record):
+    """Where a managed server ran relative to the client (bench.engines.placement)."""
+
+    mode: Literal["auto", "off"]
+    applied: bool
+    reason: str
+    cpus: int = Field(description="CPUs the client may run on (its affinity mask)")
+    spare_cpus: int | None = Field(
+        default=None, description="CPUs left beyond vLLM's CPU worker and engine core"
+    )
+    autogroup: bool | None = Field(default=None, description="kernel.sched_autogroup_enabled")
+    server_nice: int | None = None
+    shared_session: bool = False
+
+
 class Provenance(Record):
     """Where and with what a run was made."""
 
@@ -246,6 +261,7 @@ class Provenance(Record):
     model_sha256: str | None = None
     engine: str | None = None
     command: list[str] = Field(default_factory=list)
+    placement: Placement | None = None
 
 
 Basis = Literal["measured", "configured", "estimated", "derived", "projected"]

@@ -30,6 +30,7 @@ from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.records import (
     ClientLoad,
+    Placement,
     Report,
     RequestRecord,
     RequestSpec,
@@ -157,12 +158,14 @@ def run_benchmark(
     watchdog: Callable[[], str | None] | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
+    placement: Placement | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
-    With a managed engine the caller (`execute_run`) starts the server and passes its URL
-    and a watchdog. On a dead server or Ctrl-C the run directory is still written, with
-    status "partial" and the reason, and `RunFailed` is raised.
+    With a managed engine the caller (`execute_run`) starts the server and passes its URL,
+    a watchdog and where the server was placed (kept in the provenance). On a dead server
+    or Ctrl-C the run directory is still written, with status "partial" and the reason,
+    and `RunFailed` is raised.
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
@@ -192,6 +195,7 @@ def run_benchmark(
         model_path=model_path,
         model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
         engine=config.engine.kind,
+        placement=placement,
     )
     meters = open_run_meters(plan)
     log = RequestLog(run_dir)
@@ -418,6 +422,8 @@ def execute_run(
         host=config.engine.host,
         port=config.engine.port,
         startup_timeout_s=config.engine.startup_timeout_s,
+        placement=config.engine.placement,
+        server_nice=config.engine.server_nice,
     )
     say(
         f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
@@ -433,4 +439,5 @@ def execute_run(
             model_path=model_path,
             watchdog=server.dead_reason,
             on_record=on_record,
+            placement=server.placement,
         )

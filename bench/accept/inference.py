@@ -116,6 +116,7 @@ class ServedInference:
             plan=replace(self._plan, config=config),
             model_path=self._model_path,
             watchdog=self._server.dead_reason,
+            placement=self._server.placement,
         )
         return outcome_from_report(
             report, model=self.model, workload=self.workload, run_dir=run_dir

@@ -48,6 +48,12 @@ class ManagedEngine(StrictConfig):
     port: int | None = Field(default=None, ge=1, le=65535)
     startup_timeout_s: float = Field(default=600.0, gt=0)
     extra_args: list[str] = Field(default_factory=list)
+    placement: Literal["auto", "off"] = Field(
+        default="auto",
+        description="auto: on a CPU engine without CPUs to spare, the server shares the "
+        "client's scheduler group at a lower priority (bench.engines.placement); off: as is",
+    )
+    server_nice: int = Field(default=10, ge=0, le=19, description="nice of the server when placed")
 
 
 class EndpointEngine(StrictConfig):

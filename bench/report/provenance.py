@@ -14,7 +14,7 @@ import sys
 from importlib import metadata
 
 from bench import __version__
-from bench.records import Provenance
+from bench.records import Placement, Provenance
 
 
 def package_version(*names: str) -> str | None:
@@ -72,6 +72,7 @@ def collect_provenance(
     model_path: str | None = None,
     model_sha256: str | None = None,
     engine: str | None = None,
+    placement: Placement | None = None,
 ) -> Provenance:
     gpus, driver = nvidia_gpus()
     return Provenance(
@@ -91,4 +92,5 @@ def collect_provenance(
         model_sha256=model_sha256,
         engine=engine,
         command=list(sys.argv),
+        placement=placement,
     )

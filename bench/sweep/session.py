@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from bench.config.run import ConcurrencyLoad, EndpointEngine, ManagedEngine, RunConfig
 from bench.errors import RunFailed, UserError
+from bench.records import Placement
 from bench.sweep.curve import CurvePoint, point_from_report
 from bench.sweep.manifest import (
     ManifestPoint,
@@ -84,6 +85,7 @@ class SweepServer:
     watchdog: Callable[[], str | None] | None
     fresh: bool = True
     started: bool = False  # True when this sweep started the server (managed engine)
+    placement: Placement | None = None  # where a managed server was placed
 
 
 @contextmanager
@@ -120,13 +122,14 @@ def open_server(
     server = ManagedServer(
         model_path, base.model, engine_args=plan.engine_args,
         log_path=sweep_dir / "server.log", host=base.engine.host, port=base.engine.port,
-        startup_timeout_s=base.engine.startup_timeout_s,
+        startup_timeout_s=base.engine.startup_timeout_s, placement=base.engine.placement,
+        server_nice=base.engine.server_nice,
     )  # fmt: skip
     say(f"starting vLLM on {server.base_url}; log {server.log_path}")
     with server:
         yield SweepServer(
             base, plan, model_path, server.base_url, base.model, None, server.dead_reason,
-            started=True,
+            started=True, placement=server.placement,
         )  # fmt: skip
 
 
@@ -189,6 +192,7 @@ def run_point(
             config, base_url=server.base_url, served_model=server.served_model,
             plan=replace(server.plan, config=config), model_path=server.model_path,
             watchdog=server.watchdog, run_id=f"{manifest.sweep_id}-{point.run_dir}",
+            placement=server.placement,
         )  # fmt: skip
     except RunFailed as exc:
         dead = server.watchdog() if server.watchdog else None
