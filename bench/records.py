@@ -193,6 +193,35 @@ class Coalescing(Record):
     )
 
 
+class Stall(Record):
+    """A stretch of the measuring window in which something stood still.
+
+    `client_loop`: the client's event loop (or process) was held up for `duration_s`, so
+    every time stamp due in it was late by up to that much. `zero_output`: no output token
+    arrived in consecutive bins of `Stalls.bin_s`, though the load was at its target.
+    """
+
+    kind: Literal["client_loop", "zero_output"]
+    start_s: float = Field(description="seconds since the window's start")
+    duration_s: float
+
+
+class Stalls(Record):
+    """Stalls found in the throughput window (`window`), and the limits used.
+
+    A client stall counts when it lasted longer than `client_limit_s` (10 × the measured ITL
+    p50, `expected_itl_s`); zero-output bins are `bin_s` wide (`bin_rule` says how it was
+    chosen). `events` is in time order.
+    """
+
+    window: Literal["steady_state", "whole_run"]
+    expected_itl_s: float | None = Field(description="ITL p50; None when not measured")
+    client_limit_s: float
+    bin_s: float
+    bin_rule: str
+    events: list[Stall] = Field(default_factory=list)
+
+
 class RunSummary(Record):
     """`requests_planned` (measured requests the run set out to send; for a run bounded
     by time, those due before it ended) = `requests_total` (recorded) +
@@ -225,6 +254,7 @@ class RunSummary(Record):
     server: ServerCounters | None = None
     client: ClientLoad | None = None
     coalescing: Coalescing | None = None
+    stalls: Stalls | None = None
 
 
 class Placement(Record):

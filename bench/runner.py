@@ -298,6 +298,7 @@ def assemble_report(
             server=scraper.summary(window) if scraper else None,
             client=client_load(stats) if stats else None,
             planned=planned,
+            loop_stalls=stats.loop_stalls if stats else None,
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
         if workload_info is not None:

@@ -64,8 +64,9 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
     channel = await open_channel(sock, on_message, on_lost)
     runner = UnitRunner(target, lambda rec: channel.send_soon(("record", rec)), worker=index)
     lag: list[float] = []
+    stalls: list[tuple[int, float]] = []
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe))
+    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe, stalls))
     cpu_s = 0.0
     channel.send(("ready", os.getpid()))
     try:
@@ -104,7 +105,8 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
         stop_probe.set()
         await probe
         runner.close()
-        stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s}
+        stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s,
+                 "loop_stalls": stalls}  # fmt: skip
         channel.send(("stats", stats))
         await asyncio.sleep(0)  # let the transport flush before the loop closes
         with contextlib.suppress(Exception):

@@ -219,6 +219,26 @@ def _shade_window(fig: Any, b: RunBundle, origin: int) -> None:
     )
 
 
+def _shade_stalls(fig: Any, b: RunBundle, origin: int) -> int:
+    """Shade the stalls found in a run's throughput window; returns how many."""
+    s = b.report.summary
+    if s is None or s.stalls is None or not s.stalls.events:
+        return 0
+    window = s.steady_state if s.stalls.window == "steady_state" else s.whole_run
+    if window is None:
+        return 0
+    t0 = (window.start_ns - origin) / 1e9
+    for e in s.stalls.events:
+        fig.add_vrect(
+            x0=t0 + e.start_s,
+            x1=t0 + e.start_s + e.duration_s,
+            fillcolor="#cf222e",
+            opacity=0.25,
+            line_width=0,
+        )
+    return len(s.stalls.events)
+
+
 def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
     """Output tok/s in fixed bins over the run, and the steady-state window: shaded for a
     single run, and for every run a thick segment at the reported steady-state output
@@ -234,6 +254,7 @@ def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
     if not spans:
         return None
     bin_s = choose_bin_s(max(spans))
+    stalled = 0
     title = f"Output throughput over time (tok/s, {bin_s:g} s bins) · measured"
     fig = base_figure(title, "time (s since start)", "output tokens/s")
     for i, b in enumerate(runs):
@@ -270,10 +291,16 @@ def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
             )
         if len(runs) == 1:
             _shade_window(fig, b, origin)
+            stalled = _shade_stalls(fig, b, origin)
     caption = (
         "Tokens counted at their chunk's arrival time. Thick segment: the steady-state window "
         "(load at target, before draining) at the output throughput reported over it."
     )
+    if len(runs) == 1 and stalled:
+        caption += (
+            f" Red bands: {stalled} stall(s) found in the window (client held up, or no "
+            "output in a whole bin of the stall check)."
+        )
     return FigureSpec(
         key="throughput-time", title=title, basis="measured", caption=caption, figure=fig
     )

@@ -6,7 +6,9 @@ the informational lines beside the figures. Both read a `RunSummary` alone.
 
 from __future__ import annotations
 
-from bench.records import Coalescing, RunSummary
+from bench.records import Coalescing, RunSummary, Stall, Stalls
+
+MAX_LISTED = 6  # stall events named one by one; the rest are counted
 
 
 def _pct(x: float) -> str:
@@ -46,20 +48,69 @@ def coalescing_note(c: Coalescing) -> str:
     return text
 
 
+def _window_name(stalls: Stalls) -> str:
+    return stalls.window.replace("_", "-") + " window"
+
+
+def _events(events: list[Stall], what: str) -> str:
+    shown = [f"{e.duration_s * 1e3:,.0f} ms at {e.start_s:.2f} s" for e in events[:MAX_LISTED]]
+    more = f" and {len(events) - MAX_LISTED} more" if len(events) > MAX_LISTED else ""
+    return f"{what} " + ", ".join(shown) + more
+
+
+def stalls_warning(stalls: Stalls) -> str | None:
+    """The warning for a window with stalls (times from the window's start), else None."""
+    if not stalls.events:
+        return None
+    client = [e for e in stalls.events if e.kind == "client_loop"]
+    idle = [e for e in stalls.events if e.kind == "zero_output"]
+    parts = []
+    if client:
+        parts.append(
+            _events(client, "the client's event loop was held up")
+            + f" (limit {stalls.client_limit_s * 1e3:.1f} ms = 10 × the expected ITL)"
+        )
+    if idle:
+        parts.append(_events(idle, "no output token arrived for") + f" ({stalls.bin_s:g} s bins)")
+    return (
+        f"stalls in the {_window_name(stalls)} (times from its start): "
+        + "; ".join(parts)
+        + ". Its throughput and latency figures include them."
+    )
+
+
+def stalls_note(stalls: Stalls) -> str:
+    """One line: how stalls were looked for, and how many were found."""
+    expected = (
+        f"ITL p50 {stalls.expected_itl_s * 1e3:.2f} ms"
+        if stalls.expected_itl_s is not None
+        else "10 ms: ITL not measured"
+    )
+    return (
+        f"stalls: {len(stalls.events)} in the {_window_name(stalls)} (client held up over "
+        f"{stalls.client_limit_s * 1e3:.1f} ms = 10 × {expected}; no output in a whole bin of "
+        f"{stalls.bin_s:g} s = {stalls.bin_rule})"
+    )
+
+
 def trust_warnings(summary: RunSummary | None) -> list[str]:
     """Prominent warnings about the run's figures (empty when there is nothing to say)."""
     if summary is None:
         return []
-    out = []
-    if summary.coalescing is not None:
-        warning = coalescing_warning(summary.coalescing)
-        if warning:
-            out.append(warning)
-    return out
+    found = [
+        coalescing_warning(summary.coalescing) if summary.coalescing else None,
+        stalls_warning(summary.stalls) if summary.stalls else None,
+    ]
+    return [w for w in found if w]
 
 
 def trust_notes(summary: RunSummary | None) -> list[str]:
     """Informational lines shown beside the figures."""
-    if summary is None or summary.coalescing is None:
+    if summary is None:
         return []
-    return [coalescing_note(summary.coalescing)]
+    out = []
+    if summary.coalescing is not None:
+        out.append(coalescing_note(summary.coalescing))
+    if summary.stalls is not None:
+        out.append(stalls_note(summary.stalls))
+    return out
