@@ -11,11 +11,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.records import Report, RequestRecord
+from bench.records import RequestRecord
+from bench.report.records import Report
 from bench.report.summary import latency_rows, request_lines, throughput_rows
 from bench.report.trust import trust_notes, trust_warnings
 
 console = Console(stderr=True)
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Report]) -> Report:
@@ -64,10 +69,11 @@ def print_summary(report: Report, run_dir: Path) -> None:
     if report.cost is not None:
         c = report.cost
         flag = " (estimated inputs)" if c.estimated else ""
+        cur = c.display.currency
         out.print(
             f"cost on {c.hardware_sku} ({c.cost_basis} basis{flag}): "
-            f"{c.per_m_output_tokens:.4f} {c.currency}/M output tokens, "
-            f"{c.per_m_total_tokens:.4f} {c.currency}/M total tokens"
+            f"{_money(c.display.amount(c.cost_usd_per_m_output_tokens))} {cur}/M output tokens, "
+            f"{_money(c.display.amount(c.cost_usd_per_m_total_tokens))} {cur}/M total tokens"
         )
     elif report.cost_note:
         out.print(f"cost: {report.cost_note}")

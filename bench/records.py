@@ -1,19 +1,24 @@
-"""Records the machine writes: one per request, one summary per run, one report per run.
+"""Records the machine writes: one per request, one summary per run, the cost of a run.
 
-Units are in field names and stored in SI (seconds, joules, watts); durations come from
-`time.perf_counter_ns()` (CLOCK_MONOTONIC on Linux, shared by all processes of a host),
-wall-clock time only appears as labels (`*_utc`).
+Units are in field names and stored in SI (seconds, joules, watts); money is stored in USD
+(`*_usd*` names, `USD/...` units) and converted to a display currency only when rendering
+(`DisplayCurrency`). Durations come from `time.perf_counter_ns()` (CLOCK_MONOTONIC on
+Linux, shared by all processes of a host); wall-clock time only appears as labels (`*_utc`).
+
+Layer order of the record and config modules (each imports only from those before it):
+
+    bench.records            base result records (this module): requests, summaries, cost
+    bench.energy.records     energy trace and summary (imports nothing from tokenbench)
+    bench.config             what a person writes (RunConfig; uses SLO from here)
+    bench.workloads.records  what the report says about a suite workload (embeds its spec)
+    bench.report.records     the Report: embeds the resolved RunConfig and all of the above
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from bench.energy.records import EnergySummary
-
-REPORT_SCHEMA_VERSION = 1
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class Record(BaseModel):
@@ -26,11 +31,16 @@ RequestStatus = Literal["ok", "error", "timeout", "cancelled"]
 
 
 class RequestSpec(Record):
-    """One request a workload wants sent. `body` is the JSON body minus model/stream fields."""
+    """One request a workload wants sent.
+
+    `body` is the OpenAI-compatible JSON body minus the model/stream fields, sent as it is:
+    a wire payload whose shape is the server API's (prompt or chat messages with text,
+    image and video parts, sampling fields), typed as JSON rather than re-modelled here.
+    """
 
     request_id: str
     api: Literal["completions", "chat"] = "completions"
-    body: dict[str, Any]
+    body: dict[str, JsonValue]
     requested_input_tokens: int | None = None
     requested_output_tokens: int
     warmup: bool = False
@@ -296,9 +306,48 @@ class Provenance(Record):
 
 Basis = Literal["measured", "configured", "estimated", "derived", "projected"]
 
+Currency = Literal["USD", "CNY"]
+
+MONEY_UNIT = "USD"
+"""Money in records is in USD; a `CostLine` whose unit starts with it is an amount of money."""
+
+
+class DisplayCurrency(Record):
+    """The currency money is shown in, and the exchange rate used to show it.
+
+    Money is stored in USD; shown = USD amount × `per_usd` (1.0 for USD). `fx_source` says
+    where the rate came from.
+    """
+
+    currency: Currency = "USD"
+    per_usd: float = Field(default=1.0, gt=0, description="units of `currency` per 1 USD")
+    fx_source: str = "USD: no conversion"
+
+    def amount(self, usd: float | None) -> float | None:
+        """A USD amount in the display currency (None stays None)."""
+        return None if usd is None else usd * self.per_usd
+
+    def unit(self, unit: str) -> str:
+        """`USD/GPU-hour` → `CNY/GPU-hour`; units that are not money are unchanged."""
+        return self.currency + unit[len(MONEY_UNIT) :] if is_money_unit(unit) else unit
+
+    def line(self, line: CostLine) -> tuple[float, str]:
+        """(value, unit) of a cost line as shown: money converted, anything else as stored."""
+        if is_money_unit(line.unit):
+            return line.value * self.per_usd, self.unit(line.unit)
+        return line.value, line.unit
+
+
+def is_money_unit(unit: str) -> bool:
+    """True for `USD` and `USD/<denominator>` units."""
+    return unit == MONEY_UNIT or unit.startswith(MONEY_UNIT + "/")
+
 
 class CostLine(Record):
-    """One line of a cost breakdown: a value, its unit, and where it came from."""
+    """One line of a cost breakdown: a value, its unit, and where it came from.
+
+    Money lines are in USD (`unit` `USD` or `USD/...`); see `DisplayCurrency.line`.
+    """
 
     name: str
     value: float
@@ -308,47 +357,24 @@ class CostLine(Record):
 
 
 class CostBreakdown(Record):
-    """Cost per token for one run on one hardware profile, line by line.
+    """Cost per token for one run on one hardware profile, line by line, in USD.
 
     `lines` shows the working (GPU-hour cost, power, utilization, throughput per GPU);
-    the headline prices are repeated as fields for easy reading.
+    the headline prices are repeated as fields for easy reading. `display` is the currency
+    the person asked to see (converted when rendering).
     """
 
-    currency: Literal["USD", "CNY"]
-    fx_usd_per_unit: float = Field(description="USD per one unit of `currency` (1.0 for USD)")
+    display: DisplayCurrency
     cost_basis: Literal["rent", "owned"]
     hardware_sku: str
     gpus: int
     throughput_window: Literal["steady_state", "whole_run"]
-    gpu_hour_cost: float
-    effective_gpu_hour_cost: float
-    per_m_output_tokens: float | None
-    per_m_total_tokens: float | None
+    gpu_hour_cost_usd: float
+    effective_gpu_hour_cost_usd: float
+    cost_usd_per_m_output_tokens: float | None
+    cost_usd_per_m_total_tokens: float | None
     lines: list[CostLine]
     estimated: bool = Field(description="true when any input line is estimated, not measured")
 
 
 RunStatus = Literal["complete", "partial", "failed"]
-
-
-class Report(Record):
-    """The product: everything about one run, re-renderable from disk with no GPU."""
-
-    schema_version: int = REPORT_SCHEMA_VERSION
-    kind: Literal["run"] = "run"
-    run_id: str
-    status: RunStatus
-    failure: str | None = None
-    created_utc: str
-    finished_utc: str | None = None
-    config: dict[str, Any]
-    provenance: Provenance
-    summary: RunSummary | None
-    cost: CostBreakdown | None = None
-    cost_note: str | None = None
-    energy: EnergySummary | None = None
-    workload: dict[str, Any] | None = None
-    notes: list[str] = Field(
-        default_factory=list,
-        description="what a side channel (/metrics, /v1/models, meters) could not give",
-    )

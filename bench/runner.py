@@ -31,13 +31,13 @@ from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.records import (
     ClientLoad,
     Placement,
-    Report,
     RequestRecord,
     RequestSpec,
     RunStatus,
     RunSummary,
 )
 from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
+from bench.report.records import Report
 from bench.report.summary import render_summary
 from bench.run_load import LoadOutcome, drive_load, never_sent_failure, planned_requests
 
@@ -314,7 +314,7 @@ def assemble_report(
         failure=failure,
         created_utc=created,
         finished_utc=utc_now(),
-        config=plan.config.model_dump(mode="json"),
+        config=plan.config,
         provenance=provenance,
         summary=summary,
         cost=cost,
@@ -359,10 +359,16 @@ def run_energy(plan: RunPlan, summary: RunSummary, trace: Any) -> Any:
         window.end_ns,
         window.output_tokens,
         window.input_tokens + window.output_tokens,
-        price_per_kwh=plan.assumptions.electricity_price_per_kwh,
+        price_usd_per_kwh=electricity_usd_per_kwh(plan.assumptions),
         pue=plan.assumptions.pue,
         gap_factor=plan.config.energy.gap_factor,
     )
+
+
+def electricity_usd_per_kwh(assumptions: CostAssumptions) -> float | None:
+    """The electricity price the person gave, in USD per kWh (None when not given)."""
+    price = assumptions.electricity_price_per_kwh
+    return None if price is None else assumptions.to_usd(price)
 
 
 def measured_power_w(energy: Any) -> float | None:

@@ -59,3 +59,34 @@ def shared_vllm(tmp_path_factory):
     shared = SharedServer(tmp_path_factory.mktemp("vllm"))
     yield shared
     shared.stop()
+
+
+@pytest.fixture(scope="session")
+def workload_section():
+    """Builds a valid `Report.workload` (JSON) for the packaged `chat` workload with the
+    given name and description, e.g. to carry markup into a rendered report."""
+    from bench.workloads.suite import get_workload
+
+    def build(name: str, description: str) -> dict[str, object]:
+        return {
+            "info": {
+                "name": name,
+                "kind": "text",
+                "description": description,
+                "seed": 1,
+                "scale": 1.0,
+                "requests": 16,
+                "spec": get_workload("chat").model_dump(mode="json"),
+            },
+            "outcome": {
+                "input_lengths": {
+                    "checked": 16,
+                    "exact": 16,
+                    "within_one": 16,
+                    "max_abs_error_tokens": 0,
+                    "mean_abs_error_tokens": 0.0,
+                }
+            },
+        }
+
+    return build

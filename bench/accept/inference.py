@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.accept.checklib import squash
 from bench.accept.records import InferenceOutcome
-from bench.records import Report
+from bench.report.records import Report
 
 
 class ServedInference:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from bench.calibrate.compare import Fidelity, fidelity
 from bench.calibrate.floor import Floor, measure_floor
@@ -108,7 +108,7 @@ class Ingest(Record):
 
 
 class CalibrationReport(Record):
-    plan: dict[str, object]
+    plan: CalibrationPlan
     fidelity: Fidelity
     ingest: Ingest
     client: ClientLoad
@@ -134,7 +134,7 @@ def build_specs(plan: CalibrationPlan) -> list[RequestSpec]:
     warm = plan.warmup_count()
     specs = []
     for i in range(warm + plan.request_count()):
-        body: dict[str, object] = (
+        body: dict[str, JsonValue] = (
             {"messages": [{"role": "user", "content": prompt}]}
             if plan.api == "chat"
             else {"prompt": prompt}
@@ -224,7 +224,7 @@ def run_calibration(plan: CalibrationPlan) -> CalibrationReport:
         floor = measure_floor(plan, seconds=min(4.0, plan.duration_s or 4.0))
         judged = verdict(figures.model_copy(update={"floor_cpu_fraction": floor.cpu_fraction}))
     return CalibrationReport(
-        plan=plan.model_dump(mode="json"), fidelity=fid, ingest=ing, client=load,
+        plan=plan, fidelity=fid, ingest=ing, client=load,
         server=lateness, requests_failed=failed,
         cpu_pressure_pct=worst, verdict=judged, floor=floor,
     )  # fmt: skip

@@ -22,6 +22,11 @@ class ConcurrencyLoad(StrictConfig):
     kind: Literal["concurrency"] = "concurrency"
     concurrency: int = Field(ge=1)
 
+    @property
+    def level(self) -> float:
+        """The load level: C requests in flight."""
+        return float(self.concurrency)
+
 
 class RateLoad(StrictConfig):
     """Open loop: requests arrive at `rate_per_s` regardless of completions.
@@ -35,6 +40,11 @@ class RateLoad(StrictConfig):
     arrival: Literal["poisson", "gamma", "constant"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0)
     max_concurrency: int | None = Field(default=None, ge=1)
+
+    @property
+    def level(self) -> float:
+        """The load level: requests per second."""
+        return self.rate_per_s
 
 
 Load = Annotated[ConcurrencyLoad | RateLoad, Field(discriminator="kind")]
@@ -119,6 +129,11 @@ class RunConfig(StrictConfig):
     output_dir: Path
     scrape_server_metrics: bool = True
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+
+    @property
+    def engine_extra_args(self) -> list[str]:
+        """The extra `vllm serve` arguments of a managed engine ([] for any other engine)."""
+        return list(self.engine.extra_args) if isinstance(self.engine, ManagedEngine) else []
 
     @model_validator(mode="after")
     def _bounded(self) -> RunConfig:

@@ -22,7 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.errors import UserError
-from bench.records import Record, Report, RequestRecord
+from bench.records import Record, RequestRecord
+from bench.report.records import Report
 
 
 class FitSample(Record):
@@ -59,13 +60,12 @@ class AdditiveFit(Record):
 
 
 class AdditivePrices(Record):
-    """Prices per million tokens (in `currency`) that add up to the measured cost."""
+    """Prices per million tokens (USD) that add up to the measured cost."""
 
-    currency: str
-    effective_gpu_hour_cost: float
-    per_m_input: float
-    per_m_output: float
-    per_m_cached_input: float | None
+    effective_gpu_hour_cost_usd: float
+    usd_per_m_input: float
+    usd_per_m_output: float
+    usd_per_m_cached_input: float | None
     note: str
 
 
@@ -73,8 +73,8 @@ class HoldoutCheck(Record):
     """A run left out of the fit: its measured cost per request against the additive one."""
 
     run_id: str
-    measured_cost_per_request: float
-    additive_cost_per_request: float
+    measured_cost_usd_per_request: float
+    additive_cost_usd_per_request: float
     rel_error: float
 
 
@@ -190,21 +190,20 @@ def fit_additive(samples: Sequence[FitSample]) -> AdditiveFit:
 
 
 def prices_from_fit(
-    fit: AdditiveFit, effective_gpu_hour_cost: float, currency: str, scale: float = 1.0
+    fit: AdditiveFit, effective_gpu_hour_cost_usd: float, scale: float = 1.0
 ) -> AdditivePrices:
     """p_k per M tokens = GPU-s per token_k × scale × effective cost per GPU-hour / 3600 × 1e6.
 
     `scale` re-levels the fit to another operating point (see `scale_to_point`); 1 keeps the
     fit's own load.
     """
-    per_gpu_s = effective_gpu_hour_cost / 3600.0 * scale * 1e6
+    per_gpu_s = effective_gpu_hour_cost_usd / 3600.0 * scale * 1e6
     cached = fit.gpu_s_per_cached_input_token
     return AdditivePrices(
-        currency=currency,
-        effective_gpu_hour_cost=effective_gpu_hour_cost,
-        per_m_input=fit.gpu_s_per_input_token * per_gpu_s,
-        per_m_output=fit.gpu_s_per_output_token * per_gpu_s,
-        per_m_cached_input=None if cached is None else cached * per_gpu_s,
+        effective_gpu_hour_cost_usd=effective_gpu_hour_cost_usd,
+        usd_per_m_input=fit.gpu_s_per_input_token * per_gpu_s,
+        usd_per_m_output=fit.gpu_s_per_output_token * per_gpu_s,
+        usd_per_m_cached_input=None if cached is None else cached * per_gpu_s,
         note=f"additive split from a fit over {len(fit.residuals)} runs "
         f"(rms error {fit.rms_rel_error:.1%})" + ("" if scale == 1.0 else f", scaled ×{scale:.3f}"),
     )
@@ -236,19 +235,19 @@ def check_holdout(prices: AdditivePrices, sample: FitSample) -> HoldoutCheck:
     measured = effective cost per GPU-hour × gpu_s_per_request / 3600;
     additive = (in·p_in + out·p_out + cached·p_cached) / 1e6.
     """
-    measured = prices.effective_gpu_hour_cost * sample.gpu_s_per_request / 3600.0
-    cached_price = prices.per_m_cached_input
+    measured = prices.effective_gpu_hour_cost_usd * sample.gpu_s_per_request / 3600.0
+    cached_price = prices.usd_per_m_cached_input
     if cached_price is None:  # not identifiable: cached tokens priced as uncached input
-        cached_price = prices.per_m_input
+        cached_price = prices.usd_per_m_input
     additive = (
-        sample.input_tokens * prices.per_m_input
-        + sample.output_tokens * prices.per_m_output
+        sample.input_tokens * prices.usd_per_m_input
+        + sample.output_tokens * prices.usd_per_m_output
         + sample.cached_input_tokens * cached_price
     ) / 1e6
     return HoldoutCheck(
         run_id=sample.run_id,
-        measured_cost_per_request=measured,
-        additive_cost_per_request=additive,
+        measured_cost_usd_per_request=measured,
+        additive_cost_usd_per_request=additive,
         rel_error=(additive - measured) / measured,
     )
 

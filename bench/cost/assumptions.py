@@ -1,8 +1,10 @@
 """Cost assumptions: what a person sets about money (currency, basis, utilization, power price).
 
 Loaded once from a YAML file (every field optional) and overridable from command-line
-options; validated strictly. All money fields are in `currency`. Defaults that are money
-(electricity, hosting) are sourced USD figures, converted at `fx_cny_per_usd` for CNY.
+options; validated strictly. The money a person types here is in `currency` (the display
+currency); the cost model turns it into USD on the way in (`to_usd`), computes and stores
+in USD, and renderers show USD amounts in `currency` again (`display`). Defaults that are
+money (electricity, hosting) are sourced USD figures.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from bench.config.loading import StrictConfig, load_model, validate_data
+from bench.records import DisplayCurrency
 
 DEFAULT_ELECTRICITY_USD_PER_KWH = 0.08
 """US industrial / datacenter base case (EIA Electric Power Monthly Table 5.6.A, Apr 2025:
@@ -37,6 +40,9 @@ class CostAssumptions(StrictConfig):
     currency: Currency = "USD"
     fx_cny_per_usd: float | None = Field(
         default=None, gt=0, description="CNY per 1 USD; required when currency is CNY"
+    )
+    fx_source: str | None = Field(
+        default=None, description="where fx_cny_per_usd comes from (recorded with the rate)"
     )
     basis: Literal["rent", "owned"] = "rent"
     price_tier: str | None = Field(
@@ -64,26 +70,25 @@ class CostAssumptions(StrictConfig):
             raise ValueError("required when currency is CNY (CNY per 1 USD, e.g. 7.2)")
         return value
 
-    def from_usd(self, usd: float) -> float:
-        """A USD amount in this report's currency."""
+    def to_usd(self, amount: float) -> float:
+        """An amount a person typed (in `currency`) in USD: CNY / fx_cny_per_usd."""
         if self.currency == "USD":
-            return usd
+            return amount
         assert self.fx_cny_per_usd is not None  # guaranteed by validation
-        return usd * self.fx_cny_per_usd
+        return amount / self.fx_cny_per_usd
 
-    def from_cny(self, cny: float) -> float | None:
-        """A CNY amount in this report's currency; None when a USD report has no FX rate."""
-        if self.currency == "CNY":
-            return cny
+    def cny_to_usd(self, cny: float) -> float | None:
+        """A CNY amount (a CNY-priced tier) in USD; None without an FX rate."""
         return None if self.fx_cny_per_usd is None else cny / self.fx_cny_per_usd
 
     @property
-    def usd_per_unit(self) -> float:
-        """USD per one unit of `currency` (1.0 for USD), as CostBreakdown records it."""
+    def display(self) -> DisplayCurrency:
+        """The currency results are shown in, with the rate and its source."""
         if self.currency == "USD":
-            return 1.0
+            return DisplayCurrency()
         assert self.fx_cny_per_usd is not None
-        return 1.0 / self.fx_cny_per_usd
+        source = self.fx_source or "fx_cny_per_usd as given (no source stated)"
+        return DisplayCurrency(currency="CNY", per_usd=self.fx_cny_per_usd, fx_source=source)
 
 
 def load_assumptions(path: Path | None) -> CostAssumptions:

@@ -1,5 +1,9 @@
 """Cost of one run on one hardware profile, line by line (DESIGN.md "Cost model").
 
+Everything here is in USD: prices a person typed in another currency are converted on the
+way in (`CostAssumptions.to_usd`), CNY-priced tiers at the given FX rate; the display
+currency is recorded in `CostBreakdown.display` and applied only when rendering.
+
 `gpu_hour_cost` builds the cost of one GPU-hour on the rent or owned basis; `run_cost` adds
 utilization and the run's measured throughput and returns the `CostBreakdown` record. Every
 line carries its unit and basis: measured (from the run), configured (profile or
@@ -16,7 +20,7 @@ from bench.cost.assumptions import (
 )
 from bench.errors import UserError
 from bench.hardware.schema import HardwareProfile, RentTier, Sourced
-from bench.records import Basis, CostBreakdown, CostLine, RunSummary
+from bench.records import MONEY_UNIT, Basis, CostBreakdown, CostLine, RunSummary
 
 # Line names other modules read back from stored reports (compare, quote).
 LINE_POWER = "average power per GPU"
@@ -57,13 +61,13 @@ def resolve_power(
 def _power_lines(
     profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
 ) -> tuple[float, list[CostLine]]:
-    """Electricity cost per GPU-hour and its working."""
-    cur, dev = a.currency, device_word(profile)
+    """Electricity cost per GPU-hour (USD) and its working."""
+    cur, dev = MONEY_UNIT, device_word(profile)
     overhead, overhead_note = _overhead(profile, a)
     if a.electricity_price_per_kwh is not None:
-        price, price_note = a.electricity_price_per_kwh, "assumptions"
+        price, price_note = a.to_usd(a.electricity_price_per_kwh), "assumptions"
     else:
-        price = a.from_usd(DEFAULT_ELECTRICITY_USD_PER_KWH)
+        price = DEFAULT_ELECTRICITY_USD_PER_KWH
         price_note = "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
     cost = f.power_cost_per_hour(power_w, overhead, a.pue, price)
     lines = [
@@ -90,24 +94,24 @@ def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]
 
 
 def _tier_price(tier: RentTier, a: CostAssumptions) -> float:
-    """A rent tier's price per GPU-hour in the report currency (monthly / 730).
+    """A rent tier's price per GPU-hour in USD (monthly / 730; CNY at the FX rate).
 
     Raises:
-        UserError: a CNY tier in a USD report without an FX rate.
+        UserError: a CNY tier without an FX rate.
     """
     if tier.usd_per_gpu_hour is not None:
-        return a.from_usd(tier.usd_per_gpu_hour)
+        return tier.usd_per_gpu_hour
     if tier.cny_per_gpu_hour is not None:
         cny = tier.cny_per_gpu_hour
     else:
         assert tier.cny_per_gpu_month is not None
         cny = f.monthly_to_hourly(tier.cny_per_gpu_month)
-    converted = a.from_cny(cny)
+    converted = a.cny_to_usd(cny)
     if converted is None:
         raise UserError(
-            f"tier {tier.tier} is priced in CNY but the report currency is USD",
+            f"tier {tier.tier} is priced in CNY and no exchange rate was given",
             field="fx_cny_per_usd",
-            fix="give the exchange rate (fx_cny_per_usd, e.g. 7.2) or use currency CNY",
+            fix="give the exchange rate (fx_cny_per_usd, --fx-cny-per-usd, e.g. 7.2)",
         )
     return converted
 
@@ -115,9 +119,10 @@ def _tier_price(tier: RentTier, a: CostAssumptions) -> float:
 def _rent_cost(
     profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
 ) -> tuple[float, list[CostLine]]:
-    cur, dev = a.currency, device_word(profile)
+    cur, dev = MONEY_UNIT, device_word(profile)
     if a.rent_price_per_gpu_hour is not None:
-        rent, includes_power, note = a.rent_price_per_gpu_hour, a.rent_includes_power, "assumptions"
+        rent, includes_power = a.to_usd(a.rent_price_per_gpu_hour), a.rent_includes_power
+        note = "assumptions"
     else:
         tier = profile.prices.rent_tier(a.price_tier)
         if tier is None:
@@ -147,7 +152,7 @@ def _rent_cost(
 
 def _capex(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
     if a.capex_per_gpu is not None:
-        return a.capex_per_gpu, "assumptions"
+        return a.to_usd(a.capex_per_gpu), "assumptions"
     capex = profile.prices.capex_usd_per_gpu
     if capex is None:
         owned = ", ".join(t.tier for t in profile.prices.owned) or "(none)"
@@ -157,13 +162,13 @@ def _capex(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
             field="prices.capex_usd_per_gpu",
             fix=f"give capex_per_gpu (--capex-per-gpu), or price_tier an owned tier: {owned}",
         )
-    return a.from_usd(capex.value), _cite(capex)
+    return capex.value, _cite(capex)
 
 
 def _owned_cost(
     profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
 ) -> tuple[float, list[CostLine]]:
-    cur, dev = a.currency, device_word(profile)
+    cur, dev = MONEY_UNIT, device_word(profile)
     unit = f"{cur}/{dev}-hour"
     if a.price_tier is not None:
         tier = profile.prices.owned_tier(a.price_tier)
@@ -175,7 +180,7 @@ def _owned_cost(
                 field="prices.owned",
                 fix=f"use one of: {names}; or leave price_tier unset to build cost from capex",
             )
-        cost = a.from_usd(tier.usd_per_gpu_hour)
+        cost = tier.usd_per_gpu_hour
         note = f"modelled all-in owning cost, tier {tier.tier}: {_cite(tier)}"
         return cost, [_line("owned cost", cost, unit, "configured", note)]
     capex, capex_note = _capex(profile, a)
@@ -184,9 +189,9 @@ def _owned_cost(
     overhead, _ = _overhead(profile, a)
     provisioned_kw = profile.board_power_w.value * overhead / 1000.0
     if a.hosting_per_kw_month is not None:
-        hosting_price, hosting_note = a.hosting_per_kw_month, "assumptions"
+        hosting_price, hosting_note = a.to_usd(a.hosting_per_kw_month), "assumptions"
     else:
-        hosting_price = a.from_usd(DEFAULT_HOSTING_USD_PER_KW_MONTH)
+        hosting_price = DEFAULT_HOSTING_USD_PER_KW_MONTH
         hosting_note = "default: CBRE North America H2 2024, $184.06/kW-month"
     hosting = f.hosting_cost_per_hour(provisioned_kw, hosting_price)
     opex = f.opex_cost_per_hour(capex, a.opex_share)
@@ -222,7 +227,7 @@ def _owned_cost(
 def gpu_hour_cost(
     profile: HardwareProfile, a: CostAssumptions, power_w: float, power_basis: Basis
 ) -> tuple[float, list[CostLine]]:
-    """Cost of one billed GPU-hour in `a.currency` on `a.basis`, with its working lines.
+    """Cost of one billed GPU-hour in USD on `a.basis`, with its working lines.
 
     rent:  contract price per GPU-hour (monthly / 730) + power if the contract excludes it.
     owned: capex × CRF / 8760 + power + hosting + opex (or a modelled owned tier's price).
@@ -237,7 +242,7 @@ def gpu_hour_cost(
         cost, lines = _owned_cost(profile, a, power_w, power_basis)
     dev = device_word(profile)
     lines.append(
-        _line(f"{dev}-hour cost", cost, f"{a.currency}/{dev}-hour", "derived", f"{a.basis} basis")
+        _line(f"{dev}-hour cost", cost, f"{MONEY_UNIT}/{dev}-hour", "derived", f"{a.basis} basis")
     )
     return cost, lines
 
@@ -266,7 +271,7 @@ def run_cost(
     """
     if gpus < 1:
         raise UserError(f"gpus must be ≥ 1, got {gpus}", field="gpus", fix="give --gpus N ≥ 1")
-    cur, dev = assumptions.currency, device_word(profile)
+    cur, dev = MONEY_UNIT, device_word(profile)
     window = summary.steady_state or summary.whole_run
     power_w, power_basis, power_note = resolve_power(profile, measured_power_w, gpus)
     hour_cost, lines = gpu_hour_cost(profile, assumptions, power_w, power_basis)
@@ -331,16 +336,15 @@ def run_cost(
         )
     cost_inputs = [ln for ln in lines if ln.name not in (LINE_POWER, LINE_TOKENS_PER_KWH)]
     return CostBreakdown(
-        currency=cur,
-        fx_usd_per_unit=assumptions.usd_per_unit,
+        display=assumptions.display,
         cost_basis=assumptions.basis,
         hardware_sku=profile.sku,
         gpus=gpus,
         throughput_window=window.label,
-        gpu_hour_cost=hour_cost,
-        effective_gpu_hour_cost=effective,
-        per_m_output_tokens=per_m_out,
-        per_m_total_tokens=per_m_total,
+        gpu_hour_cost_usd=hour_cost,
+        effective_gpu_hour_cost_usd=effective,
+        cost_usd_per_m_output_tokens=per_m_out,
+        cost_usd_per_m_total_tokens=per_m_total,
         lines=lines,
         estimated=any(ln.basis == "estimated" for ln in cost_inputs),
     )

@@ -4,7 +4,8 @@ Per tier and SKU: tokens/s per GPU at the tier's operating point, $/M total toke
 rent and the owned basis, tokens per kWh (device power), tokens/s per $1k of capex; ranked
 by $/M (rent, else owned), and one plain sentence per tier on whether the high-end card
 (highest dense BF16 TFLOPS) is cheaper per token and by how much. SKUs without runs are
-projected from a measured SKU's curve only when asked, and labelled "projected".
+projected from a measured SKU's curve only when asked, and labelled "projected". Money in
+the records is USD; `Comparison.display` is the currency the renderers show it in.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bench.cost.tiers import QuoteTier, TierPoint, tier_point
 from bench.errors import UserError
 from bench.hardware.profiles import load_profile
 from bench.hardware.schema import HardwareProfile
-from bench.records import Basis, Distribution, Record
+from bench.records import Basis, DisplayCurrency, Distribution, Record
 from bench.sweep.curve import CurvePoint
 
 
@@ -35,8 +36,8 @@ class CompareRow(Record):
     note: str
     total_tok_per_s_per_gpu: float | None = None
     output_tok_per_s_per_gpu: float | None = None
-    rent_per_m_total: float | None = None
-    owned_per_m_total: float | None = None
+    rent_usd_per_m_total: float | None = None
+    owned_usd_per_m_total: float | None = None
     owned_method: str | None = None
     tokens_per_kwh: float | None = None
     power_basis: Basis | None = None
@@ -46,8 +47,7 @@ class CompareRow(Record):
 
 class Comparison(Record):
     model: str
-    currency: str
-    fx_usd_per_unit: float
+    display: DisplayCurrency
     utilization: float
     tiers: list[str]
     rows: list[CompareRow]
@@ -102,8 +102,8 @@ def _row(
         update={
             "total_tok_per_s_per_gpu": tok_s,
             "output_tok_per_s_per_gpu": tp.output_tok_per_s_per_gpu,
-            "rent_per_m_total": rent,
-            "owned_per_m_total": owned,
+            "rent_usd_per_m_total": rent,
+            "owned_usd_per_m_total": owned,
             "owned_method": method if owned is not None else f"n/a: {method}",
             "tokens_per_kwh": f.tokens_per_kwh(tok_s, power_w),
             "power_basis": power_basis,
@@ -151,9 +151,9 @@ def project_points(
 
 def _rank_key(rows: list[CompareRow]) -> str:
     """Rank on the basis that prices more rows: rent, else owned (ties go to rent)."""
-    rent = sum(r.rent_per_m_total is not None for r in rows)
-    owned = sum(r.owned_per_m_total is not None for r in rows)
-    return "rent_per_m_total" if rent >= owned else "owned_per_m_total"
+    rent = sum(r.rent_usd_per_m_total is not None for r in rows)
+    owned = sum(r.owned_usd_per_m_total is not None for r in rows)
+    return "rent_usd_per_m_total" if rent >= owned else "owned_usd_per_m_total"
 
 
 def _ranked(rows: list[CompareRow], key: str) -> list[CompareRow]:
@@ -173,9 +173,16 @@ def _compute(profile: HardwareProfile) -> float:
 
 
 def _verdict(
-    tier: str, rows: list[CompareRow], key: str, profiles: dict[str, HardwareProfile]
+    tier: str,
+    rows: list[CompareRow],
+    key: str,
+    profiles: dict[str, HardwareProfile],
+    display: DisplayCurrency,
 ) -> str:
-    """One sentence: is the high-end card (most dense compute) cheaper per token, by how much."""
+    """One sentence: is the high-end card (most dense compute) cheaper per token, by how much.
+
+    The sentence is text for a person, so its two prices are written in `display`'s currency.
+    """
     if len(rows) < 2:
         return f"{tier}: only one SKU, nothing to compare"
     basis = key.split("_")[0]
@@ -193,8 +200,8 @@ def _verdict(
     label = " [projected]" if high.projected or best.projected else ""
     return (
         f"{tier}: {high.sku} (high-end) is {abs(o - h) / o:.0%} {word} per token than "
-        f"{best.sku}, the cheapest other card ({h:.4g} vs {o:.4g} per M total tokens, "
-        f"{basis} basis){label}"
+        f"{best.sku}, the cheapest other card ({display.amount(h):.4g} vs "
+        f"{display.amount(o):.4g} {display.currency} per M total tokens, {basis} basis){label}"
     )
 
 
@@ -262,11 +269,10 @@ def make_comparison(
         key = _rank_key(tier_rows)
         tier_rows = _ranked(tier_rows, key)
         rows += tier_rows
-        verdicts.append(_verdict(tier.name, tier_rows, key, profiles))
+        verdicts.append(_verdict(tier.name, tier_rows, key, profiles, a.display))
     return Comparison(
         model=models[0],
-        currency=a.currency,
-        fx_usd_per_unit=a.usd_per_unit,
+        display=a.display,
         utilization=a.utilization,
         tiers=[t.name for t in tiers],
         rows=rows,

@@ -3,7 +3,8 @@
 Pipeline: runs (a load sweep of one workload) → curve points → per tier the operating point
 → effective GPU-hour cost → $/M tokens; probes → additive fit → $/M input, output, cached
 (re-levelled to each tier's operating point, so they add up to its cost); × (1 + margin);
-and the token revenue-share comparison against rent.
+and the token revenue-share comparison against rent. All money in the records is USD;
+`Quote.display` is the currency the renderers show it in.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from bench.cost.runs import StoredRun
 from bench.cost.tiers import QuoteTier, TierPoint, tier_point
 from bench.errors import UserError
 from bench.hardware.schema import HardwareProfile
-from bench.records import Basis, CostLine, Record
+from bench.records import Basis, CostLine, DisplayCurrency, Record
 from bench.sweep.curve import CurvePoint, point_from_report
 
 
 class MarketPrices(StrictConfig):
-    """Market token prices (per M tokens, in the report currency) and the lessor's share."""
+    """Market token prices (per M tokens, in the display currency) and the lessor's share."""
 
     per_m_input: float = Field(ge=0)
     per_m_output: float = Field(ge=0)
@@ -46,29 +47,29 @@ class MarketPrices(StrictConfig):
 
 
 class RevenueShare(Record):
-    """Lessor income per GPU-hour: rent vs a share of the token revenue at market prices."""
+    """Lessor income per GPU-hour (USD): rent vs a share of the token revenue at market prices."""
 
-    revenue_per_gpu_hour: float
+    revenue_usd_per_gpu_hour: float
     share: float
-    share_income_per_gpu_hour: float
-    rent_per_gpu_hour: float | None
+    share_income_usd_per_gpu_hour: float
+    rent_usd_per_gpu_hour: float | None
     breakeven_share: float | None
 
 
 class TierQuote(Record):
-    """One tier's prices. `cost_*` are at cost; `price_*` include the margin."""
+    """One tier's prices in USD. `cost_*` are at cost; `price_*` include the margin."""
 
     point: TierPoint
-    cost_per_m_total: float | None = None
-    cost_per_m_input: float | None = None
-    cost_per_m_output: float | None = None
-    cost_per_m_cached_input: float | None = None
-    price_per_m_total: float | None = None
-    price_per_m_input: float | None = None
-    price_per_m_output: float | None = None
-    price_per_m_cached_input: float | None = None
-    price_per_image: float | None = None
-    price_per_video_s: float | None = None
+    cost_usd_per_m_total: float | None = None
+    cost_usd_per_m_input: float | None = None
+    cost_usd_per_m_output: float | None = None
+    cost_usd_per_m_cached_input: float | None = None
+    price_usd_per_m_total: float | None = None
+    price_usd_per_m_input: float | None = None
+    price_usd_per_m_output: float | None = None
+    price_usd_per_m_cached_input: float | None = None
+    price_usd_per_image: float | None = None
+    price_usd_per_video_s: float | None = None
     revenue: RevenueShare | None = None
 
 
@@ -76,13 +77,12 @@ class Quote(Record):
     model: str
     hardware_sku: str
     hardware_name: str
-    currency: str
-    fx_usd_per_unit: float
+    display: DisplayCurrency
     cost_basis: str
     utilization: float
     margin: float
-    gpu_hour_cost: float
-    effective_gpu_hour_cost: float
+    gpu_hour_cost_usd: float
+    effective_gpu_hour_cost_usd: float
     cost_lines: list[CostLine]
     estimated: bool
     runs: list[str]
@@ -133,23 +133,25 @@ def _revenue(
     cached: float,
     rent: float | None,
 ) -> RevenueShare:
-    prices = {"input": market.per_m_input, "output": market.per_m_output}
-    prices["cached"] = (
-        market.per_m_cached_input if market.per_m_cached_input is not None else market.per_m_input
-    )
+    cached_price = market.per_m_cached_input
+    prices = {
+        "input": a.to_usd(market.per_m_input),
+        "output": a.to_usd(market.per_m_output),
+        "cached": a.to_usd(cached_price if cached_price is not None else market.per_m_input),
+    }
     rates = {"input": in_unc, "output": out, "cached": cached}
     revenue = f.token_revenue_per_gpu_hour(rates, prices, a.utilization)
     return RevenueShare(
-        revenue_per_gpu_hour=revenue,
+        revenue_usd_per_gpu_hour=revenue,
         share=market.share,
-        share_income_per_gpu_hour=f.lessor_share_income(revenue, market.share),
-        rent_per_gpu_hour=rent,
+        share_income_usd_per_gpu_hour=f.lessor_share_income(revenue, market.share),
+        rent_usd_per_gpu_hour=rent,
         breakeven_share=None if rent is None else f.breakeven_share(rent, revenue),
     )
 
 
 def _rent_price(profile: HardwareProfile, a: CostAssumptions) -> float | None:
-    """The rent per GPU-hour a lessor would get (rent basis of the same assumptions)."""
+    """The rent per GPU-hour (USD) a lessor would get (rent basis of the same assumptions)."""
     rent_a = a.model_copy(update={"basis": "rent"})
     if a.basis == "owned":  # an owned tier name is not a rent tier
         rent_a = rent_a.model_copy(update={"price_tier": None})
@@ -183,7 +185,7 @@ def make_quote(
             field="--hardware",
             fix=f"quote with --hardware {sku} (or leave it out)",
         )
-    a, cur = assumptions, assumptions.currency
+    a = assumptions
     all_dirs = [r.run_dir for r in runs]
     hour_cost, lines = gpu_hour_cost(profile, a, *tier_power(profile, runs, all_dirs))
     effective = f.effective_hour_cost(hour_cost, a.utilization)
@@ -195,7 +197,7 @@ def make_quote(
         if holdout is not None:
             check_same_target([*runs[:1], holdout], "--holdout")
             sample = sample_from_run(holdout.report, holdout.requests, gpus=holdout.gpus)
-            holdout_check = check_holdout(prices_from_fit(fit, effective, cur), sample)
+            holdout_check = check_holdout(prices_from_fit(fit, effective), sample)
     else:
         notes.append(
             "no --probe runs: only the blended $/M total is priced; give prefill-heavy and "
@@ -220,38 +222,37 @@ def make_quote(
         inp = tp.input_tok_per_s_per_gpu or 0.0
         in_unc, cached = inp * (1 - cached_share), inp * cached_share
         q: dict[str, float | None] = {
-            "cost_per_m_total": f.cost_per_million_tokens(tier_eff, tp.total_tok_per_s_per_gpu)
+            "cost_usd_per_m_total": f.cost_per_million_tokens(tier_eff, tp.total_tok_per_s_per_gpu)
         }
         if fit is not None:
             scale = scale_to_point(fit, in_unc, out, cached)
-            p = prices_from_fit(fit, tier_eff, cur, scale)
+            p = prices_from_fit(fit, tier_eff, scale)
             q |= {
-                "cost_per_m_input": p.per_m_input,
-                "cost_per_m_output": p.per_m_output,
-                "cost_per_m_cached_input": p.per_m_cached_input,
+                "cost_usd_per_m_input": p.usd_per_m_input,
+                "cost_usd_per_m_output": p.usd_per_m_output,
+                "cost_usd_per_m_cached_input": p.usd_per_m_cached_input,
             }
         m = a.margin
         for kind in ("total", "input", "output", "cached_input"):
-            cost = q.get(f"cost_per_m_{kind}")
-            q[f"price_per_m_{kind}"] = None if cost is None else f.with_margin(cost, m)
-        price_in = q.get("price_per_m_input")
+            cost = q.get(f"cost_usd_per_m_{kind}")
+            q[f"price_usd_per_m_{kind}"] = None if cost is None else f.with_margin(cost, m)
+        price_in = q.get("price_usd_per_m_input")
         if price_in is not None and per_image_tok is not None:
-            q["price_per_image"] = per_image_tok * price_in / 1e6
+            q["price_usd_per_image"] = per_image_tok * price_in / 1e6
         if price_in is not None and per_video_tok is not None:
-            q["price_per_video_s"] = per_video_tok * price_in / 1e6
+            q["price_usd_per_video_s"] = per_video_tok * price_in / 1e6
         revenue = None if market is None else _revenue(market, a, in_unc, out, cached, rent)
         quotes.append(TierQuote(point=tp, revenue=revenue, **q))
     return Quote(
         model=model,
         hardware_sku=sku,
         hardware_name=profile.name,
-        currency=cur,
-        fx_usd_per_unit=a.usd_per_unit,
+        display=a.display,
         cost_basis=a.basis,
         utilization=a.utilization,
         margin=a.margin,
-        gpu_hour_cost=hour_cost,
-        effective_gpu_hour_cost=effective,
+        gpu_hour_cost_usd=hour_cost,
+        effective_gpu_hour_cost_usd=effective,
         cost_lines=lines,
         estimated=estimated,
         runs=[r.run_dir for r in runs],

@@ -1,7 +1,8 @@
 """Quote and comparison as sheets, rendered to a terminal table, Markdown, CSV or XLSX.
 
 A `Sheet` is a titled table plus notes; `quote_sheets` / `compare_sheets` build them from the
-records, and each renderer only lays sheets out. Numbers stay numbers until rendering.
+records, and each renderer only lays sheets out. Numbers stay numbers until rendering. Money
+is stored in USD and converted here, to the record's display currency.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import Field
 
 from bench.cost.compare import Comparison
 from bench.cost.quote import Quote
-from bench.records import Record
+from bench.records import DisplayCurrency, Record
 
 Cell = str | float | int | None
 Format = Literal["table", "md", "csv", "xlsx"]
@@ -47,9 +48,20 @@ def fmt(value: Cell) -> str:
     return value
 
 
+def fx_note(display: DisplayCurrency) -> list[str]:
+    """The exchange-rate note of a sheet shown in a currency other than USD (none for USD)."""
+    if display.currency == "USD":
+        return []
+    return [
+        f"money computed in USD, shown in {display.currency} at {display.per_usd:g} "
+        f"{display.currency}/USD ({display.fx_source})"
+    ]
+
+
 def quote_sheets(q: Quote) -> list[Sheet]:
     """Price sheet, revenue share, additive fit and cost working of one quote."""
-    cur = q.currency
+    d = q.display
+    cur, money = d.currency, d.amount
     head = (
         f"{q.model} on {q.hardware_name} ({q.hardware_sku}) — {cur}, {q.cost_basis} basis, "
         f"utilization {q.utilization:.0%}, margin {q.margin:.0%}"
@@ -65,23 +77,24 @@ def quote_sheets(q: Quote) -> list[Sheet]:
                 p.total_tok_per_s_per_gpu,
                 p.output_tok_per_s_per_gpu,
                 p.interactivity_tok_per_s,
-                t.price_per_m_input,
-                t.price_per_m_output,
-                t.price_per_m_cached_input,
-                t.price_per_m_total,
-                t.price_per_image,
-                t.price_per_video_s,
-                t.cost_per_m_total,
+                money(t.price_usd_per_m_input),
+                money(t.price_usd_per_m_output),
+                money(t.price_usd_per_m_cached_input),
+                money(t.price_usd_per_m_total),
+                money(t.price_usd_per_image),
+                money(t.price_usd_per_video_s),
+                money(t.cost_usd_per_m_total),
                 p.note,
             ]
         )
     notes = [
-        f"GPU-hour cost {q.gpu_hour_cost:.4g} {cur}, effective (÷ utilization) "
-        f"{q.effective_gpu_hour_cost:.4g} {cur}"
+        f"GPU-hour cost {d.amount(q.gpu_hour_cost_usd):.4g} {cur}, effective (÷ utilization) "
+        f"{d.amount(q.effective_gpu_hour_cost_usd):.4g} {cur}"
         + (" — includes estimated power" if q.estimated else ""),
         "input / output / cached prices are additive: in·p_in + out·p_out + cached·p_cached "
         "= the cost at the tier's operating point (× (1 + margin))",
         *q.notes,
+        *fx_note(d),
     ]
     if q.fit is not None:
         notes.append(
@@ -90,8 +103,9 @@ def quote_sheets(q: Quote) -> list[Sheet]:
         )
     if q.holdout is not None:
         notes.append(
-            f"held-out run {q.holdout.run_id}: measured {q.holdout.measured_cost_per_request:.4g}"
-            f" vs additive {q.holdout.additive_cost_per_request:.4g} {cur} per request "
+            f"held-out run {q.holdout.run_id}: measured "
+            f"{d.amount(q.holdout.measured_cost_usd_per_request):.4g} vs additive "
+            f"{d.amount(q.holdout.additive_cost_usd_per_request):.4g} {cur} per request "
             f"({q.holdout.rel_error:+.1%})"
         )
     sheets = [
@@ -135,10 +149,10 @@ def quote_sheets(q: Quote) -> list[Sheet]:
                 rows=[
                     [
                         tier,
-                        r.revenue_per_gpu_hour,
+                        money(r.revenue_usd_per_gpu_hour),
                         r.share,
-                        r.share_income_per_gpu_hour,
-                        r.rent_per_gpu_hour,
+                        money(r.share_income_usd_per_gpu_hour),
+                        money(r.rent_usd_per_gpu_hour),
                         r.breakeven_share,
                     ]
                     for tier, r in revenue
@@ -160,8 +174,8 @@ def quote_sheets(q: Quote) -> list[Sheet]:
                 [
                     h.run_id,
                     "held out",
-                    h.measured_cost_per_request,
-                    h.additive_cost_per_request,
+                    money(h.measured_cost_usd_per_request),
+                    money(h.additive_cost_usd_per_request),
                     h.rel_error,
                 ]
             )
@@ -169,7 +183,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
         sheets.append(
             Sheet(
                 name="Additive fit",
-                title="Additive fit: GPU-seconds per request (held-out row: cost per request)",
+                title=f"Additive fit: GPU-seconds per request (held-out row: {cur} per request)",
                 columns=["run", "role", "measured", "additive", "relative error"],
                 rows=rows,
                 notes=[
@@ -184,7 +198,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
             name="Cost working",
             title="Cost working (per GPU-hour)",
             columns=["line", "value", "unit", "basis", "note"],
-            rows=[[ln.name, ln.value, ln.unit, ln.basis, ln.note] for ln in q.cost_lines],
+            rows=[[ln.name, *d.line(ln), ln.basis, ln.note] for ln in q.cost_lines],
         )
     )
     return sheets
@@ -192,7 +206,7 @@ def quote_sheets(q: Quote) -> list[Sheet]:
 
 def compare_sheets(c: Comparison) -> list[Sheet]:
     """The ranked SKU table per tier and the verdicts."""
-    cur = c.currency
+    cur, money = c.display.currency, c.display.amount
     rows: list[list[Cell]] = [
         [
             r.tier,
@@ -201,8 +215,8 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
             "projected" if r.projected else r.status,
             r.total_tok_per_s_per_gpu,
             r.output_tok_per_s_per_gpu,
-            r.rent_per_m_total,
-            r.owned_per_m_total,
+            money(r.rent_usd_per_m_total),
+            money(r.owned_usd_per_m_total),
             r.tokens_per_kwh,
             r.power_basis,
             r.tok_per_s_per_kusd_capex,
@@ -231,7 +245,11 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
                 "note",
             ],
             rows=rows,
-            notes=[*c.notes, "tokens/kWh use device power (measured, else board power: estimated)"],
+            notes=[
+                *c.notes,
+                "tokens/kWh use device power (measured, else board power: estimated)",
+                *fx_note(c.display),
+            ],
         ),
         Sheet(
             name="Verdicts", title="Verdicts", columns=["verdict"], rows=[[v] for v in c.verdicts]

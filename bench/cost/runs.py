@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.records import Record, Report, RequestRecord
+from bench.records import Record, RequestRecord
+from bench.report.records import Report
 
 
 class StoredRun(Record):
@@ -33,12 +34,11 @@ def run_gpus(report: Report) -> int:
     """GPUs the run used: its cost's count, else config `gpus`, else engine args, else 1."""
     if report.cost is not None:
         return report.cost.gpus
-    if isinstance(report.config.get("gpus"), int):
-        return int(report.config["gpus"])
+    if report.config.gpus is not None:
+        return report.config.gpus
     from bench.sweep.curve import gpus_from_engine_args
 
-    engine = report.config.get("engine") or {}
-    return gpus_from_engine_args([str(a) for a in engine.get("extra_args") or []])
+    return gpus_from_engine_args(report.config.engine_extra_args)
 
 
 def measured_power_w(report: Report) -> float | None:
@@ -70,10 +70,10 @@ def load_run(run_dir: Path) -> StoredRun:
             field="summary",
             fix="leave this run out or rerun it",
         )
-    sku = report.cost.hardware_sku if report.cost else str(report.config.get("hardware", ""))
+    sku = report.cost.hardware_sku if report.cost else report.config.hardware
     if not sku:
         raise UserError("the run names no hardware profile", file=run_dir, field="config.hardware")
-    model = str(report.config.get("model") or report.provenance.model_id or "unknown")
+    model = report.config.model
     return StoredRun(
         run_dir=str(run_dir),
         report=report,

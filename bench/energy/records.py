@@ -183,7 +183,7 @@ class DeviceEnergy(Record):
 class EnergyTotal(Record):
     """Channels of one scope added up, with the per-token figures derived from them.
 
-    `energy_cost` is in the currency of `price_per_kwh` (given to `summarize_energy`).
+    Energy cost is in USD (from `price_usd_per_kwh`, given to `summarize_energy`).
     """
 
     scope: TotalScope
@@ -202,8 +202,8 @@ class EnergyTotal(Record):
     j_per_output_token_above_idle: float | None = None
     output_tokens_per_kwh: float | None = None
     total_tokens_per_kwh: float | None = None
-    energy_cost: float | None = None
-    energy_cost_per_m_output_tokens: float | None = None
+    energy_cost_usd: float | None = None
+    energy_cost_usd_per_m_output_tokens: float | None = None
 
 
 class EnergySummary(Record):
@@ -221,7 +221,7 @@ class EnergySummary(Record):
     window_s: float
     output_tokens: float
     total_tokens: float
-    price_per_kwh: float | None = None
+    price_usd_per_kwh: float | None = None
     pue: float | None = None
     gap_factor: float
     primary: TotalScope | None = None
@@ -244,10 +244,12 @@ class EnergySummary(Record):
         if primary is None:
             problems = "; ".join(t.problem or "" for t in self.totals if not t.valid)
             return f"energy: invalid ({problems})"
+        peak = primary.peak_power_w
         parts = [
             f"energy ({primary.scope}, {'+'.join(primary.sources)}, measured): "
             f"{primary.energy_j:.1f} J over {self.window_s:.2f} s, "
-            f"avg {primary.avg_power_w:.1f} W, peak {primary.peak_power_w:.1f} W"
+            f"avg {primary.avg_power_w:.1f} W, "
+            + ("peak not measured" if peak is None else f"peak {peak:.1f} W")
         ]
         if primary.j_per_output_token is not None:
             parts.append(f"{primary.j_per_output_token:.4g} J/output token")

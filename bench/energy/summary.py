@@ -254,7 +254,7 @@ def scope_total(
     end_ns: int,
     output_tokens: float,
     total_tokens: float,
-    price_per_kwh: float | None,
+    price_usd_per_kwh: float | None,
     pue: float,
 ) -> EnergyTotal:
     """Sum the channels of one scope and derive the per-token figures from the sum."""
@@ -287,10 +287,12 @@ def scope_total(
         ),
         output_tokens_per_kwh=tokens_per_kwh(output_tokens, energy),
         total_tokens_per_kwh=tokens_per_kwh(total_tokens, energy),
-        energy_cost=energy_cost(energy, price_per_kwh, pue) if price_per_kwh is not None else None,
-        energy_cost_per_m_output_tokens=(
-            energy_cost(energy, price_per_kwh, pue) / output_tokens * 1e6
-            if price_per_kwh is not None and output_tokens > 0
+        energy_cost_usd=(
+            energy_cost(energy, price_usd_per_kwh, pue) if price_usd_per_kwh is not None else None
+        ),
+        energy_cost_usd_per_m_output_tokens=(
+            energy_cost(energy, price_usd_per_kwh, pue) / output_tokens * 1e6
+            if price_usd_per_kwh is not None and output_tokens > 0
             else None
         ),
     )
@@ -302,7 +304,7 @@ def summarize_energy(
     window_end_ns: int,
     output_tokens: float,
     total_tokens: float,
-    price_per_kwh: float | None = None,
+    price_usd_per_kwh: float | None = None,
     pue: float | None = None,
     *,
     gap_factor: float = DEFAULT_GAP_FACTOR,
@@ -310,7 +312,7 @@ def summarize_energy(
     """Energy figures of the run window [window_start_ns, window_end_ns] (perf_counter_ns).
 
     `output_tokens`/`total_tokens` are the tokens counted in the same window. Energy cost is
-    given only with `price_per_kwh` (PUE 1.0 when `pue` is None, said in `notes`).
+    given (in USD) only with `price_usd_per_kwh` (PUE 1.0 when `pue` is None, said in `notes`).
 
     Raises:
         ValueError: the window is empty or reversed (a caller bug, not a measurement problem).
@@ -325,7 +327,7 @@ def summarize_energy(
         window_s=window_s,
         output_tokens=output_tokens,
         total_tokens=total_tokens,
-        price_per_kwh=price_per_kwh,
+        price_usd_per_kwh=price_usd_per_kwh,
         pue=pue,
         gap_factor=gap_factor,
         selection=trace.selection,
@@ -352,7 +354,7 @@ def summarize_energy(
                 f"{d.channel}: energy above idle is negative: the run drew less than the idle "
                 f"baseline ({d.idle_power_w:.1f} W) — was the system busy while idle was measured?"
             )
-    if price_per_kwh is not None and pue is None:
+    if price_usd_per_kwh is not None and pue is None:
         notes.append("PUE not given: energy cost uses PUE 1.0 (meter energy only, no facility)")
     if output_tokens <= 0:
         notes.append("no output tokens in the window: per-token figures are not given")
@@ -372,7 +374,7 @@ def summarize_energy(
                 window_end_ns,
                 output_tokens,
                 total_tokens,
-                price_per_kwh,
+                price_usd_per_kwh,
                 pue if pue is not None else 1.0,
             )
         )

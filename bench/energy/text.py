@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from bench.energy.records import EnergySummary
+from bench.records import DisplayCurrency
 
 
 def _num(value: float | None, fmt: str = ".1f") -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def energy_markdown(summary: EnergySummary) -> str:
+def energy_markdown(summary: EnergySummary, display: DisplayCurrency | None = None) -> str:
     """A `## Energy` section: headline, per-device and per-scope tables, notes and skipped meters.
 
     Invalid figures show "—" and their reason; nothing unmeasured is shown as a number.
+    Energy cost (stored in USD) is shown in `display`'s currency (USD when None).
     """
+    show = display or DisplayCurrency()
     lines = ["## Energy", "", summary.headline(), ""]
     if summary.measured:
         lines += [
@@ -32,7 +35,7 @@ def energy_markdown(summary: EnergySummary) -> str:
         lines += [
             "",
             "| scope | energy J | avg W | peak W | J/output token | J/total token "
-            "| output tokens/kWh | energy cost | valid |",
+            f"| output tokens/kWh | energy cost {show.currency} | valid |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for t in summary.totals:
@@ -41,7 +44,7 @@ def energy_markdown(summary: EnergySummary) -> str:
                 f"| {t.scope} | {_num(t.energy_j)} | {_num(t.avg_power_w)} "
                 f"| {_num(t.peak_power_w)} | {_num(t.j_per_output_token, '.4g')} "
                 f"| {_num(t.j_per_total_token, '.4g')} | {_num(t.output_tokens_per_kwh, '.4g')} "
-                f"| {_num(t.energy_cost, '.4g')} | {valid} |"
+                f"| {_num(show.amount(t.energy_cost_usd), '.4g')} | {valid} |"
             )
         for d in summary.devices:
             state = d.gpu_state

@@ -47,10 +47,17 @@ def run_offline(
 
     def params(spec: RequestSpec) -> Any:
         body = spec.body
+        max_tokens = body["max_tokens"]
+        ignore_eos = body.get("ignore_eos", True)
+        temperature = body.get("temperature", 0.0)
+        if not (
+            isinstance(max_tokens, int)
+            and isinstance(ignore_eos, bool)
+            and isinstance(temperature, int | float)
+        ):
+            raise ValueError(f"request {spec.request_id}: malformed sampling fields")
         return SamplingParams(
-            max_tokens=body["max_tokens"],
-            ignore_eos=body.get("ignore_eos", True),
-            temperature=body.get("temperature", 0.0),
+            max_tokens=max_tokens, ignore_eos=ignore_eos, temperature=float(temperature)
         )
 
     def prompt(spec: RequestSpec) -> Any:

@@ -129,21 +129,17 @@ def synth_server(timing: SynthTiming, model: str) -> Any:
 def run_job(task: NodeTask, job: RunJob, run_dir: Path) -> str | None:
     """`bench run` of the job's config into `run_dir`, as the node's SKU; the failure
     message when the run stopped part-way (its partial directory is kept)."""
-    from bench.config.run import RunConfig
+    from bench.config.run import EndpointEngine
     from bench.runner import execute_run
 
-    data = job.run.model_dump(mode="json")
-    data.update(output_dir=str(run_dir), hardware=task.sku)
+    config = job.run.model_copy(update={"output_dir": run_dir, "hardware": task.sku})
     with contextlib.ExitStack() as stack:
         if task.synth is not None:
             server = stack.enter_context(synth_server(task.synth, job.run.model))
-            data["engine"] = {
-                "kind": "endpoint",
-                "url": server.base_url,
-                "served_model": job.run.model,
-            }
+            engine = EndpointEngine(url=server.base_url, served_model=job.run.model)
+            config = config.model_copy(update={"engine": engine})
         try:
-            execute_run(RunConfig.model_validate(data))
+            execute_run(config)
         except RunFailed as exc:
             return str(exc)
     return None

@@ -12,9 +12,10 @@ from typing import Literal
 
 from bench.energy.records import EnergySummary, EnergyTrace
 from bench.errors import UserError
-from bench.records import Record, Report, RequestRecord
+from bench.records import Record, RequestRecord
+from bench.report.records import Report
 from bench.store.ingest import find_run_dirs
-from bench.store.rundir import CorruptRun, is_run_dir, read_records, read_report
+from bench.store.rundir import CorruptRun, is_run_dir, read_records, read_report_versioned
 from bench.sweep.manifest import MANIFEST_NAME, SweepManifest, read_manifest
 
 ENERGY_TRACE_FILE = "energy_trace.json"
@@ -30,15 +31,15 @@ class RunBundle(Record):
     records: list[RequestRecord]
     trace: EnergyTrace | None = None
     notes: list[str] = []
+    migrated_from: int | None = None
 
     @property
     def label(self) -> str:
-        """Short name in legends: `<sku> c=8` (the run id when the load is unknown)."""
-        from bench.store.entry import load_point, load_text
+        """Short name in legends: `<sku> c=8` or `<sku> rate=2/s`."""
+        from bench.store.entry import load_text
 
-        kind, value = load_point(self.report.config)
-        sku = str(self.report.config.get("hardware") or "-")
-        return self.report.run_id if value is None else f"{sku} {load_text(kind, value)}"
+        load = self.report.config.load
+        return f"{self.report.config.hardware} {load_text(load.kind, load.level)}"
 
     @property
     def energy(self) -> EnergySummary | None:
@@ -63,7 +64,7 @@ def load_bundle(run_dir: Path) -> RunBundle:
     Raises:
         CorruptRun: the report or the request records cannot be read.
     """
-    report = read_report(run_dir)
+    report, migrated_from = read_report_versioned(run_dir)
     records = read_records(run_dir)
     notes: list[str] = []
     trace = None
@@ -75,16 +76,19 @@ def load_bundle(run_dir: Path) -> RunBundle:
             trace = read_trace(trace_path)
         except UserError as exc:
             notes.append(f"power trace not plotted: {exc.render()}")
-    return RunBundle(run_dir=run_dir, report=report, records=records, trace=trace, notes=notes)
+    return RunBundle(
+        run_dir=run_dir,
+        report=report,
+        records=records,
+        trace=trace,
+        notes=notes,
+        migrated_from=migrated_from,
+    )
 
 
 def _sort_key(bundle: RunBundle) -> tuple[str, str, float, str]:
-    from bench.store.entry import load_point
-
-    _, value = load_point(bundle.report.config)
-    sku = str(bundle.report.config.get("hardware") or "")
-    model = str(bundle.report.config.get("model") or "")
-    return sku, model, value if value is not None else float("inf"), bundle.report.run_id
+    config = bundle.report.config
+    return config.hardware, config.model, config.load.level, bundle.report.run_id
 
 
 def select(paths: list[Path]) -> Selection:

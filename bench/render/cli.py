@@ -56,17 +56,31 @@ def report(
         formats.add("html")
     single_run = len(paths) == 1 and is_run_dir(paths[0])
     if single_run:
-        from bench.report.io import SUMMARY, load_report, write_atomic
+        from bench.report.io import REPORT, SUMMARY, read_report_file, write_atomic
         from bench.report.summary import render_summary
 
-        write_atomic(paths[0] / SUMMARY, render_summary(load_report(paths[0])))
+        run, migrated_from = read_report_file(paths[0] / REPORT)
+        _say_migrated(paths[0], migrated_from)
+        write_atomic(paths[0] / SUMMARY, render_summary(run))
         typer.echo(f"wrote {paths[0] / SUMMARY}")
     elif not formats:
         formats = {"html"}
     if not formats:
         return
     selection, written = write_report(paths, [f for f in FORMATS if f in formats], out)
+    if not single_run:
+        for bundle in selection.runs:
+            _say_migrated(bundle.run_dir, bundle.migrated_from)
     for problem in selection.skipped:
         typer.secho(f"skipped: {problem}", fg=typer.colors.YELLOW, err=True)
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def _say_migrated(run_dir: Path, migrated_from: int | None) -> None:
+    """Tell the person a run's report was read from an older schema (stderr)."""
+    from bench.report.io import migrated_note
+
+    note = migrated_note(migrated_from)
+    if note is not None:
+        typer.secho(f"note: {run_dir}: report {note}", fg=typer.colors.YELLOW, err=True)

@@ -91,7 +91,7 @@ def write_parquet(runs: list[RunBundle], path: Path) -> Path:
 
     rows = []
     for b in runs:
-        sku = str(b.report.config.get("hardware") or "")
+        sku = b.report.config.hardware
         for r in b.records:
             row = {"run_id": b.report.run_id, "sku": sku, **r.model_dump()}
             row.update(ttft_s=ttft_s(r), tpot_s=tpot_s(r), e2e_s=e2e_s(r))

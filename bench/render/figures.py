@@ -58,10 +58,10 @@ def _slo_line(fig: Any, runs: list[RunBundle], metric: str) -> None:
     """Mark the configured SLO for `metric` when every run has the same one."""
     slos = set()
     for b in runs:
-        slo = b.report.config.get("slo")
-        slos.add(slo.get(f"{metric}_s") if isinstance(slo, dict) else None)
+        slo = b.report.config.slo
+        slos.add(getattr(slo, f"{metric}_s") if slo is not None else None)
     value = slos.pop() if len(slos) == 1 else None
-    if isinstance(value, int | float):
+    if value is not None:
         import plotly.graph_objects as go
 
         # a trace, not a shape, so that the axis range always includes the target

@@ -5,18 +5,31 @@ from __future__ import annotations
 from collections import defaultdict
 
 from bench.errors import UserError
+from bench.records import CostBreakdown
 from bench.render.bundle import RunBundle
 from bench.render.figures import FigureSpec, base_figure, esc
 from bench.store.entry import gpu_count
 
 
 def _group(b: RunBundle, multi_model: bool) -> str:
-    sku = str(b.report.config.get("hardware") or "-")
-    return f"{sku} · {b.report.config.get('model')}" if multi_model else sku
+    sku = b.report.config.hardware
+    return f"{sku} · {b.report.config.model}" if multi_model else sku
 
 
 def _multi_model(runs: list[RunBundle]) -> bool:
-    return len({str(b.report.config.get("model")) for b in runs}) > 1
+    return len({b.report.config.model for b in runs}) > 1
+
+
+def _common_currency(runs: list[RunBundle]) -> str:
+    """The currency to plot money in: the runs' display currency when they all share one,
+    else USD (what money is stored in)."""
+    currencies = {b.report.cost.display.currency for b in runs if b.report.cost}
+    return currencies.pop() if len(currencies) == 1 else "USD"
+
+
+def _shown(usd: float, cost: CostBreakdown, currency: str) -> float:
+    """A USD amount of `cost` in `currency` (its own display currency, or USD)."""
+    return usd * cost.display.per_usd if currency == cost.display.currency else usd
 
 
 def throughput_vs_interactivity(runs: list[RunBundle]) -> FigureSpec | None:
@@ -84,14 +97,13 @@ def cost_vs_interactivity(runs: list[RunBundle]) -> FigureSpec | None:
         b
         for b in runs
         if b.report.cost
-        and b.report.cost.per_m_output_tokens is not None
+        and b.report.cost.cost_usd_per_m_output_tokens is not None
         and b.report.summary
         and b.report.summary.tpot_s.p50
     ]
     if not costed:
         return None
-    currencies = {b.report.cost.currency for b in costed if b.report.cost}
-    currency = currencies.pop() if len(currencies) == 1 else "USD"
+    currency = _common_currency(costed)
     estimated = any(b.report.cost.estimated for b in costed if b.report.cost)
     basis = "derived, partly estimated" if estimated else "derived from measured"
     title = f"Cost per million output tokens ({currency}) vs interactivity · {basis}"
@@ -109,9 +121,7 @@ def cost_vs_interactivity(runs: list[RunBundle]) -> FigureSpec | None:
         for b in members:
             c, s = b.report.cost, b.report.summary
             assert c is not None and s is not None and s.tpot_s.p50
-            value = c.per_m_output_tokens or 0.0
-            if currency == "USD" and c.currency != "USD":
-                value *= c.fx_usd_per_unit
+            value = _shown(c.cost_usd_per_m_output_tokens or 0.0, c, currency)
             xs.append(1.0 / s.tpot_s.p50)
             ys.append(value)
             symbols.append("circle-open" if c.estimated else "circle")
@@ -141,22 +151,21 @@ def sku_bars(runs: list[RunBundle]) -> FigureSpec | None:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    skus = sorted({str(b.report.config.get("hardware") or "-") for b in runs})
+    skus = sorted({b.report.config.hardware for b in runs})
     if len(skus) < 2:
         return None
     best_tput: dict[str, float] = {}
     best_cost: dict[str, tuple[float, bool]] = {}
     best_kwh: dict[str, float] = {}
-    currencies = {b.report.cost.currency for b in runs if b.report.cost}
-    currency = currencies.pop() if len(currencies) == 1 else "USD"
+    currency = _common_currency(runs)
     for b in runs:
-        sku, s, c = str(b.report.config.get("hardware") or "-"), b.report.summary, b.report.cost
+        sku, s, c = b.report.config.hardware, b.report.summary, b.report.cost
         if s is not None:
             w = s.steady_state or s.whole_run
             per_gpu = w.output_tok_per_s / (gpu_count(b.report) or 1)
             best_tput[sku] = max(best_tput.get(sku, 0.0), per_gpu)
-        if c is not None and c.per_m_output_tokens is not None:
-            v = c.per_m_output_tokens * (c.fx_usd_per_unit if currency != c.currency else 1.0)
+        if c is not None and c.cost_usd_per_m_output_tokens is not None:
+            v = _shown(c.cost_usd_per_m_output_tokens, c, currency)
             if sku not in best_cost or v < best_cost[sku][0]:
                 best_cost[sku] = (v, c.estimated)
         e = b.energy

@@ -199,13 +199,13 @@ def render_html(sel: Selection) -> str:
     if sel.kind == "run":
         sections = run_sections(sel.runs[0])
         sub = [
-            f"model {first.config.get('model')} · hardware {first.config.get('hardware')} · "
+            f"model {first.config.model} · hardware {first.config.hardware} · "
             f"{sel.runs[0].label} · created {first.created_utc} · status {first.status}"
         ]
     else:
         sections = multi_sections(sel)
-        skus = sorted({str(b.report.config.get("hardware")) for b in sel.runs})
-        models = sorted({str(b.report.config.get("model")) for b in sel.runs})
+        skus = sorted({b.report.config.hardware for b in sel.runs})
+        models = sorted({b.report.config.model for b in sel.runs})
         sub = [f"{len(sel.runs)} runs · hardware {', '.join(skus)} · model {', '.join(models)}"]
         if sel.sweep_dir is not None:
             sub.append(f"sweep directory {sel.sweep_dir}")

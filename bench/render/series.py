@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 from bench.energy.records import EnergyTrace
 from bench.metrics.latency import NS_PER_S, coalesced, e2e_s, itl_s, tpot_s, ttft_s
-from bench.records import Report, RequestRecord
+from bench.records import RequestRecord
+from bench.report.records import Report
 
 METRICS: dict[str, Callable[[RequestRecord], float | None]] = {
     "ttft": ttft_s,

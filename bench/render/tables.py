@@ -1,9 +1,9 @@
 """The tables every report format shares (HTML, Markdown, CSV), built from stored runs.
 
-A `Table` holds display-unit values (latency in ms; throughput in tok/s; money in the
-report's currency) with the unit and basis of each column, so the three renderers show
-the same numbers. Basis: measured (from the run), configured (what a person set),
-estimated (a stand-in for a measurement), derived (arithmetic on the others).
+A `Table` holds display-unit values (latency in ms; throughput in tok/s; money converted
+from USD to each report's display currency) with the unit and basis of each column, so the
+three renderers show the same numbers. Basis: measured (from the run), configured (what a
+person set), estimated (a stand-in for a measurement), derived (arithmetic on the others).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def _per_gpu(value: float | None, gpus: int | None) -> float | None:
 
 def runs_table(runs: list[RunBundle]) -> Table:
     """One row per run with its key figures (throughput over the steady-state window)."""
-    from bench.store.entry import gpu_count, load_point, load_text, workload_label
+    from bench.store.entry import gpu_count, load_text, workload_label
 
     cols = [
         Column(name="run"),
@@ -75,7 +75,7 @@ def runs_table(runs: list[RunBundle]) -> Table:
     rows: list[list[Cell]] = []
     for b in runs:
         rep, s = b.report, b.report.summary
-        kind, value = load_point(rep.config)
+        load = rep.config.load
         gpus = gpu_count(rep)
         window = (s.steady_state or s.whole_run) if s else None
         tpot = s.tpot_s.p50 if s else None
@@ -85,10 +85,10 @@ def runs_table(runs: list[RunBundle]) -> Table:
         rows.append(
             [
                 rep.run_id,
-                str(rep.config.get("hardware") or "-"),
-                str(rep.config.get("model") or "-"),
+                rep.config.hardware,
+                rep.config.model,
                 workload_label(rep),
-                load_text(kind, value),
+                load_text(load.kind, load.level),
                 rep.status,
                 gpus,
                 s.requests_ok if s else None,
@@ -104,8 +104,11 @@ def runs_table(runs: list[RunBundle]) -> Table:
                 window.label.replace("_", "-") if window else None,
                 s.goodput.fraction * 100 if s and s.goodput else None,
                 primary.j_per_output_token if primary and primary.valid else None,
-                cost.per_m_output_tokens if cost else None,
-                (f"{cost.currency} {cost.cost_basis}" + (", estimated" if cost.estimated else ""))
+                cost.display.amount(cost.cost_usd_per_m_output_tokens) if cost else None,
+                (
+                    f"{cost.display.currency} {cost.cost_basis}"
+                    + (", estimated" if cost.estimated else "")
+                )
                 if cost
                 else None,
             ]
@@ -202,6 +205,7 @@ def cost_table(b: RunBundle) -> Table | None:
     c = b.report.cost
     if c is None:
         return None
+    d, cur = c.display, c.display.currency
     cols = [
         Column(name="line"),
         Column(name="value"),
@@ -209,12 +213,12 @@ def cost_table(b: RunBundle) -> Table | None:
         Column(name="basis"),
         Column(name="note"),
     ]
-    rows: list[list[Cell]] = [[ln.name, ln.value, ln.unit, ln.basis, ln.note] for ln in c.lines]
+    rows: list[list[Cell]] = [[ln.name, *d.line(ln), ln.basis, ln.note] for ln in c.lines]
     rows.append(
         [
             "cost per M output tokens",
-            c.per_m_output_tokens,
-            f"{c.currency}/Mtok",
+            d.amount(c.cost_usd_per_m_output_tokens),
+            f"{cur}/Mtok",
             "estimated" if c.estimated else "derived",
             None,
         ]
@@ -222,13 +226,15 @@ def cost_table(b: RunBundle) -> Table | None:
     rows.append(
         [
             "cost per M total tokens",
-            c.per_m_total_tokens,
-            f"{c.currency}/Mtok",
+            d.amount(c.cost_usd_per_m_total_tokens),
+            f"{cur}/Mtok",
             "estimated" if c.estimated else "derived",
             None,
         ]
     )
-    note = f"{c.currency}, {c.cost_basis} basis, {c.hardware_sku}, {c.gpus} GPU(s)"
+    note = f"{cur}, {c.cost_basis} basis, {c.hardware_sku}, {c.gpus} GPU(s)"
+    if cur != "USD":
+        note += f"; computed in USD, shown at {d.per_usd:g} {cur}/USD ({d.fx_source})"
     if c.estimated:
         note += "; ESTIMATED: at least one input is not measured"
     return Table(key=f"cost-{b.report.run_id}", title="Cost", columns=cols, rows=rows, note=note)
@@ -313,9 +319,9 @@ def _flatten(prefix: str, value: Any, out: list[list[Cell]]) -> None:
 def setup_table(b: RunBundle) -> Table:
     """Everything that describes the run: config, workload, provenance (as given)."""
     rows: list[list[Cell]] = []
-    _flatten("config", b.report.config, rows)
+    _flatten("config", b.report.config.model_dump(mode="json"), rows)
     if b.report.workload:
-        _flatten("workload", b.report.workload, rows)
+        _flatten("workload", b.report.workload.model_dump(mode="json"), rows)
     _flatten("provenance", b.report.provenance.model_dump(mode="json"), rows)
     return Table(
         key=f"setup-{b.report.run_id}",

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from bench.config.loading import validation_to_user_error
 from bench.errors import UserError
-from bench.records import REPORT_SCHEMA_VERSION, Report, RequestRecord
+from bench.records import RequestRecord
+from bench.report.records import REPORT_SCHEMA_VERSION, Report
 
 REPORT = "report.json"
 REQUESTS = "requests.jsonl"
@@ -100,12 +101,29 @@ class RequestLog:
 
 
 def load_report(run_dir: Path) -> Report:
-    """Read `<run_dir>/report.json`.
+    """Read `<run_dir>/report.json`, migrating an older schema in memory (file unchanged).
 
     Raises:
-        UserError: missing, unreadable, from a newer schema, or invalid.
+        UserError: missing, unreadable, from a newer or unknown schema, or invalid.
     """
-    path = Path(run_dir) / REPORT
+    return read_report_file(Path(run_dir) / REPORT)[0]
+
+
+def migrated_note(from_version: int | None) -> str | None:
+    """What a reader prints for a report migrated on read (None when it was current)."""
+    if from_version is None:
+        return None
+    return f"migrated from schema v{from_version} on read (report.json left unchanged)"
+
+
+def read_report_file(path: Path) -> tuple[Report, int | None]:
+    """The report at `path` and the schema version it was migrated from (None if current).
+
+    Raises:
+        UserError: missing, unreadable, from a newer or unknown schema, or invalid.
+    """
+    from bench.report.migrate import migrate
+
     if not path.is_file():
         raise UserError(
             "no report.json here", file=path.parent, fix="give a run directory made by `bench run`"
@@ -115,7 +133,14 @@ def load_report(run_dir: Path) -> Report:
     except (OSError, json.JSONDecodeError) as exc:
         raise UserError(f"unreadable report: {exc}", file=path) from None
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if isinstance(version, int) and version > REPORT_SCHEMA_VERSION:
+    if not isinstance(data, dict) or not isinstance(version, int) or version < 1:
+        raise UserError(
+            f"not a tokenbench report: schema_version is {version!r}",
+            file=path,
+            field="schema_version",
+            fix="give a report.json written by `bench run`",
+        )
+    if version > REPORT_SCHEMA_VERSION:
         raise UserError(
             f"report schema_version {version} is newer than this tokenbench reads "
             f"({REPORT_SCHEMA_VERSION})",
@@ -123,8 +148,10 @@ def load_report(run_dir: Path) -> Report:
             field="schema_version",
             fix="upgrade tokenbench",
         )
+    if version < REPORT_SCHEMA_VERSION:
+        data = migrate(data, version, REPORT_SCHEMA_VERSION)
     try:
-        return Report.model_validate(data)
+        report = Report.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise UserError(
@@ -132,6 +159,7 @@ def load_report(run_dir: Path) -> Report:
             file=path,
             field=".".join(str(p) for p in first["loc"]),
         ) from None
+    return report, (version if version < REPORT_SCHEMA_VERSION else None)
 
 
 def read_requests(run_dir: Path) -> list[RequestRecord]:

@@ -1,14 +1,15 @@
 """summary.md and the terminal table, both rendered from a `Report` alone.
 
-Units are converted here, and only here: seconds to milliseconds for latency.
+Units are converted here, and only here: seconds to milliseconds for latency, USD to the
+report's display currency for money.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from bench.records import Distribution, Report, RunSummary, Throughput
+from bench.records import Distribution, RunSummary, Throughput
+from bench.report.records import Report
 from bench.report.trust import trust_notes, trust_warnings
+from bench.workloads.records import WorkloadSection
 
 LATENCIES = (
     ("TTFT", "ttft_s"),
@@ -71,10 +72,14 @@ def throughput_rows(report: Report) -> list[list[str]]:
 
 
 def cost_rows(report: Report) -> list[list[str]]:
-    """Rows: line, value, unit, basis."""
+    """Rows: line, value, unit, basis (money in the display currency)."""
     if report.cost is None:
         return []
-    return [[line.name, f"{line.value:,.6g}", line.unit, line.basis] for line in report.cost.lines]
+    rows = []
+    for line in report.cost.lines:
+        value, unit = report.cost.display.line(line)
+        rows.append([line.name, f"{value:,.6g}", unit, line.basis])
+    return rows
 
 
 MISMATCH_WARN_FRACTION = 0.05
@@ -126,26 +131,23 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def workload_lines(section: dict[str, Any]) -> list[str]:
+def workload_lines(section: WorkloadSection) -> list[str]:
     """The suite workload: what was asked, and requested vs server-counted input lengths."""
-    info = section.get("info", {})
-    outcome = section.get("outcome", {})
+    info, outcome = section.info, section.outcome
     lines = [
-        f"- {info.get('name')} ({info.get('kind')}): {info.get('description')}",
-        f"- seed {info.get('seed')}, scale {info.get('scale')}, {info.get('requests')} requests"
-        + (f", {info['images']} images" if info.get("images") else "")
-        + (f", {info['video_s']} s of video" if info.get("video_s") else ""),
+        f"- {info.name} ({info.kind}): {info.description}",
+        f"- seed {info.seed}, scale {info.scale}, {info.requests} requests"
+        + (f", {info.images} images" if info.images else "")
+        + (f", {info.video_s} s of video" if info.video_s else ""),
     ]
-    lengths = outcome.get("input_lengths") or {}
-    if lengths:
-        lines.append(
-            f"- input lengths (server count vs requested): {lengths.get('exact')}/"
-            f"{lengths.get('checked')} exact, "
-            f"max error {lengths.get('max_abs_error_tokens')} tokens"
-        )
-    for key in ("sessions", "vision"):
-        if outcome.get(key):
-            lines.append(f"- {key}: {outcome[key]}")
+    lengths = outcome.input_lengths
+    lines.append(
+        f"- input lengths (server count vs requested): {lengths.exact}/{lengths.checked} exact, "
+        f"max error {lengths.max_abs_error_tokens} tokens"
+    )
+    for key, part in (("sessions", outcome.sessions), ("vision", outcome.vision)):
+        if part is not None:
+            lines.append(f"- {key}: {part.model_dump(mode='json')}")
     return lines
 
 
@@ -156,9 +158,9 @@ def render_summary(report: Report) -> str:
         f"# tokenbench run {report.run_id}",
         "",
         f"- status: **{report.status}**" + (f" — {report.failure}" if report.failure else ""),
-        f"- model: {cfg.get('model')} · hardware profile: {cfg.get('hardware')}",
-        f"- load: {cfg.get('load')}",
-        f"- workload: {cfg.get('workload')}",
+        f"- model: {cfg.model} · hardware profile: {cfg.hardware}",
+        f"- load: {cfg.load.model_dump(mode='json')}",
+        f"- workload: {cfg.workload.model_dump(mode='json')}",
         f"- created (UTC): {report.created_utc}",
     ]
     summary = report.summary
@@ -219,16 +221,23 @@ def render_summary(report: Report) -> str:
         lines += ["", "## Workload", "", *workload_lines(report.workload)]
     if report.cost is not None:
         c = report.cost
+        cur = c.display.currency
         lines += [
             "",
-            f"## Cost ({c.currency}, {c.cost_basis} basis, {c.hardware_sku}"
+            f"## Cost ({cur}, {c.cost_basis} basis, {c.hardware_sku}"
             f"{', ESTIMATED inputs' if c.estimated else ''})",
             "",
-            f"- per million output tokens: {_num(c.per_m_output_tokens, 4)} {c.currency}",
-            f"- per million total tokens: {_num(c.per_m_total_tokens, 4)} {c.currency}",
-            "",
-            _table(["line", "value", "unit", "basis"], cost_rows(report)),
+            f"- per million output tokens: "
+            f"{_num(c.display.amount(c.cost_usd_per_m_output_tokens), 4)} {cur}",
+            f"- per million total tokens: "
+            f"{_num(c.display.amount(c.cost_usd_per_m_total_tokens), 4)} {cur}",
         ]
+        if cur != "USD":
+            lines.append(
+                f"- computed in USD, shown at {c.display.per_usd:g} {cur}/USD "
+                f"({c.display.fx_source})"
+            )
+        lines += ["", _table(["line", "value", "unit", "basis"], cost_rows(report))]
     elif report.cost_note:
         lines += ["", f"Cost: {report.cost_note}"]
     if report.notes:
@@ -236,7 +245,8 @@ def render_summary(report: Report) -> str:
     if report.energy is not None:
         from bench.energy.text import energy_markdown
 
-        lines += ["", energy_markdown(report.energy)]  # brings its own "## Energy" heading
+        display = report.cost.display if report.cost else None
+        lines += ["", energy_markdown(report.energy, display)]  # has its own "## Energy" heading
     elif report.summary is not None:
         lines += ["", "## Energy", "", "energy: not measured (no meter ran)"]
     return "\n".join(lines) + "\n"

@@ -3,7 +3,8 @@
 Durability: WAL journal, `synchronous=FULL`, and every change in one `BEGIN IMMEDIATE`
 transaction, so a process killed mid-write leaves the store as it was before that
 change. Columns come from the `RunEntry` / `SweepEntry` fields (one source of truth);
-`PRAGMA user_version` records the layout version.
+`PRAGMA user_version` records the layout version; a layout 1 store is migrated on open
+(bench.store.migrate).
 
 Location: an explicit path, else `$TOKENBENCH_STORE`, else `reports/index.sqlite` under the
 current directory.
@@ -27,7 +28,7 @@ from bench.store.entry import RunEntry, SweepEntry
 
 STORE_ENV = "TOKENBENCH_STORE"
 DEFAULT_STORE = Path("reports") / "index.sqlite"
-STORE_LAYOUT_VERSION = 1
+STORE_LAYOUT_VERSION = 2
 
 
 def store_path(path: str | Path | None = None) -> Path:
@@ -139,9 +140,26 @@ class Store:
                 fix="upgrade tokenbench or use another --store",
             )
         with self.transaction() as conn:
+            if version == 1:
+                self._migrate_layout_1(conn)
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {STORE_LAYOUT_VERSION}")
+
+    @staticmethod
+    def _migrate_layout_1(conn: sqlite3.Connection) -> None:
+        """Rebuild the `runs` table of a layout 1 store with layout 2's cost columns
+        (bench.store.migrate), inside the caller's transaction."""
+        from bench.store.migrate import run_row_v1_to_v2
+
+        rows = [dict(r) for r in conn.execute("SELECT * FROM runs").fetchall()]
+        conn.execute("DROP TABLE runs")
+        conn.execute(_SCHEMA[0])
+        names = list(RunEntry.model_fields)
+        conn.executemany(
+            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+            [[new.get(n) for n in names] for new in map(run_row_v1_to_v2, rows)],
+        )
 
     def __enter__(self) -> Store:
         return self

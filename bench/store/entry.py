@@ -2,17 +2,20 @@
 
 The entry holds the fields people filter and sort on (SKU, model, workload, load point,
 created time) and the key figures (latency percentiles, steady-state throughput, energy,
-cost), plus where the run directory is. The report itself stays the source of truth.
+cost in USD with the run's display currency), plus where the run directory is. The report
+itself stays the source of truth.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from bench.energy.records import EnergySummary
-from bench.records import Record, Report
+from bench.errors import UserError
+from bench.records import Record
+from bench.report.records import Report
 
 
 class RunEntry(Record):
@@ -20,8 +23,9 @@ class RunEntry(Record):
 
     Throughput figures are over `throughput_window` (steady state when the run had one);
     `*_per_gpu` divides by `gpus` (None when the GPU count is unknown). Energy and cost are
-    None when the report has none; `cost_basis_estimated` says whether the cost used an
-    estimated input (e.g. power from board TDP instead of a meter).
+    None when the report has none; `cost_estimated` says whether the cost used an
+    estimated input (e.g. power from board TDP instead of a meter). Cost is in USD;
+    `cost_display_currency` and `cost_display_per_usd` are how the run shows it.
     """
 
     run_id: str
@@ -52,9 +56,10 @@ class RunEntry(Record):
     energy_j: float | None = None
     energy_j_per_output_token: float | None = None
     energy_valid: bool | None = None
-    cost_currency: str | None = None
-    cost_per_m_output_tokens: float | None = None
-    cost_per_m_total_tokens: float | None = None
+    cost_display_currency: str | None = None
+    cost_display_per_usd: float | None = None
+    cost_usd_per_m_output_tokens: float | None = None
+    cost_usd_per_m_total_tokens: float | None = None
     cost_estimated: bool | None = None
     run_dir: str
     report_sha256: str
@@ -100,31 +105,14 @@ def utc_text(value: str | datetime | None = None) -> str:
 
 
 def workload_label(report: Report) -> str:
-    """The workload's name: `report.workload["name"]` when the workload suite set one,
-    else `shape-<in>x<out>` from a synthetic shape config, else its `kind`, else `-`."""
-    if report.workload and isinstance(report.workload.get("name"), str):
-        return str(report.workload["name"])
-    spec = report.config.get("workload")
-    if isinstance(spec, dict):
-        if isinstance(spec.get("name"), str):
-            return str(spec["name"])
-        if spec.get("kind") == "shape" and "input_tokens" in spec and "output_tokens" in spec:
-            return f"shape-{spec['input_tokens']}x{spec['output_tokens']}"
-        if isinstance(spec.get("kind"), str):
-            return str(spec["kind"])
-    return "-"
+    """The workload's name: the suite workload's name, or `shape-<in>x<out>` for a synthetic
+    shape."""
+    from bench.config.run import ShapeWorkload
 
-
-def load_point(config: dict[str, Any]) -> tuple[str | None, float | None]:
-    """(kind, level) of the run's load: ("concurrency", C) or ("rate", requests/s)."""
-    load = config.get("load")
-    if not isinstance(load, dict):
-        return None, None
-    kind = load.get("kind")
-    key = {"concurrency": "concurrency", "rate": "rate_per_s"}.get(str(kind))
-    if key is None or not isinstance(load.get(key), int | float):
-        return (str(kind) if kind else None), None
-    return str(kind), float(load[key])
+    workload = report.config.workload
+    if isinstance(workload, ShapeWorkload):
+        return f"shape-{workload.input_tokens}x{workload.output_tokens}"
+    return workload.name
 
 
 def load_text(kind: str | None, value: float | None) -> str:
@@ -139,19 +127,14 @@ def gpu_count(report: Report) -> int | None:
     parallel sizes (tp × pp × dp from its extra args) on a GPU SKU, else None."""
     if report.cost is not None:
         return report.cost.gpus
-    gpus = report.config.get("gpus")
-    if isinstance(gpus, int) and gpus >= 1:
-        return gpus
-    engine = report.config.get("engine")
-    args = engine.get("extra_args") if isinstance(engine, dict) else None
-    if isinstance(args, list) and all(isinstance(a, str) for a in args):
-        from bench.sweep.curve import gpus_from_engine_args
+    if report.config.gpus is not None:
+        return report.config.gpus
+    from bench.sweep.curve import gpus_from_engine_args
 
-        try:
-            return gpus_from_engine_args(args)
-        except Exception:  # a malformed flag must not stop a listing
-            return None
-    return None
+    try:
+        return gpus_from_engine_args(report.config.engine_extra_args)
+    except UserError:  # a malformed flag must not stop a listing
+        return None
 
 
 def _energy_figures(
@@ -175,14 +158,14 @@ def entry_from_report(
 ) -> RunEntry:
     """Flatten a report into its store entry. Pure: reads nothing but its arguments."""
     summary = report.summary
-    load_kind, load_value = load_point(report.config)
+    load_kind, load_value = report.config.load.kind, report.config.load.level
     gpus = gpu_count(report)
     window = (summary.steady_state or summary.whole_run) if summary else None
     tpot_p50 = summary.tpot_s.p50 if summary else None
     energy_j, j_per_token, energy_valid = _energy_figures(report.energy)
     cost = report.cost
-    sku = str(report.config.get("hardware") or (cost.hardware_sku if cost else "") or "-")
-    model = str(report.config.get("model") or report.provenance.model_id or "-")
+    sku = report.config.hardware
+    model = report.config.model
     return RunEntry(
         run_id=report.run_id,
         status=report.status,
@@ -212,9 +195,10 @@ def entry_from_report(
         energy_j=energy_j,
         energy_j_per_output_token=j_per_token,
         energy_valid=energy_valid,
-        cost_currency=cost.currency if cost else None,
-        cost_per_m_output_tokens=cost.per_m_output_tokens if cost else None,
-        cost_per_m_total_tokens=cost.per_m_total_tokens if cost else None,
+        cost_display_currency=cost.display.currency if cost else None,
+        cost_display_per_usd=cost.display.per_usd if cost else None,
+        cost_usd_per_m_output_tokens=cost.cost_usd_per_m_output_tokens if cost else None,
+        cost_usd_per_m_total_tokens=cost.cost_usd_per_m_total_tokens if cost else None,
         cost_estimated=cost.estimated if cost else None,
         run_dir=str(run_dir.resolve()),
         report_sha256=sha256,

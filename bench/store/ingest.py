@@ -23,9 +23,16 @@ from typing import Literal
 
 from bench.errors import UserError
 from bench.records import Record
+from bench.report.io import migrated_note
 from bench.store.db import Store
 from bench.store.entry import RunEntry, SweepEntry, entry_from_report, utc_text
-from bench.store.rundir import CorruptRun, is_run_dir, read_report, report_sha256
+from bench.store.rundir import (
+    CorruptRun,
+    is_run_dir,
+    read_report,
+    read_report_versioned,
+    report_sha256,
+)
 from bench.sweep.manifest import MANIFEST_NAME, SweepManifest, read_manifest
 
 Outcome = Literal[
@@ -141,17 +148,22 @@ class _Batch:
     def _decide(self, run_dir: Path) -> tuple[ImportOutcome, RunEntry | None]:
         path = str(run_dir)
         try:
-            report = read_report(run_dir)
+            report, migrated_from = read_report_versioned(run_dir)
             sha = report_sha256(run_dir)
         except CorruptRun as exc:
             return ImportOutcome(path=path, outcome="corrupt", message=exc.render()), None
         run_id = report.run_id
         sweep = self.sweep_of(run_dir)
         sweep_id = sweep.sweep_id if sweep else None
+        migrated = migrated_note(migrated_from)
 
         def result(outcome: Outcome, message: str) -> ImportOutcome:
             return ImportOutcome(
-                path=path, outcome=outcome, run_id=run_id, sweep_id=sweep_id, message=message
+                path=path,
+                outcome=outcome,
+                run_id=run_id,
+                sweep_id=sweep_id,
+                message=message + (f"; report {migrated}" if migrated else ""),
             )
 
         if run_id in self.taken:

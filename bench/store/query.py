@@ -83,9 +83,9 @@ LIST_COLUMNS: list[tuple[str, Callable[[RunEntry], str]]] = [
         "cost/M out",
         lambda e: (
             "-"
-            if e.cost_per_m_output_tokens is None
-            else f"{e.cost_per_m_output_tokens:.3f} {e.cost_currency}"
-            + (" (est.)" if e.cost_estimated else "")
+            if e.cost_usd_per_m_output_tokens is None
+            else f"{e.cost_usd_per_m_output_tokens * (e.cost_display_per_usd or 1.0):.3f} "
+            f"{e.cost_display_currency or 'USD'}" + (" (est.)" if e.cost_estimated else "")
         ),
     ),
 ]

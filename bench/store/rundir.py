@@ -1,4 +1,4 @@
-"""Reading run directories for the store and renderers, through the lead's `bench.report.io`.
+"""Reading run directories for the store and renderers, through `bench.report.io`.
 
 A run directory that cannot be read is a `CorruptRun` (a `UserError` naming the file), so a
 caller that walks many directories can report it and carry on.
@@ -10,8 +10,9 @@ import hashlib
 from pathlib import Path
 
 from bench.errors import UserError
-from bench.records import Report, RequestRecord
-from bench.report.io import REPORT, load_report, read_requests
+from bench.records import RequestRecord
+from bench.report.io import REPORT, read_report_file, read_requests
+from bench.report.records import Report
 
 
 class CorruptRun(UserError):
@@ -33,13 +34,22 @@ def _corrupt(exc: UserError) -> CorruptRun:
 
 
 def read_report(run_dir: Path) -> Report:
-    """The run's validated `Report`.
+    """The run's validated `Report` (an older schema migrated in memory).
+
+    Raises:
+        CorruptRun: missing, unreadable, newer schema, or invalid report.json.
+    """
+    return read_report_versioned(run_dir)[0]
+
+
+def read_report_versioned(run_dir: Path) -> tuple[Report, int | None]:
+    """The run's `Report` and the schema version it was migrated from (None: current).
 
     Raises:
         CorruptRun: missing, unreadable, newer schema, or invalid report.json.
     """
     try:
-        return load_report(run_dir)
+        return read_report_file(Path(run_dir) / REPORT)
     except UserError as exc:
         raise _corrupt(exc) from None
 

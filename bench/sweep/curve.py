@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from bench.errors import UserError
-from bench.records import Distribution, Record, Report
+from bench.records import Distribution, Record
+from bench.report.records import Report
 from bench.sweep.monotone import pchip
 from bench.sweep.slo import SweepSLO, distribution_stat, slo_margin
 
@@ -50,24 +51,6 @@ class CurvePoint(Record):
     error_rate: float
     meets_slo: bool | None = None
     slo_margin: float | None = None
-
-
-def load_of(config: dict[str, Any]) -> tuple[LoadKind, float]:
-    """(kind, level) of a run config's `load`: concurrency C or rate in requests/s.
-
-    Raises:
-        UserError: the config has no recognisable load.
-    """
-    load = config.get("load") or {}
-    if load.get("kind") == "concurrency" and "concurrency" in load:
-        return "concurrency", float(load["concurrency"])
-    if load.get("kind") == "rate" and "rate_per_s" in load:
-        return "rate", float(load["rate_per_s"])
-    raise UserError(
-        f"cannot tell the load level from {load!r}",
-        field="config.load",
-        fix="the run config needs load.kind concurrency (concurrency) or rate (rate_per_s)",
-    )
 
 
 _PARALLEL_FLAGS = {
@@ -131,7 +114,7 @@ def point_from_report(
             field="summary",
             fix="rerun this load point",
         )
-    load_kind, load = load_of(report.config)
+    load_kind, load = report.config.load.kind, report.config.load.level
     window = summary.steady_state or summary.whole_run
     measured = summary.requests_ok + summary.requests_failed
     tpot_p50 = summary.tpot_s.p50

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import JsonValue
+
 from bench.errors import UserError
 from bench.records import Record
 from bench.report.io import read_json_file, write_atomic
@@ -61,7 +63,13 @@ class ManifestPoint(Record):
 
 
 class SweepManifest(Record):
-    """A sweep's plan and progress. `config` is what resume must match (run config + sweep)."""
+    """A sweep's plan and progress.
+
+    `config` is what resume must match: the run config (output folder aside) and the sweep's
+    settings, as their JSON. It is a fingerprint compared whole (`check_same_sweep` names
+    the first differing key), never read field by field, so it stays JSON here; the typed
+    records it comes from are RunConfig and the sweep/search specs.
+    """
 
     schema_version: int = MANIFEST_SCHEMA_VERSION
     kind: Literal["sweep"] = "sweep"
@@ -69,7 +77,7 @@ class SweepManifest(Record):
     status: Literal["running", "complete", "stopped"] = "running"
     created_utc: str
     updated_utc: str
-    config: dict[str, Any]
+    config: dict[str, JsonValue]
     points: list[ManifestPoint]
     server_starts: int = 0
     stop_reason: str | None = None
@@ -82,7 +90,7 @@ def point_dir_name(index: int, load_kind: LoadKind, load: float, repeat: int) ->
 
 def new_manifest(
     sweep_id: str,
-    config: dict[str, Any],
+    config: dict[str, JsonValue],
     load_kind: LoadKind,
     loads: Sequence[float],
     repeats: int = 1,
@@ -204,7 +212,9 @@ def finish_sweep(manifest: SweepManifest) -> SweepManifest:
     return manifest.model_copy(update={"status": "complete", "updated_utc": utc_now()})
 
 
-def check_same_sweep(manifest: SweepManifest, config: dict[str, Any], sweep_dir: Path) -> None:
+def check_same_sweep(
+    manifest: SweepManifest, config: dict[str, JsonValue], sweep_dir: Path
+) -> None:
     """Resume only the sweep that was started there (`config` as JSON-mode data).
 
     Raises:

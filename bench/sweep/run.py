@@ -13,9 +13,9 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, JsonValue, model_validator
 
 from bench.config.loading import StrictConfig
 from bench.config.run import RunConfig
@@ -115,13 +115,16 @@ def escalation_stop(prev: CurvePoint | None, cur: CurvePoint, spec: SweepSpec) -
     return None
 
 
-def _identity(base: RunConfig, **extra: Any) -> dict[str, Any]:
-    run = base.model_dump(mode="json", exclude={"output_dir"})
+def _identity(base: RunConfig, **extra: JsonValue) -> dict[str, JsonValue]:
+    run: JsonValue = base.model_dump(mode="json", exclude={"output_dir"})
     return {"run": run, **extra}
 
 
 def _open_manifest(
-    sweep_dir: Path, config: dict[str, Any], resume: bool, fresh: Callable[[], SweepManifest]
+    sweep_dir: Path,
+    config: dict[str, JsonValue],
+    resume: bool,
+    fresh: Callable[[], SweepManifest],
 ) -> SweepManifest:
     exists = (sweep_dir / MANIFEST_NAME).is_file()
     if resume and exists:

@@ -28,19 +28,16 @@ from collections import defaultdict
 import numpy as np
 
 from bench.metrics.latency import distribution
-from bench.records import Distribution, Record, RequestRecord
+from bench.records import RequestRecord
+from bench.workloads.records import (
+    LengthCheck,
+    SessionSummary,
+    SessionTotal,
+    VisionSummary,
+    WorkloadOutcome,
+)
 
 NS_PER_S = 1e9
-
-
-class LengthCheck(Record):
-    """Requested vs server-counted input tokens, over ok text-only requests."""
-
-    checked: int
-    exact: int
-    within_one: int
-    max_abs_error_tokens: int
-    mean_abs_error_tokens: float | None
 
 
 def input_length_check(records: list[RequestRecord]) -> LengthCheck:
@@ -62,35 +59,6 @@ def input_length_check(records: list[RequestRecord]) -> LengthCheck:
         max_abs_error_tokens=max(errors, default=0),
         mean_abs_error_tokens=float(np.mean(errors)) if errors else None,
     )
-
-
-class SessionTotal(Record):
-    """One multi-turn task: its turns' tokens added up."""
-
-    session_id: str
-    turns: int
-    turns_ok: int
-    input_tokens: int
-    cached_input_tokens: int | None
-    output_tokens: int
-    total_tokens: int
-    final_context_tokens: int | None
-    duration_s: float | None
-
-
-class SessionSummary(Record):
-    """Per-task totals over a run (measured tasks; complete = every turn ok)."""
-
-    tasks: int
-    complete_tasks: int
-    tokens_per_task: Distribution
-    input_tokens_per_task: Distribution
-    output_tokens_per_task: Distribution
-    final_context_tokens: Distribution
-    turns_per_task: Distribution
-    task_duration_s: Distribution
-    cached_input_fraction: float | None
-    totals: list[SessionTotal]
 
 
 def session_totals(records: list[RequestRecord]) -> list[SessionTotal]:
@@ -196,25 +164,6 @@ def phase_device_seconds(
     }
 
 
-class VisionSummary(Record):
-    """Text vs vision input tokens, and device-seconds per image and per video-second."""
-
-    requests: int
-    images: int
-    video_s: float
-    text_input_tokens: int
-    vision_input_tokens: int
-    vision_tokens_per_image: float | None
-    vision_tokens_per_video_s: float | None
-    window_s: float
-    gpus: int
-    prefill_gpu_s: float
-    vision_gpu_s: float
-    gpu_s_per_image: float | None
-    gpu_s_per_video_s: float | None
-    method: str = "prefill share (processor sharing; see bench/workloads/accounting.py)"
-
-
 def vision_summary(
     records: list[RequestRecord], start_ns: int, end_ns: int, gpus: int = 1
 ) -> VisionSummary | None:
@@ -271,14 +220,6 @@ def vision_summary(
         gpu_s_per_image=ratio(per_image[1], per_image[2]),
         gpu_s_per_video_s=ratio(per_video[1], per_video[2]),
     )
-
-
-class WorkloadOutcome(Record):
-    """The workload section a run's report carries beside `WorkloadInfo`."""
-
-    input_lengths: LengthCheck
-    sessions: SessionSummary | None = None
-    vision: VisionSummary | None = None
 
 
 def workload_outcome(

@@ -13,8 +13,9 @@ from itertools import islice
 from typing import Any
 
 from bench.errors import UserError
-from bench.records import Record, RequestSpec
+from bench.records import RequestSpec
 from bench.workloads.lengths import LengthDist
+from bench.workloads.records import WorkloadInfo
 from bench.workloads.spec import (
     DatasetWorkload,
     ImageWorkload,
@@ -153,24 +154,6 @@ def auto_scale(workload: WorkloadSpec, max_model_len: int, *, headroom: float = 
     return max(0.001, int(1000 * headroom * max_model_len / longest) / 1000)
 
 
-class WorkloadInfo(Record):
-    """What the report records about the workload: identity, scale, requested vs built."""
-
-    name: str
-    kind: str
-    description: str
-    seed: int
-    scale: float
-    requests: int
-    sessions: int | None = None
-    images: int = 0
-    video_s: float = 0.0
-    text_requests_exact: int = 0
-    text_requests_checked: int = 0
-    max_abs_length_error_tokens: int = 0
-    spec: dict[str, Any]
-
-
 def workload_info(
     name: str,
     workload: WorkloadSpec,
@@ -207,5 +190,5 @@ def workload_info(
         text_requests_exact=sum(1 for e in errors if e == 0),
         text_requests_checked=len(checked),
         max_abs_length_error_tokens=max(errors, default=0),
-        spec=workload.model_dump(mode="json"),
+        spec=workload,
     )

@@ -8,13 +8,11 @@ the requests it builds, and the workload section of the report.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.records import RequestRecord, RequestSpec
+from bench.workloads.records import WorkloadInfo, WorkloadSection
 from bench.workloads.spec import WorkloadRef
-
-if TYPE_CHECKING:
-    from bench.workloads.build import WorkloadInfo
 
 __all__ = ["WorkloadRef", "report_section", "requests_for_run", "resolve_scale"]
 
@@ -53,7 +51,7 @@ def report_section(
     records: list[RequestRecord],
     window: tuple[int, int],
     gpus: int = 1,
-) -> dict[str, Any]:
+) -> WorkloadSection:
     """`Report.workload`: what was asked (`info`) and what came of it (`outcome`).
 
     `window` is the throughput window (steady state, else whole run) in perf_counter ns.
@@ -61,4 +59,4 @@ def report_section(
     from bench.workloads.accounting import workload_outcome
 
     outcome = workload_outcome(records, window[0], window[1], gpus)
-    return {"info": info.model_dump(mode="json"), "outcome": outcome.model_dump(mode="json")}
+    return WorkloadSection(info=info, outcome=outcome)

@@ -7,6 +7,8 @@ since the server's count of an image depends on its processor.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from bench.records import Record, RequestSpec
@@ -34,7 +36,7 @@ def verify_with_server(
     for spec in specs:
         if spec.text_input_tokens is None:
             continue
-        body = dict(spec.body)
+        body: dict[str, Any] = dict(spec.body)
         if spec.api == "chat":
             body["messages"] = text_only(body["messages"])
         server = server_token_count(base_url, model, body, spec.api, api_key=api_key)

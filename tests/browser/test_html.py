@@ -193,16 +193,16 @@ def check(seen: dict[str, Any], html: Path, expected_plots: int) -> None:
     assert seen["pwned"] is None
 
 
-def hostile_run(tmp_path: Path) -> Path:
-    """A copy of the h100 c=8 run (one failed request) with markup in the model name, a
-    prompt in the workload record, and the server's error message."""
+def hostile_run(tmp_path: Path, workload_section: Any) -> Path:
+    """A copy of the h100 c=8 run (one failed request) with markup in the model name, the
+    workload record's name and description, and the server's error message."""
     src = FIXTURES / "20260302T111500Z-h100-sxm-c8"
     run = tmp_path / src.name
     shutil.copytree(src, run)
     report = json.loads((run / "report.json").read_text())
     report["config"]["model"] = f"evil{HOSTILE}model"
     report["provenance"]["model_id"] = f"evil{HOSTILE}model"
-    report["workload"] = {"name": f"chat{HOSTILE}", "sample_prompt": f"Say {HOSTILE} please"}
+    report["workload"] = workload_section(f"chat{HOSTILE}", f"Say {HOSTILE} please")
     (run / "report.json").write_text(json.dumps(report))
     lines = (run / "requests.jsonl").read_text().splitlines()
     lines = [ln.replace("engine step failed", f"engine said {HOSTILE}") for ln in lines]
@@ -210,9 +210,9 @@ def hostile_run(tmp_path: Path) -> Path:
     return run
 
 
-def test_run_report_in_chromium(tmp_path: Path) -> None:
+def test_run_report_in_chromium(tmp_path: Path, workload_section: Any) -> None:
     """Run page: 4 CDFs, TTFT and TPOT over time, throughput over time, power timeline."""
-    run = hostile_run(tmp_path)
+    run = hostile_run(tmp_path, workload_section)
     _, written = write_report([run], ["html"])
     seen = open_report(written[0], tmp_path, "report-run.png")
     check(seen, written[0], expected_plots=8)

@@ -82,7 +82,7 @@ def test_report_round_trips_and_rerenders(acceptance_run):
     assert loaded == report
     assert loaded.provenance.vllm_version and loaded.provenance.model_sha256
     assert (cfg.output_dir / "summary.md").read_text() == render_summary(loaded)
-    assert loaded.cost is not None and loaded.cost.per_m_output_tokens > 0
+    assert loaded.cost is not None and loaded.cost.cost_usd_per_m_output_tokens > 0
 
 
 def test_open_loop_rate_run_records_send_lag(shared_vllm, tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.config.run import RunConfig
+from bench.config.run import ConcurrencyLoad, RunConfig
 from bench.report.io import load_report
 from bench.sweep.manifest import read_manifest, update_point, write_manifest
 from bench.sweep.run import SweepSpec, run_slo_search, run_sweep
@@ -48,7 +48,7 @@ def test_managed_sweep_three_points_on_one_server_start(tmp_path):
 
     for p, c in zip(manifest.points, (1, 2, 4), strict=True):
         run = load_report(out / p.run_dir)
-        assert run.config["load"]["concurrency"] == c
+        assert run.config.load == ConcurrencyLoad(concurrency=c)
         assert run.summary.requests_ok == 8 * c and run.summary.requests_failed == 0
     assert [p.load for p in report.points] == [1, 2, 4] and report.gpus == 1
     seen = [(p.total_tok_per_s_per_gpu, p.interactivity_tok_per_s) for p in report.points]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.records import Distribution, Provenance, Report, RunSummary, Throughput
+from bench.config.run import RunConfig
+from bench.records import Distribution, Provenance, RunSummary, Throughput
+from bench.report.records import Report
 
 
 def dist(value: float, count: int = 10, spread: float = 0.0) -> Distribution:
@@ -64,11 +66,23 @@ def make_summary(
     )
 
 
+def run_config(**fields: Any) -> RunConfig:
+    """A valid RunConfig: a 100/10-token shape at concurrency 1, overridden by `fields`."""
+    data: dict[str, Any] = {
+        "model": "tiny-llama",
+        "workload": {"kind": "shape", "input_tokens": 100, "output_tokens": 10},
+        "load": {"kind": "concurrency", "concurrency": 1},
+        "num_requests": 10,
+        "output_dir": "runs/test",
+    }
+    return RunConfig.model_validate(data | fields)
+
+
 def make_report(
     summary: RunSummary,
     *,
     run_id: str,
-    config: dict[str, Any],
+    config: RunConfig | None = None,
     gpus: list[str] | None = None,
     cost: Any = None,
 ) -> Report:
@@ -77,7 +91,7 @@ def make_report(
         status="complete",
         created_utc="2026-11-28T06:00:00Z",
         finished_utc="2026-11-28T06:05:00Z",
-        config=config,
+        config=config or run_config(),
         provenance=Provenance(
             tokenbench_version="0.1.0",
             host="fixture",
@@ -158,7 +172,6 @@ def _energy(power_w: float, duration_s: float, out_tok: float, total_tok: float)
 
 def fixture_run(sku: str, run: str, shape: tuple[int, int], load: int):  # type: ignore[no-untyped-def]
     """(Report, requests) for one synthetic run of `sku`."""
-    from bench.config.run import RunConfig
     from bench.cost import CostAssumptions, run_cost
     from bench.hardware import load_profile
     from bench.records import RequestRecord
@@ -192,17 +205,15 @@ def fixture_run(sku: str, run: str, shape: tuple[int, int], load: int):  # type:
         update={"p90": ttft * 1.5, "p95": ttft * 1.7, "p99": ttft * 2.0, "max": ttft * 2.2}
     )
     summary = summary.model_copy(update={"tpot_s": tpot, "ttft_s": ttft_d})
-    config = RunConfig.model_validate(
-        {
-            "model": FIXTURE_MODEL,
-            "workload": {"kind": "shape", "input_tokens": inp, "output_tokens": out},
-            "load": {"kind": "concurrency", "concurrency": load},
-            "num_requests": summary.requests_total,
-            "hardware": sku,
-            "gpus": 1,
-            "output_dir": f"runs/{sku}/{run}",
-        }
-    ).model_dump(mode="json")
+    config = run_config(
+        model=FIXTURE_MODEL,
+        workload={"kind": "shape", "input_tokens": inp, "output_tokens": out},
+        load={"kind": "concurrency", "concurrency": load},
+        num_requests=summary.requests_total,
+        hardware=sku,
+        gpus=1,
+        output_dir=f"runs/{sku}/{run}",
+    )
     power = m["power_w"] or None
     cost = run_cost(
         load_profile(sku), CostAssumptions(), summary=summary, gpus=1, measured_power_w=power

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from bench.calibrate.cli import app
 from bench.calibrate.run import CalibrationReport, cpu_pressure_pct
+from bench.config.run import ConcurrencyLoad
 from bench.errors import UserError
 
 MAX_CPU_PRESSURE_PCT = 20.0
@@ -37,7 +38,7 @@ def test_cli_prints_the_verdict_and_writes_the_report(calibrated):
     assert result.exit_code == (0 if report.verdict.status == "pass" else 1)
     assert f"verdict: {report.verdict.status.upper()}" in result.output
     assert "TTFT error (client − server)" in result.output
-    assert report.plan["load"] == {"kind": "concurrency", "concurrency": 16}
+    assert report.plan.load == ConcurrencyLoad(concurrency=16)
 
 
 def test_every_request_matched_with_the_servers_record(calibrated):

@@ -55,14 +55,14 @@ def test_fit_recovers_true_prices_exactly() -> None:
     assert fit.gpu_s_per_cached_input_token == pytest.approx(TRUE[2], rel=1e-9)
     assert fit.max_abs_rel_error < 1e-9
     # $2 per effective GPU-hour = $0.000555… per GPU-second
-    prices = prices_from_fit(fit, 2.0, "USD")
-    assert prices.per_m_input == pytest.approx(1e-4 * 2 / 3600 * 1e6)  # $0.05556/M
-    assert prices.per_m_output == pytest.approx(2e-3 * 2 / 3600 * 1e6)  # $1.1111/M
-    assert prices.per_m_cached_input == pytest.approx(1e-5 * 2 / 3600 * 1e6)  # $0.005556/M
+    prices = prices_from_fit(fit, 2.0)
+    assert prices.usd_per_m_input == pytest.approx(1e-4 * 2 / 3600 * 1e6)  # $0.05556/M
+    assert prices.usd_per_m_output == pytest.approx(2e-3 * 2 / 3600 * 1e6)  # $1.1111/M
+    assert prices.usd_per_m_cached_input == pytest.approx(1e-5 * 2 / 3600 * 1e6)  # $0.005556/M
     mixed = _sample("mixed", 700, 300, cached=300)
     check = check_holdout(prices, mixed)
     # measured: (0.07 + 0.6 + 0.003) GPU-s × $2/3600 = $0.00037389 per request
-    assert check.measured_cost_per_request == pytest.approx(0.673 * 2 / 3600)
+    assert check.measured_cost_usd_per_request == pytest.approx(0.673 * 2 / 3600)
     assert check.rel_error == pytest.approx(0.0, abs=1e-9)
 
 
@@ -79,7 +79,7 @@ def test_fit_with_noise_stays_close_and_reports_error() -> None:
     assert fit.gpu_s_per_output_token == pytest.approx(TRUE[1], rel=0.05)
     assert 0.005 < fit.rms_rel_error < 0.03
     assert fit.max_abs_rel_error < 0.04
-    held_out = check_holdout(prices_from_fit(fit, 2.0, "USD"), _sample("mixed", 300, 200))
+    held_out = check_holdout(prices_from_fit(fit, 2.0), _sample("mixed", 300, 200))
     assert abs(held_out.rel_error) < 0.05
 
 
@@ -95,8 +95,8 @@ def test_whole_hour_to_each_token_kind_is_not_additive() -> None:
     measured = hour_cost * s.gpu_s_per_request / 3600
     assert wrong == pytest.approx(2 * measured)
     fit = fit_additive([s, _sample("decode", 64, 512)])
-    right = check_holdout(prices_from_fit(fit, hour_cost, "USD"), s)
-    assert right.additive_cost_per_request == pytest.approx(measured)
+    right = check_holdout(prices_from_fit(fit, hour_cost), s)
+    assert right.additive_cost_usd_per_request == pytest.approx(measured)
 
 
 def test_scale_to_operating_point_keeps_prices_additive() -> None:
@@ -105,8 +105,8 @@ def test_scale_to_operating_point_keeps_prices_additive() -> None:
     # that takes 0.4 + 2.0 = 2.4 GPU-s per second, so prices scale by 1/2.4
     scale = scale_to_point(fit, 4000, 1000)
     assert scale == pytest.approx(1 / 2.4)
-    prices = prices_from_fit(fit, 3.6, "USD", scale)
-    revenue_per_hour = (4000 * prices.per_m_input + 1000 * prices.per_m_output) * 3600 / 1e6
+    prices = prices_from_fit(fit, 3.6, scale)
+    revenue_per_hour = (4000 * prices.usd_per_m_input + 1000 * prices.usd_per_m_output) * 3600 / 1e6
     assert revenue_per_hour == pytest.approx(3.6)
 
 
@@ -134,7 +134,7 @@ def _req(i: int, inp: int, cached: int, **kw: object) -> RequestRecord:
 
 def test_sample_from_run_uses_window_and_cached_share() -> None:
     summary = make_summary(input_tok_per_s=1000.0, output_tok_per_s=200.0, request_per_s=2.0)
-    report = make_report(summary, run_id="r", config={})
+    report = make_report(summary, run_id="r")
     requests = [_req(0, 500, 250), _req(1, 500, 0), _req(2, 500, 0), _req(3, 500, 250)]
     s = sample_from_run(report, requests, gpus=2)
     assert s.gpu_s_per_request == pytest.approx(1.0)  # 2 GPUs / 2 req/s

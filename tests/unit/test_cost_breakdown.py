@@ -1,4 +1,7 @@
-"""run_cost: every line hand-checked, on the rent and owned bases, in USD and CNY."""
+"""run_cost: every line hand-checked, on the rent and owned bases, in USD and CNY.
+
+Money is stored in USD; CNY figures are checked as shown (`cost.display`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from cost_testkit import make_summary
 from bench.cost import CostAssumptions, load_assumptions, run_cost, with_overrides
 from bench.errors import UserError
 from bench.hardware import load_profile
+from bench.records import CostLine, DisplayCurrency
 
 SUMMARY = make_summary(input_tok_per_s=200.0, output_tok_per_s=100.0, request_per_s=2.0)
 
@@ -74,10 +78,10 @@ def test_cpu_local_rent_includes_power() -> None:
     profile = load_profile("cpu-local")
     cost = run_cost(profile, CostAssumptions(), summary=SUMMARY, gpus=1, measured_power_w=None)
     # $0.0816/host-hour; 100 out tok/s = 0.36 M/h; 300 total tok/s = 1.08 M/h
-    assert cost.gpu_hour_cost == pytest.approx(0.0816)
-    assert cost.effective_gpu_hour_cost == pytest.approx(0.0816)
-    assert cost.per_m_output_tokens == pytest.approx(0.0816 / 0.36)
-    assert cost.per_m_total_tokens == pytest.approx(0.0816 / 1.08)
+    assert cost.gpu_hour_cost_usd == pytest.approx(0.0816)
+    assert cost.effective_gpu_hour_cost_usd == pytest.approx(0.0816)
+    assert cost.cost_usd_per_m_output_tokens == pytest.approx(0.0816 / 0.36)
+    assert cost.cost_usd_per_m_total_tokens == pytest.approx(0.0816 / 1.08)
     assert cost.throughput_window == "steady_state"
     assert _line(cost, "power cost").value == 0.0
     # power is only estimated (no meter) but does not enter a price included in the rent
@@ -92,8 +96,8 @@ def test_utilization_divides_and_gpus_share_throughput() -> None:
     a = CostAssumptions(utilization=0.5)
     cost = run_cost(profile, a, summary=SUMMARY, gpus=2, measured_power_w=None)
     # 0.0816 / 0.5 = 0.1632; per device 50 out tok/s = 0.18 M/h → 0.906667 $/M
-    assert cost.effective_gpu_hour_cost == pytest.approx(0.1632)
-    assert cost.per_m_output_tokens == pytest.approx(0.1632 / 0.18)
+    assert cost.effective_gpu_hour_cost_usd == pytest.approx(0.1632)
+    assert cost.cost_usd_per_m_output_tokens == pytest.approx(0.1632 / 0.18)
 
 
 def test_rent_without_power_adds_measured_power_in_cny(owned_profile) -> None:  # type: ignore[no-untyped-def]
@@ -101,13 +105,16 @@ def test_rent_without_power_adds_measured_power_in_cny(owned_profile) -> None:  
     cost = run_cost(owned_profile, a, summary=SUMMARY, gpus=2, measured_power_w=1400.0)
     rent = 8750 / 730  # ¥11.9863/GPU-hour
     power = 0.7 * 1.3 * 1.2 * 0.5  # 700 W per GPU × overhead 1.3 × PUE 1.2 × ¥0.5 = ¥0.546
-    assert _line(cost, "rent price").value == pytest.approx(rent)
-    assert _line(cost, "average power per GPU").value == pytest.approx(700.0)
+    shown = cost.display
+    assert shown.line(_line(cost, "rent price")) == (pytest.approx(rent), "CNY/GPU-hour")
+    assert _line(cost, "rent price").value == pytest.approx(rent / 7.2)  # stored in USD
+    assert shown.line(_line(cost, "average power per GPU")) == (pytest.approx(700.0), "W")
     assert _line(cost, "average power per GPU").basis == "measured"
-    assert _line(cost, "power cost").value == pytest.approx(power)
-    assert cost.gpu_hour_cost == pytest.approx(rent + power)
-    assert cost.currency == "CNY"
-    assert cost.fx_usd_per_unit == pytest.approx(1 / 7.2)
+    assert shown.line(_line(cost, "power cost"))[0] == pytest.approx(power)
+    assert shown.amount(cost.gpu_hour_cost_usd) == pytest.approx(rent + power)
+    assert cost.gpu_hour_cost_usd == pytest.approx((rent + power) / 7.2)
+    assert shown.currency == "CNY"
+    assert shown.per_usd == pytest.approx(7.2)
     assert cost.estimated is False
 
 
@@ -115,7 +122,8 @@ def test_power_estimated_from_board_power_marks_breakdown(owned_profile) -> None
     a = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2)
     cost = run_cost(owned_profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
     # default electricity $0.08 → ¥0.576; 1000 W × 1.3 × 1.2 × 0.576 = ¥0.89856
-    assert _line(cost, "power cost").value == pytest.approx(0.89856)
+    assert cost.display.line(_line(cost, "power cost"))[0] == pytest.approx(0.89856)
+    assert _line(cost, "power cost").value == pytest.approx(0.1248)  # $, stored
     assert _line(cost, "power cost").basis == "estimated"
     assert cost.estimated is True
 
@@ -128,15 +136,15 @@ def test_owned_basis_reproduces_reference_example(owned_profile) -> None:  # typ
     assert _line(cost, "power cost").value == pytest.approx(0.1352)
     assert _line(cost, "hosting cost").value == pytest.approx(0.327671, rel=1e-5)
     assert _line(cost, "opex cost").value == pytest.approx(0.182648, rel=1e-5)
-    assert cost.gpu_hour_cost == pytest.approx(2.086025, rel=1e-5)
-    assert cost.effective_gpu_hour_cost == pytest.approx(2.980036, rel=1e-5)
-    assert cost.per_m_total_tokens == pytest.approx(2.980036 / 1.08, rel=1e-5)
+    assert cost.gpu_hour_cost_usd == pytest.approx(2.086025, rel=1e-5)
+    assert cost.effective_gpu_hour_cost_usd == pytest.approx(2.980036, rel=1e-5)
+    assert cost.cost_usd_per_m_total_tokens == pytest.approx(2.980036 / 1.08, rel=1e-5)
 
 
 def test_owned_tier_price(owned_profile) -> None:  # type: ignore[no-untyped-def]
     a = CostAssumptions(basis="owned", price_tier="modelled")
     cost = run_cost(owned_profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
-    assert cost.gpu_hour_cost == pytest.approx(1.69)
+    assert cost.gpu_hour_cost_usd == pytest.approx(1.69)
     assert cost.estimated is False
 
 
@@ -152,7 +160,7 @@ def test_whole_run_window_used_without_steady_state() -> None:
         measured_power_w=None,
     )
     assert cost.throughput_window == "whole_run"
-    assert cost.per_m_total_tokens == pytest.approx(0.0816 / 0.36)
+    assert cost.cost_usd_per_m_total_tokens == pytest.approx(0.0816 / 0.36)
 
 
 def test_owned_without_capex_names_field() -> None:
@@ -216,7 +224,8 @@ def test_assumptions_file_and_overrides(tmp_path: Path) -> None:
     assert (a.currency, a.fx_cny_per_usd, a.utilization) == ("CNY", 7.2, 0.6)
     b = with_overrides(a, {"utilization": 0.8, "margin": None, "basis": "owned"})
     assert (b.utilization, b.margin, b.basis, b.currency) == (0.8, 0.0, "owned", "CNY")
-    assert b.from_usd(2.0) == pytest.approx(14.4)
+    assert b.display.amount(2.0) == pytest.approx(14.4)
+    assert b.to_usd(14.4) == pytest.approx(2.0)
     with pytest.raises(UserError) as err:
         with_overrides(a, {"utilization": 0.0})
     assert (err.value.file, err.value.field) == ("command line", "utilization")
@@ -246,15 +255,50 @@ def test_every_shipped_profile_prices_a_run_or_asks_for_a_price() -> None:
             assert "--rent-price-per-gpu-hour" in (err.value.fix or "")
             own = CostAssumptions(rent_price_per_gpu_hour=2.0)
             cost = run_cost(profile, own, summary=SUMMARY, gpus=1, measured_power_w=None)
-            assert cost.gpu_hour_cost == pytest.approx(2.0)
+            assert cost.gpu_hour_cost_usd == pytest.approx(2.0)
             continue
         a = CostAssumptions(fx_cny_per_usd=7.2)  # some default tiers are priced in CNY
         cost = run_cost(profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
-        assert cost.per_m_total_tokens is not None and cost.per_m_total_tokens > 0
+        assert cost.cost_usd_per_m_total_tokens is not None and cost.cost_usd_per_m_total_tokens > 0
 
 
 def test_a800_default_tier_is_cny_per_hour_converted() -> None:
     profile = load_profile("a800")
     a = CostAssumptions(fx_cny_per_usd=7.2)
     cost = run_cost(profile, a, summary=SUMMARY, gpus=1, measured_power_w=None)
-    assert cost.gpu_hour_cost == pytest.approx(10.0 / 7.2)  # ¥10/GPU-hour at 7.2
+    assert cost.gpu_hour_cost_usd == pytest.approx(10.0 / 7.2)  # ¥10/GPU-hour at 7.2
+
+
+def test_display_currency_converts_money_units_only() -> None:
+    d = DisplayCurrency(currency="CNY", per_usd=8.0, fx_source="test")
+    assert (d.amount(0.5), d.amount(None)) == (4.0, None)
+    assert [d.unit(u) for u in ("USD/GPU-hour", "USD", "W", "USDC")] == [
+        "CNY/GPU-hour",
+        "CNY",
+        "W",
+        "USDC",
+    ]
+    line = CostLine(name="electricity price", value=0.1, unit="USD/kWh", basis="configured")
+    assert d.line(line) == (0.8, "CNY/kWh")
+    watts = CostLine(name="average power per GPU", value=700.0, unit="W", basis="measured")
+    assert d.line(watts) == (700.0, "W")
+
+
+def test_fx_rate_is_recorded_with_its_source_and_shown_in_summary() -> None:
+    from cost_testkit import make_report
+
+    from bench.report.summary import render_summary
+
+    source = "PBoC central parity 2026-03-02"
+    a = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2, fx_source=source)
+    cost = run_cost(load_profile("cpu-local"), a, summary=SUMMARY, gpus=1, measured_power_w=None)
+    assert cost.display == DisplayCurrency(currency="CNY", per_usd=7.2, fx_source=source)
+    assert cost.cost_usd_per_m_output_tokens == pytest.approx(0.0816 / 0.36)  # stored in USD
+    text = render_summary(make_report(SUMMARY, run_id="r", cost=cost))
+    # $0.0816/host-hour ÷ 0.36 M output tokens/h = $0.226667/M = ¥1.6320/M at 7.2
+    assert "- per million output tokens: 1.6320 CNY" in text
+    assert f"- computed in USD, shown at 7.2 CNY/USD ({source})" in text
+    assert "| rent price | 0.58752 | CNY/host-hour | configured |" in text  # $0.0816 × 7.2
+    unsourced = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2).display
+    assert unsourced.fx_source == "fx_cny_per_usd as given (no source stated)"
+    assert CostAssumptions(fx_cny_per_usd=7.2).display == DisplayCurrency()  # USD: as stored

@@ -35,11 +35,11 @@ def test_batch_tier_ranks_h100_first_and_states_by_how_much() -> None:
     assert h100.total_tok_per_s_per_gpu == pytest.approx(H100_C64)
     assert l40s.total_tok_per_s_per_gpu == pytest.approx(L40S_C64)
     # rent: h100 $1.30 (SemiAnalysis 3-yr), l40s $1.09 (RunPod secure), per M total tokens
-    assert h100.rent_per_m_total == pytest.approx(1.30 / (H100_C64 * 0.0036))  # 0.017692
-    assert l40s.rent_per_m_total == pytest.approx(1.09 / (L40S_C64 * 0.0036))  # 0.053378
+    assert h100.rent_usd_per_m_total == pytest.approx(1.30 / (H100_C64 * 0.0036))  # 0.017692
+    assert l40s.rent_usd_per_m_total == pytest.approx(1.09 / (L40S_C64 * 0.0036))  # 0.053378
     assert (h100.rank, l40s.rank) == (1, 2)
     # owned: h100 from capex $40k build-up; l40s has no capex or owned tier
-    assert h100.owned_per_m_total is not None and l40s.owned_per_m_total is None
+    assert h100.owned_usd_per_m_total is not None and l40s.owned_usd_per_m_total is None
     assert (l40s.owned_method or "").startswith("n/a")
     # tokens/kWh: h100 measured 620 W; l40s estimated from its 350 W board power
     assert h100.power_basis == "measured" and l40s.power_basis == "estimated"
@@ -72,7 +72,9 @@ def test_projection_is_labelled_and_scaled_by_bandwidth() -> None:
 
 def test_compare_refuses_several_models(tmp_path: Path) -> None:
     report = load_report(RUNS / "l40s" / "sweep-c1")
-    other = report.model_copy(update={"config": {**report.config, "model": "other/model"}})
+    other = report.model_copy(
+        update={"config": report.config.model_copy(update={"model": "other/model"})}
+    )
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "report.json").write_text(other.model_dump_json())
     with pytest.raises(UserError) as err:
@@ -94,5 +96,5 @@ def test_fixture_runs_are_valid_and_reproducible() -> None:
                 f"{rel}.{part} is stale: regenerate with `python tests/unit/cost_testkit.py`"
             )
         for key in ("model", "workload", "load", "hardware", "gpus"):
-            assert stored.config[key] == report.config[key], (rel, key)
+            assert getattr(stored.config, key) == getattr(report.config, key), (rel, key)
         assert read_requests(RUNS / rel) == requests

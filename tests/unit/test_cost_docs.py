@@ -38,9 +38,9 @@ def _computed() -> dict[str, float]:
         rms_rel_error=0,
         max_abs_rel_error=0,
     )
-    probe = prices_from_fit(fit, eff, "USD")
+    probe = prices_from_fit(fit, eff)
     scale = scale_to_point(fit, 16_000, 4_000)
-    at_point = prices_from_fit(fit, eff, "USD", scale)
+    at_point = prices_from_fit(fit, eff, scale)
     revenue = f.token_revenue_per_gpu_hour(
         {"input": 16_000, "output": 4_000}, {"input": 0.10, "output": 0.40}, 0.7
     )
@@ -55,13 +55,14 @@ def _computed() -> dict[str, float]:
         "per_m_total": f.cost_per_million_tokens(eff, 20_000),
         "per_m_output_whole_hour": f.cost_per_million_tokens(eff, 4_000),
         "per_m_input_whole_hour": f.cost_per_million_tokens(eff, 16_000),
-        "probe_per_m_input": probe.per_m_input,
-        "probe_per_m_output": probe.per_m_output,
+        "probe_per_m_input": probe.usd_per_m_input,
+        "probe_per_m_output": probe.usd_per_m_output,
         "mixed_request_cost": eff * (1536 * 2.5e-5 + 384 * 4.25e-4) / 3600,
-        "mixed_request_additive": (1536 * probe.per_m_input + 384 * probe.per_m_output) / 1e6,
+        "mixed_request_additive": (1536 * probe.usd_per_m_input + 384 * probe.usd_per_m_output)
+        / 1e6,
         "scale_at_operating_point": scale,
-        "per_m_input": at_point.per_m_input,
-        "per_m_output": at_point.per_m_output,
+        "per_m_input": at_point.usd_per_m_input,
+        "per_m_output": at_point.usd_per_m_output,
         "rent_per_m_total": f.cost_per_million_tokens(1.30, 20_000),
         "cny_per_gpu_hour": f.monthly_to_hourly(70_000 / 8),
         "revenue_per_gpu_hour": revenue,

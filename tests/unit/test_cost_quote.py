@@ -41,9 +41,9 @@ def test_batch_tier_is_the_highest_throughput_point() -> None:
     assert batch.point.status == "measured"
     assert batch.point.total_tok_per_s_per_gpu == pytest.approx(C64_TOTAL)
     # $1.30/GPU-hour (SemiAnalysis 3-year rental) / (20,410.8 × 3600 / 1e6) = $0.017692/M
-    assert batch.cost_per_m_total == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))
-    assert batch.cost_per_m_total == pytest.approx(0.017692, rel=1e-4)
-    assert batch.cost_per_m_input is None  # no probes: no additive split
+    assert batch.cost_usd_per_m_total == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))
+    assert batch.cost_usd_per_m_total == pytest.approx(0.017692, rel=1e-4)
+    assert batch.cost_usd_per_m_input is None  # no probes: no additive split
     assert any("--probe" in n for n in q.notes)
 
 
@@ -57,28 +57,28 @@ def test_additive_prices_add_up_at_each_tier_and_margin_applies() -> None:
         probes=_probes(),
         holdout=load_runs([H100 / "holdout-mixed"])[0],
     )
-    assert q.effective_gpu_hour_cost == pytest.approx(2.60)  # 1.30 / 0.5
+    assert q.effective_gpu_hour_cost_usd == pytest.approx(2.60)  # 1.30 / 0.5
     for t in q.tiers:
         p = t.point
         assert p.input_tok_per_s_per_gpu is not None and p.output_tok_per_s_per_gpu is not None
         per_hour = (
             (
-                p.input_tok_per_s_per_gpu * t.cost_per_m_input
-                + p.output_tok_per_s_per_gpu * t.cost_per_m_output
+                p.input_tok_per_s_per_gpu * t.cost_usd_per_m_input
+                + p.output_tok_per_s_per_gpu * t.cost_usd_per_m_output
             )
             * 3600
             / 1e6
         )
         assert per_hour == pytest.approx(2.60), p.tier  # additive: the whole effective hour
-        assert t.price_per_m_output == pytest.approx(t.cost_per_m_output * 1.3)
-        assert t.price_per_m_total == pytest.approx(t.cost_per_m_total * 1.3)
-        assert t.cost_per_m_output > 10 * t.cost_per_m_input  # decode costs more per token
+        assert t.price_usd_per_m_output == pytest.approx(t.cost_usd_per_m_output * 1.3)
+        assert t.price_usd_per_m_total == pytest.approx(t.cost_usd_per_m_total * 1.3)
+        assert t.cost_usd_per_m_output > 10 * t.cost_usd_per_m_input  # decode costs more per token
     # the fit: two probes, two unknowns → exact; GPU-s per input token near 1/40000
     assert q.fit is not None and q.fit.max_abs_rel_error < 1e-9
     assert q.fit.gpu_s_per_input_token == pytest.approx(2.5e-5, rel=0.05)
     # held-out 1536/384 at C=16: measured 0.2016 GPU-s × $2.60/3600 = $1.456e-4 per request
     assert q.holdout is not None
-    assert q.holdout.measured_cost_per_request == pytest.approx(0.2016 * 2.60 / 3600)
+    assert q.holdout.measured_cost_usd_per_request == pytest.approx(0.2016 * 2.60 / 3600)
     assert abs(q.holdout.rel_error) < 0.05
 
 
@@ -97,7 +97,7 @@ def test_tier_between_points_is_interpolated_never_extrapolated() -> None:
     assert len(fast.point.run_dirs) == 2
     # faster than the lightest load (C=1: 1/0.00605 = 165 tok/s/user) is not reached
     assert impossible.point.status == "not_reached"
-    assert impossible.cost_per_m_total is None and impossible.price_per_m_total is None
+    assert impossible.cost_usd_per_m_total is None and impossible.price_usd_per_m_total is None
 
 
 def test_ttft_bound_drops_points() -> None:
@@ -122,19 +122,19 @@ def test_revenue_share_against_rent() -> None:
     assert r is not None
     # 16,328.6 in × $0.02 + 4,082.2 out × $0.04 per M, × 3600 / 1e6 = $1.7635 per GPU-hour
     expected = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
-    assert r.revenue_per_gpu_hour == pytest.approx(expected)
-    assert r.share_income_per_gpu_hour == pytest.approx(expected / 2)
-    assert r.rent_per_gpu_hour == pytest.approx(1.30)
+    assert r.revenue_usd_per_gpu_hour == pytest.approx(expected)
+    assert r.share_income_usd_per_gpu_hour == pytest.approx(expected / 2)
+    assert r.rent_usd_per_gpu_hour == pytest.approx(1.30)
     assert r.breakeven_share == pytest.approx(1.30 / expected)
 
 
 def test_cny_quote_converts_prices() -> None:
     a = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2)
     q = make_quote(_sweep(), load_profile("h100-sxm"), a, tiers=DEFAULT_TIERS)
-    assert q.currency == "CNY"
-    assert _tier(q, "batch").cost_per_m_total == pytest.approx(
-        1.30 * 7.2 / (C64_TOTAL * 3600 / 1e6)
-    )
+    assert q.display.currency == "CNY"
+    batch = _tier(q, "batch").cost_usd_per_m_total
+    assert q.display.amount(batch) == pytest.approx(1.30 * 7.2 / (C64_TOTAL * 3600 / 1e6))
+    assert batch == pytest.approx(1.30 / (C64_TOTAL * 3600 / 1e6))  # stored in USD
 
 
 def test_quote_refuses_mixed_or_mismatched_runs() -> None:

@@ -51,7 +51,7 @@ def test_quote_markdown_and_json() -> None:
     assert "## Additive fit" in md and "## Cost working" in md
     data = json.loads(_invoke("quote", *SWEEP, "--json").output)
     batch = next(t for t in data["tiers"] if t["point"]["tier"] == "batch")
-    assert batch["cost_per_m_total"] == pytest.approx(0.017692, rel=1e-4)
+    assert batch["cost_usd_per_m_total"] == pytest.approx(0.017692, rel=1e-4)
 
 
 def test_quote_csv_and_xlsx(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ def test_replay_meterset_idle_then_run_end_to_end() -> None:
     total = s.total("gpu")
     assert total is not None
     assert total.j_per_output_token == pytest.approx(2.0)
-    assert total.energy_cost == pytest.approx(2.5e-4)
+    assert total.energy_cost_usd == pytest.approx(2.5e-4)
 
 
 def test_replay_stopped_early_leaves_window_end_uncovered() -> None:

@@ -78,7 +78,7 @@ def test_counter_based_300w_window_is_3000j_with_samples_cross_check() -> None:
     assert total.j_per_output_token == pytest.approx(2.0)
     assert total.j_per_total_token == pytest.approx(1.5)
     assert total.output_tokens_per_kwh == pytest.approx(1.8e6)
-    assert total.energy_cost is None  # no price given
+    assert total.energy_cost_usd is None  # no price given
 
 
 def test_sample_based_when_gpu_has_no_counter() -> None:
@@ -122,22 +122,24 @@ def test_idle_subtraction_and_energy_cost() -> None:
     assert base.duration_s == pytest.approx(5.0)
     assert base.method == "counter"
     trace = EnergyTrace(channels=[gpu()], idle=[base])
-    s = summarize_energy(trace, W5, W15, 1500, 2000, price_per_kwh=0.20, pue=1.5)
+    s = summarize_energy(trace, W5, W15, 1500, 2000, price_usd_per_kwh=0.20, pue=1.5)
     d, total = s.devices[0], s.total("gpu")
     assert d.idle_power_w == pytest.approx(100.0)
     assert d.energy_above_idle_j == pytest.approx(2000.0)  # 3000 − 100 W × 10 s
     assert total is not None
     assert total.energy_above_idle_j == pytest.approx(2000.0)
     assert total.j_per_output_token_above_idle == pytest.approx(2000.0 / 1500)
-    assert total.energy_cost == pytest.approx(3000.0 / 3.6e6 * 1.5 * 0.20)
-    assert total.energy_cost_per_m_output_tokens == pytest.approx(3000.0 / 3.6e6 * 0.3 / 1500 * 1e6)
+    assert total.energy_cost_usd == pytest.approx(3000.0 / 3.6e6 * 1.5 * 0.20)
+    assert total.energy_cost_usd_per_m_output_tokens == pytest.approx(
+        3000.0 / 3.6e6 * 0.3 / 1500 * 1e6
+    )
     assert s.notes == []
 
 
 def test_price_without_pue_uses_1_and_says_so() -> None:
-    s = summarize_energy(EnergyTrace(channels=[gpu()]), W5, W15, 10, 10, price_per_kwh=0.36)
+    s = summarize_energy(EnergyTrace(channels=[gpu()]), W5, W15, 10, 10, price_usd_per_kwh=0.36)
     total = s.total("gpu")
-    assert total is not None and total.energy_cost == pytest.approx(3000.0 / 3.6e6 * 0.36)
+    assert total is not None and total.energy_cost_usd == pytest.approx(3000.0 / 3.6e6 * 0.36)
     assert any("PUE not given" in n for n in s.notes)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,15 +21,17 @@ HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror='alert(1)'>"
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def pages(
+    tmp_path_factory: pytest.TempPathFactory, workload_section: Callable[..., dict[str, object]]
+) -> dict[str, str]:
     """The h100 c=8 run rendered as is, and a copy with markup in the model name, the
-    workload's prompt and the server's error message."""
+    workload's description and the server's error message."""
     tmp = tmp_path_factory.mktemp("html")
     run = tmp / H100_C8
     shutil.copytree(FIXTURES / H100_C8, run)
     report = json.loads((run / "report.json").read_text())
     report["config"]["model"] = f"m{HOSTILE}"
-    report["workload"] = {"name": "chat", "prompt": f"Tell me {HOSTILE}"}
+    report["workload"] = workload_section("chat", f"Tell me {HOSTILE}")
     (run / "report.json").write_text(json.dumps(report))
     text = (
         (run / "requests.jsonl")
@@ -49,7 +52,7 @@ def test_markup_from_runs_is_escaped(pages: dict[str, str]) -> None:
     assert "<img src=x" not in hostile
     escaped = "&lt;script&gt;window.__pwned = 1&lt;/script&gt;&lt;img src=x onerror="
     assert escaped + "&#x27;alert(1)&#x27;&gt;" in hostile
-    assert "Tell me &lt;script&gt;" in hostile  # the prompt
+    assert "Tell me &lt;script&gt;" in hostile  # the workload's description
     assert "Internal Server Error: &lt;script&gt;" in hostile  # the server's message
     # exactly the same script elements as the page without markup
     assert hostile.count("<script") == pages["plain"].count("<script")

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from bench.errors import UserError
-from bench.records import Report
+from bench.report.records import Report
 from bench.store.entry import entry_from_report, utc_text, workload_label
 from bench.store.query import date_bound, make_filter
+from bench.workloads.spec import WorkloadRef
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runs_two_skus"
 H100_C4 = FIXTURES / "20260302T101500Z-h100-sxm-c4"
@@ -46,8 +47,8 @@ def test_entry_carries_filters_and_key_figures_of_a_measured_run() -> None:
     assert e.energy_valid is True and energy["primary"] == "gpu"
     # cost: 2.49 USD/h at 80 % utilization over output tok/s × 3600 / 1e6
     expected = 2.49 / 0.8 / (steady.output_tok_per_s * 3600 / 1e6)
-    assert e.cost_per_m_output_tokens == pytest.approx(expected)
-    assert (e.cost_currency, e.cost_estimated) == ("USD", False)
+    assert e.cost_usd_per_m_output_tokens == pytest.approx(expected)
+    assert (e.cost_display_currency, e.cost_estimated) == ("USD", False)
     assert e.run_dir == str(H100_C4.resolve())
 
 
@@ -70,7 +71,10 @@ def test_entry_of_a_failed_run_without_summary() -> None:
 
 
 def test_workload_label_prefers_the_suite_name() -> None:
-    report = _report(H100_C4).model_copy(update={"workload": {"name": "chat", "seed": 1}})
+    suite = _report(H100_C4).config.model_copy(
+        update={"workload": WorkloadRef(name="chat", seed=1)}
+    )
+    report = _report(H100_C4).model_copy(update={"config": suite})
     assert workload_label(report) == "chat"
 
 

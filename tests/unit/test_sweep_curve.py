@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from bench.config.run import ConcurrencyLoad, RateLoad, RunConfig, ShapeWorkload
 from bench.errors import UserError
-from bench.records import Distribution, Provenance, Report, RunSummary, Throughput
+from bench.records import Distribution, Provenance, RunSummary, Throughput
+from bench.report.records import Report
 from bench.sweep.curve import (
     CurvePoint,
     gpus_from_engine_args,
@@ -205,7 +209,7 @@ def _window(label: str, total: float) -> Throughput:
     )
 
 
-def _report(steady: bool = True, load: dict | None = None) -> Report:
+def _report(steady: bool = True, load: ConcurrencyLoad | RateLoad | None = None) -> Report:
     summary = RunSummary(
         requests_total=20,
         requests_ok=19,
@@ -225,7 +229,13 @@ def _report(steady: bool = True, load: dict | None = None) -> Report:
         run_id="r1",
         status="complete",
         created_utc="2026-01-01T00:00:00Z",
-        config={"load": load or {"kind": "concurrency", "concurrency": 8}},
+        config=RunConfig(
+            model="m",
+            workload=ShapeWorkload(input_tokens=100, output_tokens=32),
+            load=load or ConcurrencyLoad(concurrency=8),
+            num_requests=20,
+            output_dir=Path("r1"),
+        ),
         provenance=Provenance(tokenbench_version="0", host="h", platform="p", python="3"),
         summary=summary,
     )
@@ -244,7 +254,7 @@ def test_point_from_report_normalises_per_gpu_and_reads_p50_interactivity():
 
 
 def test_point_from_report_falls_back_to_whole_run_and_reads_rate():
-    p = point_from_report(_report(steady=False, load={"kind": "rate", "rate_per_s": 2.5}), gpus=1)
+    p = point_from_report(_report(steady=False, load=RateLoad(rate_per_s=2.5)), gpus=1)
     assert (p.load_kind, p.load) == ("rate", 2.5)
     assert p.throughput_window == "whole_run" and p.total_tok_per_s_per_gpu == 300.0
     assert p.meets_slo is None

@@ -78,10 +78,10 @@ def test_requests_and_report_section(tmp_path, tok):
         for i, s in enumerate(specs)
     ]
     section = report_section(info, records, (0, 4 * S))
-    assert section["info"]["name"] == "tiny"
-    assert section["outcome"]["input_lengths"]["checked"] == 3
-    assert section["outcome"]["input_lengths"]["exact"] == 3
-    assert section["outcome"]["vision"] is None and section["outcome"]["sessions"] is None
+    assert section.info.name == "tiny"
+    assert section.outcome.input_lengths.checked == 3
+    assert section.outcome.input_lengths.exact == 3
+    assert section.outcome.vision is None and section.outcome.sessions is None
 
 
 def test_unknown_name_in_a_user_suite(tmp_path, tok):
