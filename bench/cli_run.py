@@ -77,8 +77,11 @@ def run(
     served_model: Annotated[str | None, typer.Option(help="model name the endpoint serves")] = None,
     offline: Annotated[bool, typer.Option(help="in-process vllm.LLM, max throughput")] = False,
     placement: Annotated[
-        str, typer.Option(help="managed server on a small CPU host: auto (share the client's "
-                          "scheduler group at lower priority) or off")
+        str,
+        typer.Option(
+            help="managed server on a small CPU host: auto (share the client's "
+            "scheduler group at lower priority) or off"
+        ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="workload seed")] = 0,
     cost_file: Annotated[Path | None, typer.Option(help="cost assumptions YAML")] = None,

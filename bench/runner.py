@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,9 +26,11 @@ from bench.config.run import (
     ShapeWorkload,
 )
 from bench.cost.assumptions import CostAssumptions
+from bench.engines.server_log import compile_lines, compile_note, log_size
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
+from bench.metrics.latency import NS_PER_S
 from bench.records import (
     ClientLoad,
     Placement,
@@ -159,13 +162,14 @@ def run_benchmark(
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
     placement: Placement | None = None,
+    server_log: Path | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
     With a managed engine the caller (`execute_run`) starts the server and passes its URL,
-    a watchdog and where the server was placed (kept in the provenance). On a dead server
-    or Ctrl-C the run directory is still written, with status "partial" and the reason,
-    and `RunFailed` is raised.
+    a watchdog, where the server was placed (kept in the provenance) and its log (searched
+    for compilation during the run). On a dead server or Ctrl-C the run directory is still
+    written, with status "partial" and the reason, and `RunFailed` is raised.
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
@@ -198,6 +202,7 @@ def run_benchmark(
         placement=placement,
     )
     meters = open_run_meters(plan)
+    log_offset = log_size(server_log) if server_log else 0
     log = RequestLog(run_dir)
     outcome = LoadOutcome(stats=None, planned=planned_requests(specs, 0))
     try:
@@ -253,7 +258,7 @@ def run_benchmark(
         trace=trace,
         workload_info=workload_info,
         planned=outcome.planned,
-        notes=outcome.notes,
+        notes=outcome.notes + server_log_notes(server_log, log_offset, log.records),
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -261,6 +266,22 @@ def run_benchmark(
     if failure:
         raise RunFailed(f"run failed: {failure}", run_dir)
     return report
+
+
+def server_log_notes(
+    server_log: Path | None, offset: int, records: list[RequestRecord]
+) -> list[str]:
+    """Notes from what the server logged during the run (compilation, and when)."""
+    measured = [r for r in records if not r.warmup]
+    if server_log is None or not measured:
+        return []
+    # wall-clock seconds of the measured requests' first send and last completion
+    # (perf_counter_ns and time.time share this host; the log stamps wall time)
+    to_wall = time.time() - time.perf_counter_ns() / NS_PER_S
+    start = min(r.sent_ns for r in measured) / NS_PER_S + to_wall
+    end = max(r.done_ns for r in measured) / NS_PER_S + to_wall
+    note = compile_note(compile_lines(server_log, offset), start, end)
+    return [note] if note else []
 
 
 def assemble_report(
@@ -447,4 +468,5 @@ def execute_run(
             watchdog=server.dead_reason,
             on_record=on_record,
             placement=server.placement,
+            server_log=server.log_path,
         )
