@@ -171,10 +171,17 @@ class ClientLoad(Record):
 
     cpu_s: float
     wall_s: float
-    cpu_fraction: float
+    cpu_fraction: float = Field(description="the busiest client process's share of one core")
     loop_lag_s: Distribution
     send_lag_s: Distribution | None = None
     warnings: list[str] = Field(default_factory=list)
+    allowed_cpus: list[int] | None = Field(
+        default=None, description="CPUs the client's processes may run on (affinity)"
+    )
+    allowed_cpu_fraction: float | None = Field(
+        default=None,
+        description="all client processes' CPU / (wall × min(allowed CPUs, sending processes))",
+    )
 
 
 class Coalescing(Record):

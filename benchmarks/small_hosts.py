@@ -21,6 +21,8 @@ ran on. Per run it prints the issue's limits and the evidence:
   0.25 s bins): when and how many;
 - output throughput vs vLLM's generation-token counter over the same window;
 - TTFT p50, p99 and their ratio;
+- mean ITL and TTFT as the client saw them and as vLLM's engine core timed them (its
+  inter-token and first-token histograms, scraped from /metrics before and after the run);
 - per role (client, API server, engine core, worker): share of a CPU used, share of the
   window spent runnable but waiting for a CPU, and the CPUs it ran on.
 Across runs: the coefficient of variation of the steady-state output throughput, and each
@@ -187,6 +189,9 @@ def figures(run_dir: Path, sampler: Sampler) -> dict[str, object]:
                 bins[k] += n
     zero = [round(k * BIN_S, 2) for k, n in enumerate(bins) if n == 0]
     server = (summary.get("server") or {}).get("window_output_tok_per_s")
+    counters = summary.get("server") or {}
+    itl_server = _mean_over_run(counters, "vllm:inter_token_latency_seconds")
+    ttft_server = _mean_over_run(counters, "vllm:time_to_first_token_seconds")
     client = summary.get("client") or {}
     lag = client.get("loop_lag_s") or {}
     ttft = summary["ttft_s"]
@@ -203,10 +208,26 @@ def figures(run_dir: Path, sampler: Sampler) -> dict[str, object]:
         "ttft_p50_ms": ttft["p50"] * 1e3,
         "ttft_p99_ms": ttft["p99"] * 1e3,
         "ttft_ratio": ttft["p99"] / ttft["p50"],
+        "itl_mean_ms": (summary["itl_s"].get("mean") or 0) * 1e3,
+        "itl_server_ms": itl_server * 1e3 if itl_server is not None else None,
+        "ttft_mean_ms": (ttft.get("mean") or 0) * 1e3,
+        "ttft_server_ms": ttft_server * 1e3 if ttft_server is not None else None,
         "placement": (report["provenance"].get("placement") or {}).get("reason"),
         # the sampler's clock is CLOCK_MONOTONIC, as perf_counter_ns is on Linux
         "roles": sampler.by_role(start, end),
     }
+
+
+def _mean_over_run(counters: dict[str, object], histogram: str) -> float | None:
+    """Mean of a vLLM histogram over the run: Δsum / Δcount between the run's first and
+    last scrape (warm-up included), or None when not scraped."""
+    before, after = counters.get("before") or {}, counters.get("after") or {}
+    try:
+        count = after[f"{histogram}_count"] - before[f"{histogram}_count"]  # type: ignore[index]
+        total = after[f"{histogram}_sum"] - before[f"{histogram}_sum"]  # type: ignore[index]
+    except KeyError:
+        return None
+    return total / count if count > 0 else None
 
 
 def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
@@ -220,11 +241,18 @@ def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
         f"  output {f['out_tok_s']:.1f} tok/s vs vLLM counter {f['server_tok_s'] or 0:.1f} "
         f"({'n/a' if vs is None else f'{vs:+.2%}'}; limit 3 %)\n"
         f"  TTFT p50 {f['ttft_p50_ms']:.1f} ms, p99 {f['ttft_p99_ms']:.1f} ms, "
-        f"p99/p50 {f['ttft_ratio']:.2f}\n  placement: {f['placement']}"
+        f"p99/p50 {f['ttft_ratio']:.2f}\n"
+        f"  mean ITL client {f['itl_mean_ms']:.2f} ms vs engine {_ms(f['itl_server_ms'])}; "
+        f"mean TTFT client {f['ttft_mean_ms']:.1f} ms vs engine {_ms(f['ttft_server_ms'])}\n"
+        f"  placement: {f['placement']}"
     )
     for role, row in sorted(f["roles"].items()):  # type: ignore[attr-defined]
         print(f"    {role:<11} CPU {row['cpu']:6.1%}  waiting for a CPU {row['wait']:6.1%}  "
               f"ran on CPUs (samples) {row['cpus']}")  # fmt: skip
+
+
+def _ms(value: object) -> str:
+    return "n/a" if value is None else f"{float(value):.2f} ms"  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -70,6 +70,14 @@ def _assumptions(cost_file: Path | None, options: dict[str, Any]) -> Any:
     return with_overrides(load_assumptions(cost_file), overrides)
 
 
+def _require_format(fmt: str) -> None:
+    """XLSX needs openpyxl (the `reports` extra): checked before any work."""
+    if fmt == "xlsx":
+        from bench.extras import require
+
+        require("openpyxl", "--format xlsx")
+
+
 def _emit(sheets: Any, fmt: str, output: Path | None, record: Any, as_json: bool) -> None:
     from bench.cost.render import render
 
@@ -143,6 +151,7 @@ def quote(
     from bench.cost.tiers import load_tiers
     from bench.hardware.profiles import load_profile
 
+    _require_format(fmt)
     a = _assumptions(cost_file, locals())
     stored = load_runs(runs)
     market = None
@@ -205,6 +214,7 @@ def compare(
     from bench.cost.runs import load_runs
     from bench.cost.tiers import load_tiers
 
+    _require_format(fmt)
     a = _assumptions(cost_file, locals())
     c = make_comparison(load_runs(runs), a, tiers=load_tiers(tiers), project=project or [])
     _emit(compare_sheets(c), fmt, output, c, as_json)

@@ -41,6 +41,7 @@ from bench.loadgen.drive import (
     DriveStats,
     RunAborted,
     Unit,
+    affinity,
     indexed_units,
     schedule_ns,
 )
@@ -305,6 +306,8 @@ async def drive_workers(
         stats.loop_lag_s = [x for p in parts for x in p.get("loop_lag_s", [])]
         stats.loop_stalls = sorted(x for p in parts for x in p.get("loop_stalls", []))
         stats.send_lag_s = [x for p in parts for x in p.get("send_lag_s", [])]
+        cpus = {c for p in parts for c in p.get("cpus", [])}
+        stats.allowed_cpus = sorted(cpus.union(affinity()) if cpus else cpus)
         stats.not_due = parent.not_due
     return stats
 

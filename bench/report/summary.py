@@ -213,8 +213,15 @@ def render_summary(report: Report) -> str:
             client = summary.client
             lines += [
                 "",
-                f"Client load: {client.cpu_fraction:.0%} of one core, event-loop lag p99 "
-                f"{_ms(client.loop_lag_s.p99)} ms"
+                f"Client load: {client.cpu_fraction:.0%} of one core (busiest process)"
+                + (
+                    f", {client.allowed_cpu_fraction:.0%} of the {len(client.allowed_cpus)} "
+                    f"CPU(s) it may use ({','.join(map(str, client.allowed_cpus))})"
+                    if client.allowed_cpu_fraction is not None and client.allowed_cpus
+                    else ""
+                )
+                + f", event-loop lag p99 {_ms(client.loop_lag_s.p99)} ms, max "
+                f"{_ms(client.loop_lag_s.max)} ms"
                 + "".join(f"\n- warning: {w}" for w in client.warnings),
             ]
     if report.workload is not None:

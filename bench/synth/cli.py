@@ -35,6 +35,7 @@ _OPTION_OF = {
     "fail_mode": "--fail-mode",
     "coalesce": "--coalesce",
     "cpu": "--cpu",
+    "processes": "--processes",
     "default_max_tokens": "--default-max-tokens",
     "max_model_len": "--max-model-len",
 }
@@ -60,7 +61,19 @@ def serve(
     coalesce: Annotated[
         int, typer.Option(help="fault: write this many chunks per write (1 = each alone)")
     ] = 1,
-    cpu: Annotated[int | None, typer.Option(help="pin the server to this CPU")] = None,
+    cpu: Annotated[
+        int | None,
+        typer.Option(
+            help="pin the server to this CPU (with --processes N: CPUs cpu … cpu+N−1, one each)"
+        ),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="server processes sharing the port (SO_REUSEPORT), for loads "
+            "one core cannot send in time"
+        ),
+    ] = 1,
     default_max_tokens: Annotated[
         int, typer.Option(help="output tokens when a request gives no max_tokens")
     ] = 16,
@@ -91,6 +104,7 @@ def serve(
         "fail_mode": fail_mode,
         "coalesce": coalesce,
         "cpu": cpu,
+        "processes": processes,
         "default_max_tokens": default_max_tokens,
         "max_model_len": max_model_len,
     }
@@ -108,6 +122,7 @@ def serve(
         typer.echo(
             f"  model {model}, TTFT {ttft_ms:g} ms, gap {itl_ms:g} ms, "
             f"{tokens_per_chunk} token(s) per chunk"
+            + (f", {processes} processes" if processes > 1 else "")
             + (f", {coalesce} chunks per write (coalescing fault)" if coalesce > 1 else "")
             + "; Ctrl-C to stop"
         )
