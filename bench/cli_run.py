@@ -75,10 +75,20 @@ def run(
     ] = None,
     api_key_env: Annotated[str | None, typer.Option(help="env variable holding the key")] = None,
     served_model: Annotated[str | None, typer.Option(help="model name the endpoint serves")] = None,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --endpoint: folder of the served model's tokenizer files, to "
+            "build token-exact prompts with (default: the catalog model's)"
+        ),
+    ] = None,
     offline: Annotated[bool, typer.Option(help="in-process vllm.LLM, max throughput")] = False,
     placement: Annotated[
-        str, typer.Option(help="managed server on a small CPU host: auto (share the client's "
-                          "scheduler group at lower priority) or off")
+        str,
+        typer.Option(
+            help="managed server on a small CPU host: auto (share the client's "
+            "scheduler group at lower priority) or off"
+        ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="workload seed")] = 0,
     cost_file: Annotated[Path | None, typer.Option(help="cost assumptions YAML")] = None,
@@ -92,7 +102,7 @@ def run(
     from bench.config.loading import validate_data
     from bench.config.run import RunConfig
     from bench.cost.assumptions import load_assumptions, with_overrides
-    from bench.runner import execute_run, new_run_id
+    from bench.runner import execute_run, new_run_id, preflight
 
     if (concurrency is None) == (rate is None):
         if rate is None:
@@ -157,6 +167,7 @@ def run(
             "hardware": hardware,
             "gpus": gpus,
             "output_dir": str(out or Path("reports") / "runs" / new_run_id()),
+            "tokenizer": tokenizer,
         },
         "command line",
     )
@@ -171,6 +182,7 @@ def run(
         },
         source=str(cost_file) if cost_file else "command line",
     )
+    preflight(config)  # before the progress bar: a missing engine is exit 2, not a traceback
     from bench.cli_progress import run_with_progress
 
     report = run_with_progress(config, assumptions, execute_run)

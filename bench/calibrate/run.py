@@ -8,20 +8,20 @@ plan ─► SynthServer (exact TTFT / gap, its own record) ─► drive (same cl
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from pathlib import Path
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
 from bench.calibrate.compare import Fidelity, fidelity
 from bench.calibrate.floor import Floor, measure_floor
+from bench.calibrate.machine import MachineMeter, MachineUse
 from bench.calibrate.verdict import Figures, Verdict, verdict
 from bench.config.loading import StrictConfig
 from bench.config.run import ConcurrencyLoad, Load, RateLoad
 from bench.records import ClientLoad, Record, RequestRecord, RequestSpec
-from bench.synth.records import LatenessSummary
+from bench.synth.records import LatenessSummary, SynthConfig
 
 NS_PER_S = 1_000_000_000
 
@@ -41,6 +41,7 @@ class CalibrationPlan(StrictConfig):
     num_requests: int | None = Field(default=None, ge=1)
     warmup_requests: int | None = Field(default=None, ge=0)
     server_cpu: int | None = Field(default=None, ge=0)
+    server_processes: int = Field(default=1, ge=1, le=64)
     seed: int = 0
     floor: bool = Field(
         default=True,
@@ -101,8 +102,13 @@ class Ingest(Record):
     chunks: int
     client_cpu_s: float
     cpu_us_per_chunk: float | None
+    client_cores: int = Field(
+        default=1,
+        description="cores the client could keep busy: min(workers, CPUs it may run on "
+        "other than the synthetic server's pinned one), at least 1",
+    )
     ceiling_chunks_per_s: float | None = Field(
-        description="1e6 / CPU µs per chunk × sending processes that have a core each"
+        description="client_cores × 1e6 / CPU µs per chunk (all client processes)"
     )
     headroom: float | None = Field(description="ceiling / offered")
 
@@ -117,15 +123,36 @@ class CalibrationReport(Record):
     cpu_pressure_pct: float | None
     verdict: Verdict
     floor: Floor | None = None
+    machine: MachineUse | None = None
 
 
-def cpu_pressure_pct() -> float | None:
-    """Share of the last 10 s some runnable task waited for a CPU (/proc/pressure/cpu)."""
-    try:
-        first = Path("/proc/pressure/cpu").read_text().splitlines()[0]
-    except (OSError, IndexError):
-        return None
-    return float(first.split()[1].removeprefix("avg10="))
+def client_cores(allowed_cpus: Sequence[int], workers: int, server_cpus: Collection[int]) -> int:
+    """Cores the rehearsal's client can keep busy: `usable_cores` of the CPUs its affinity
+    allows other than those the synthetic server is pinned to (all of them when that
+    leaves none, or when the mask is unknown: then one per worker is assumed).
+
+    Example: `--workers 2` under `taskset -c 0` → 1 core; allowed 0-3, server on 3 → 2.
+    """
+    from bench.loadgen.assess import usable_cores
+
+    if not allowed_cpus:
+        return max(1, workers)
+    free = [c for c in allowed_cpus if c not in server_cpus] or list(allowed_cpus)
+    return usable_cores(len(free), workers)
+
+
+def server_cpus(plan: CalibrationPlan) -> set[int]:
+    """The CPUs the synthetic server is pinned to: server_cpu … + server_processes − 1."""
+    if plan.server_cpu is None:
+        return set()
+    return set(range(plan.server_cpu, plan.server_cpu + plan.server_processes))
+
+
+def synth_config(plan: CalibrationPlan) -> SynthConfig:
+    """The synthetic server that plays the plan's model server."""
+    return SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s, cpu=plan.server_cpu,
+                       tokens_per_chunk=plan.tokens_per_chunk,
+                       processes=plan.server_processes)  # fmt: skip
 
 
 def build_specs(plan: CalibrationPlan) -> list[RequestSpec]:
@@ -149,7 +176,8 @@ def build_specs(plan: CalibrationPlan) -> list[RequestSpec]:
 
 
 def ingest(plan: CalibrationPlan, records: list[RequestRecord], stats: object) -> Ingest:
-    """Offered vs achieved chunk rate over the steady-state window, and client CPU cost."""
+    """Offered vs achieved chunk rate over the steady-state window, and client CPU cost;
+    the ceiling counts only the cores the client may actually use (`client_cores`)."""
     from bench.metrics.summary import steady_state_window
 
     measured = [r for r in records if not r.warmup]
@@ -162,12 +190,14 @@ def ingest(plan: CalibrationPlan, records: list[RequestRecord], stats: object) -
     chunks = sum(len(r.chunk_ns) for r in measured)
     cpu_s = float(getattr(stats, "cpu_s", 0.0))
     per_chunk = cpu_s / chunks * 1e6 if chunks else None
-    senders = min(int(getattr(stats, "workers", 1)), os.cpu_count() or 1)
-    ceiling = senders * 1e6 / per_chunk if per_chunk else None
+    cores = client_cores(getattr(stats, "allowed_cpus", None) or [],
+                         int(getattr(stats, "workers", 1)), server_cpus(plan))  # fmt: skip
+    ceiling = cores * 1e6 / per_chunk if per_chunk else None
     return Ingest(
         offered_chunks_per_s=offered, achieved_chunks_per_s=achieved,
         throughput_fraction=achieved / offered if offered else 0.0, chunks=chunks,
-        client_cpu_s=cpu_s, cpu_us_per_chunk=per_chunk, ceiling_chunks_per_s=ceiling,
+        client_cpu_s=cpu_s, cpu_us_per_chunk=per_chunk, client_cores=cores,
+        ceiling_chunks_per_s=ceiling,
         headroom=ceiling / offered if ceiling and offered else None,
     )  # fmt: skip
 
@@ -186,25 +216,22 @@ def run_calibration(plan: CalibrationPlan) -> CalibrationReport:
     from bench.loadgen.client import StreamTarget
     from bench.loadgen.drive import drive
     from bench.synth.control import SynthServer
-    from bench.synth.records import SynthConfig
 
     specs = build_specs(plan)
     records: list[RequestRecord] = []
-    config = SynthConfig(ttft_s=plan.ttft_s, itl_s=plan.itl_s,
-                         tokens_per_chunk=plan.tokens_per_chunk, cpu=plan.server_cpu)  # fmt: skip
-    pressure = [cpu_pressure_pct()]
+    config = synth_config(plan)
+    meter = MachineMeter()
+    meter.start()  # before the server starts: its CPU and the workers' are "own"
     with SynthServer(config) as server:
         target = StreamTarget(server.base_url, config.model, token_ids=False)
         stats = _run_loop(
             drive(target, specs, plan.load, on_record=records.append,
                   duration_s=plan.duration_s, seed=plan.seed, workers=plan.workers)
         )  # fmt: skip
-        pressure.append(cpu_pressure_pct())
         time.sleep(0.05)
         server_records = server.records()
         lateness = server.stats(since_ns=stats.start_ns, until_ns=stats.end_ns)
-    known = [p for p in pressure if p is not None]
-    worst = max(known) if known else None
+    machine = meter.stop()  # the server and the workers have been waited for
     measured = [r for r in records if not r.warmup]
     fid = fidelity(measured, server_records)
     ing = ingest(plan, records, stats)
@@ -213,20 +240,25 @@ def run_calibration(plan: CalibrationPlan) -> CalibrationReport:
     figures = Figures(
         ttft_error_p50_s=fid.ttft_error_s.p50, ttft_error_p99_s=fid.ttft_error_s.p99,
         itl_p99_error_s=fid.itl_p99_error_s, throughput_fraction=ing.throughput_fraction,
-        busiest_cpu_fraction=load.cpu_fraction, loop_lag_p99_s=load.loop_lag_s.p99,
+        busiest_cpu_fraction=load.cpu_fraction, allowed_cpu_fraction=load.allowed_cpu_fraction,
+        loop_lag_p99_s=load.loop_lag_s.p99,
         send_lag_p99_s=load.send_lag_s.p99 if load.send_lag_s else None,
         failed_requests=failed, unmatched_requests=fid.unmatched,
-        server_late_p99_s=lateness.lateness_p99_s, cpu_pressure_pct=worst,
+        server_late_p99_s=lateness.lateness_p99_s, server_cpu_fraction=lateness.cpu_fraction,
+        cpu_pressure_pct=machine.cpu_pressure_pct,
+        other_cpu_fraction=machine.other_cpu_fraction,
+        own_cpu_s=machine.own_cpu_s, other_cpu_s=machine.other_cpu_s, wall_s=machine.wall_s,
     )  # fmt: skip
     judged = verdict(figures)
     floor = None
     if judged.status != "pass" and plan.floor:
-        floor = measure_floor(plan, seconds=min(4.0, plan.duration_s or 4.0))
+        floor = measure_floor(plan, seconds=min(4.0, plan.duration_s or 4.0),
+                              cores=ing.client_cores)  # fmt: skip
         judged = verdict(figures.model_copy(update={"floor_cpu_fraction": floor.cpu_fraction}))
     return CalibrationReport(
         plan=plan, fidelity=fid, ingest=ing, client=load,
-        server=lateness, requests_failed=failed,
-        cpu_pressure_pct=worst, verdict=judged, floor=floor,
+        server=lateness, requests_failed=failed, cpu_pressure_pct=machine.cpu_pressure_pct,
+        verdict=judged, floor=floor, machine=machine,
     )  # fmt: skip
 
 
@@ -248,23 +280,40 @@ def render(report: CalibrationReport) -> str:
         f"per-chunk ITL error p50 {ms(f.itl_error_s.p50)}, p99 {ms(f.itl_error_s.p99)}",
         f"ingest: {i.achieved_chunks_per_s:,.0f} of {i.offered_chunks_per_s:,.0f} chunks/s "
         f"offered ({i.throughput_fraction:.1%})",
-        f"client CPU: {c.cpu_fraction:.0%} of a core (busiest process), "
-        + (f"{i.cpu_us_per_chunk:.2f} µs per chunk, " if i.cpu_us_per_chunk else "")
-        + (f"ceiling ~{i.ceiling_chunks_per_s:,.0f} chunks/s, headroom x{i.headroom:.1f}"
-           if i.ceiling_chunks_per_s and i.headroom else "no ceiling measured"),
-        f"event-loop lag p99 {ms(c.loop_lag_s.p99)}"
+        f"client CPU: {c.cpu_fraction:.0%} of a core (busiest process)"
+        + (f", {c.allowed_cpu_fraction:.0%} of the {i.client_cores} core(s) it could use "
+           f"(CPUs {','.join(map(str, c.allowed_cpus))})"
+           if c.allowed_cpu_fraction is not None and c.allowed_cpus else "")
+        + (f", {i.cpu_us_per_chunk:.2f} µs per chunk" if i.cpu_us_per_chunk else "")
+        + (f", ceiling ~{i.ceiling_chunks_per_s:,.0f} chunks/s, headroom x{i.headroom:.1f}"
+           if i.ceiling_chunks_per_s and i.headroom else ", no ceiling measured"),
+        f"event-loop lag p99 {ms(c.loop_lag_s.p99)}, max {ms(c.loop_lag_s.max)}"
         + (f"; send lag p50 {ms(c.send_lag_s.p50)}, p99 {ms(c.send_lag_s.p99)}"
            if c.send_lag_s else ""),
         f"synthetic server lateness p50 {ms(s.lateness_p50_s)}, p99 {ms(s.lateness_p99_s)}"
-        + (f"; CPU pressure {report.cpu_pressure_pct:.0f} %"
-           if report.cpu_pressure_pct is not None else ""),
+        + (f"; its CPU {s.cpu_fraction:.0%} of a core" if s.cpu_fraction is not None else ""),
     ]  # fmt: skip
+    m = report.machine
+    if m is not None:
+        lines.append(
+            f"machine: this calibration used {m.own_cpu_s:.2f} CPU-s, other processes "
+            + ("not measured" if m.other_cpu_s is None else
+               f"{m.other_cpu_s:.2f} CPU-s ({m.other_cpu_fraction or 0:.0%} of a core)")
+            + f" in {m.wall_s:.1f} s"
+            + (f"; CPU pressure {m.cpu_pressure_pct:.0f} %"
+               if m.cpu_pressure_pct is not None else "")
+        )  # fmt: skip
     fl = report.floor
     if fl is not None:
         lines.append(
             f"machine floor (bytes-only reader, {fl.concurrency} connections): "
             f"{fl.chunks_per_s:,.0f} chunks/s at {fl.cpu_fraction:.0%} of a core"
             + (f", {fl.cpu_us_per_chunk:.2f} µs per chunk" if fl.cpu_us_per_chunk else "")
+            + (
+                f", TTFT error p50 {ms(fl.ttft_error_s.p50)}, p99 {ms(fl.ttft_error_s.p99)}"
+                if fl.ttft_error_s
+                else ""
+            )
             + f"; server late p99 {ms(fl.server_late_p99_s)}"
         )
     lines += [f"  {'ok ' if ch.ok else 'BAD'} {ch.detail}" for ch in report.verdict.checks]

@@ -129,6 +129,11 @@ class RunConfig(StrictConfig):
     output_dir: Path
     scrape_server_metrics: bool = True
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
+    tokenizer: Path | None = Field(
+        default=None,
+        description="endpoint runs: a local folder of tokenizer files to build the prompts "
+        "with (the served model's own tokenizer); default: the catalog model's",
+    )
 
     @property
     def engine_extra_args(self) -> list[str]:

@@ -76,6 +76,14 @@ def _assumptions(cost_file: Path | None, options: dict[str, Any]) -> Any:
     return with_overrides(load_assumptions(cost_file), overrides)
 
 
+def _require_format(fmt: str) -> None:
+    """XLSX needs openpyxl (the `reports` extra): checked before any work."""
+    if fmt == "xlsx":
+        from bench.extras import require
+
+        require("openpyxl", "--format xlsx")
+
+
 def _emit(sheets: Any, fmt: str, output: Path | None, record: Any, as_json: bool) -> None:
     from bench.cost.render import render
 
@@ -166,6 +174,7 @@ def quote(
     from bench.cost.tiers import load_tiers
     from bench.hardware.profiles import load_profile
 
+    _require_format(fmt)
     if plan:
         _plan(model, hardware, probe_repeats, plan_dir, fmt, output, as_json)
         return
@@ -349,6 +358,7 @@ def compare(
     from bench.cost.sheets import compare_sheets
     from bench.cost.tiers import load_tiers
 
+    _require_format(fmt)
     a = _assumptions(cost_file, locals())
     given = _sku_prices(price or [])
     c = make_comparison(

@@ -24,6 +24,12 @@ TRACKED = (
     "vllm:num_preemptions_total",
     "vllm:prefix_cache_hits_total",
     "vllm:prefix_cache_queries_total",
+    # the engine core's own timestamps per token (sum and count of each histogram), to set
+    # beside the client's: what the engine did vs what reached the client
+    "vllm:inter_token_latency_seconds_sum",
+    "vllm:inter_token_latency_seconds_count",
+    "vllm:time_to_first_token_seconds_sum",
+    "vllm:time_to_first_token_seconds_count",
 )
 NS_PER_S = 1_000_000_000
 

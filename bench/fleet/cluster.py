@@ -130,10 +130,12 @@ def import_ray() -> Any:
     try:
         import ray
     except ImportError:
+        from bench.extras import install_line
+
         raise UserError(
-            "Ray is not installed",
+            "Ray is not installed (the 'fleet' extra)",
             field="ray",
-            fix=f"pip install '{RAY_PIN}' on every node (the same version everywhere)",
+            fix=f"{install_line('fleet')} ({RAY_PIN}) on every node, the same version everywhere",
         ) from None
     return ray
 

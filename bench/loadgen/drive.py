@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
@@ -25,12 +26,13 @@ from dataclasses import dataclass, field
 
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.arrivals import arrival_offsets_s
+from bench.loadgen.assess import LOOP_LAG_PERIOD_S
 from bench.loadgen.client import StreamTarget, send_streaming
 from bench.loadgen.http1 import ConnectionPool
 from bench.records import RequestRecord, RequestSpec
 
 NS_PER_S = 1_000_000_000
-LOOP_LAG_PERIOD_S = 0.01
+LARGE_LAG_S = 0.001  # lags kept with their time, for stall detection (bench.metrics.stalls)
 WATCH_PERIOD_S = 0.5
 WHEEL_SLOT_NS = 50_000
 
@@ -47,20 +49,33 @@ class DriveStats:
     """What the client measured about itself while driving the measured (not warm-up) load.
 
     `cpu_s` is the CPU time of every client process together (workers and their parent);
-    `worker_cpu_s` that of each process sending requests (one entry when `workers` is 1).
+    `worker_cpu_s` that of each process sending requests (one entry when `workers` is 1);
+    `allowed_cpus` the CPUs those processes may run on (the union of their affinity
+    masks; empty when unknown).
     `not_due` counts measured requests a run bounded by time never sent because their
     turn had not come when it ended (deadline or abort): not part of its plan.
+    `loop_stalls` holds the event-loop lags of LARGE_LAG_S or more as (start, perf_counter_ns;
+    duration, s), from the whole drive (warm-up included: stall detection keeps those inside
+    the steady-state window).
     """
 
     cpu_s: float = 0.0
     wall_s: float = 0.0
     loop_lag_s: list[float] = field(default_factory=list)
+    loop_stalls: list[tuple[int, float]] = field(default_factory=list)
     send_lag_s: list[float] = field(default_factory=list)
     start_ns: int = 0
     end_ns: int = 0
     workers: int = 1
     worker_cpu_s: list[float] = field(default_factory=list)
+    allowed_cpus: list[int] = field(default_factory=list)
     not_due: int = 0
+
+
+def affinity() -> list[int]:
+    """The CPUs this process may run on (empty where the OS cannot tell)."""
+    getter = getattr(os, "sched_getaffinity", None)
+    return sorted(getter(0)) if getter is not None else []
 
 
 def group_units(specs: list[RequestSpec]) -> list[list[RequestSpec]]:
@@ -100,12 +115,22 @@ def schedule_ns(
     return [t for t in times if deadline_ns is None or t < deadline_ns]
 
 
-async def _loop_lag_probe(samples: list[float], stop: asyncio.Event) -> None:
-    """Sleep a fixed period and record how late the loop woke us: the client's own load."""
+async def _loop_lag_probe(
+    samples: list[float], stop: asyncio.Event, stalls: list[tuple[int, float]] | None = None
+) -> None:
+    """Sleep a fixed period and record how late the loop woke us: the client's own load.
+
+    A lag of LARGE_LAG_S or more also goes to `stalls` as (when it began, perf_counter_ns;
+    how long, s): the loop (or the process) was held up from wake-up − lag to wake-up.
+    """
     while not stop.is_set():
         t0 = time.perf_counter_ns()
         await asyncio.sleep(LOOP_LAG_PERIOD_S)
-        samples.append(max(0.0, (time.perf_counter_ns() - t0) / NS_PER_S - LOOP_LAG_PERIOD_S))
+        t1 = time.perf_counter_ns()
+        lag = max(0.0, (t1 - t0) / NS_PER_S - LOOP_LAG_PERIOD_S)
+        samples.append(lag)
+        if stalls is not None and lag >= LARGE_LAG_S:
+            stalls.append((t1 - int(lag * NS_PER_S), lag))
 
 
 @contextlib.contextmanager
@@ -356,7 +381,7 @@ async def drive(
                 raise RunAborted(reason)
 
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe))
+    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe, stats.loop_stalls))
     cpu0 = time.process_time()
     try:
         if warmup:
@@ -378,6 +403,7 @@ async def drive(
         stats.cpu_s = time.process_time() - cpu0
         stats.not_due = runner.not_due
         stats.worker_cpu_s = [stats.cpu_s]
+        stats.allowed_cpus = affinity()
         stats.send_lag_s = runner.send_lag_s
         end = stats.end_ns or time.perf_counter_ns()
         stats.wall_s = (end - (stats.start_ns or end)) / NS_PER_S

@@ -5,7 +5,8 @@ Spawned with one end of a socketpair; it drives the units the parent sends with 
 Protocol (pickles over `bench.loadgen.channel`): parent → worker `("units", measured,
 kind, units, limit)`, `("go", times | None, deadline_ns)`, `("abort",)`, `("stop",)`;
 worker → parent `("ready", pid)`, `("loaded",)`, `("record", RequestRecord)`,
-`("phase_done", aborted)`, `("stats", {...})`, `("error", text)`.
+`("phase_done", aborted)`, `("stats", {cpu_s, loop_lag_s, send_lag_s, cpus, loop_stalls})`,
+`("error", text)`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from bench.loadgen.channel import Channel, open_channel
 from bench.loadgen.client import StreamTarget
-from bench.loadgen.drive import UnitRunner, _loop_lag_probe, frozen_heap
+from bench.loadgen.drive import UnitRunner, _loop_lag_probe, affinity, frozen_heap
 
 _PR_SET_PDEATHSIG = 1
 
@@ -64,8 +65,9 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
     channel = await open_channel(sock, on_message, on_lost)
     runner = UnitRunner(target, lambda rec: channel.send_soon(("record", rec)), worker=index)
     lag: list[float] = []
+    stalls: list[tuple[int, float]] = []
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe))
+    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe, stalls))
     cpu_s = 0.0
     channel.send(("ready", os.getpid()))
     try:
@@ -104,7 +106,8 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
         stop_probe.set()
         await probe
         runner.close()
-        stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s}
+        stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s,
+                 "cpus": affinity(), "loop_stalls": stalls}  # fmt: skip
         channel.send(("stats", stats))
         await asyncio.sleep(0)  # let the transport flush before the loop closes
         with contextlib.suppress(Exception):

@@ -55,6 +55,9 @@ def report(
     if html:
         formats.add("html")
     single_run = len(paths) == 1 and is_run_dir(paths[0])
+    if not single_run and not formats:
+        formats = {"html"}
+    _require_extras(formats)
     if single_run:
         from bench.report.io import REPORT, SUMMARY, read_report_file, write_atomic
         from bench.report.summary import render_summary
@@ -63,8 +66,6 @@ def report(
         _say_migrated(paths[0], migrated_from)
         write_atomic(paths[0] / SUMMARY, render_summary(run))
         typer.echo(f"wrote {paths[0] / SUMMARY}")
-    elif not formats:
-        formats = {"html"}
     if not formats:
         return
     selection, written = write_report(paths, [f for f in FORMATS if f in formats], out)
@@ -84,3 +85,13 @@ def _say_migrated(run_dir: Path, migrated_from: int | None) -> None:
     note = migrated_note(migrated_from)
     if note is not None:
         typer.secho(f"note: {run_dir}: report {note}", fg=typer.colors.YELLOW, err=True)
+
+
+def _require_extras(formats: set[str]) -> None:
+    """The optional packages the formats need (the `reports` extra), before any work."""
+    from bench.extras import require
+
+    if "html" in formats:
+        require("plotly", "the HTML report")
+    if "parquet" in formats:
+        require("pyarrow", "--format parquet")

@@ -1,11 +1,9 @@
 """Exports of the same tables as the HTML page (Markdown, CSV) and of per-request records
-(Parquet, with the canonical per-request latencies added as columns)."""
+(Parquet: the `bench.analysis` request columns, with the per-chunk lists kept)."""
 
 from __future__ import annotations
 
 import csv
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
@@ -52,33 +50,18 @@ def write_csv(table: Table, path: Path) -> Path:
     return path
 
 
-def _arrow_type(annotation: Any) -> Any:
-    import pyarrow as pa
-
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType) and len(args) == 1:
-        return _arrow_type(args[0])
-    if origin is list:
-        return pa.list_(_arrow_type(args[0]))
-    if origin is typing.Literal:
-        return pa.string()
-    return {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}.get(
-        annotation, pa.string()
-    )
+_ARROW = {"Int64": "int64", "Float64": "float64", "boolean": "bool_", "string": "string"}
 
 
 def requests_schema() -> Any:
-    """Arrow schema: run and SKU columns, every `RequestRecord` field, derived latencies (s)."""
+    """Arrow schema: the columns of `bench.analysis` `load_requests` (run identity, every
+    scalar `RequestRecord` field, derived latencies in s) plus the per-chunk lists."""
     import pyarrow as pa
 
-    from bench.records import RequestRecord
+    from bench.analysis.frames import CHUNK_FIELDS, request_columns
 
-    fields = [pa.field("run_id", pa.string()), pa.field("sku", pa.string())]
-    fields += [
-        pa.field(n, _arrow_type(f.annotation)) for n, f in RequestRecord.model_fields.items()
-    ]
-    fields += [pa.field(n, pa.float64()) for n in ("ttft_s", "tpot_s", "e2e_s")]
+    fields = [pa.field(n, getattr(pa, _ARROW[t])()) for n, t in request_columns().items()]
+    fields += [pa.field(n, pa.list_(pa.int64())) for n in CHUNK_FIELDS]
     return pa.schema(fields)
 
 
@@ -87,15 +70,13 @@ def write_parquet(runs: list[RunBundle], path: Path) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from bench.metrics.latency import e2e_s, tpot_s, ttft_s
+    from bench.analysis.frames import request_row
 
-    rows = []
-    for b in runs:
-        sku = b.report.config.hardware
-        for r in b.records:
-            row = {"run_id": b.report.run_id, "sku": sku, **r.model_dump()}
-            row.update(ttft_s=ttft_s(r), tpot_s=tpot_s(r), e2e_s=e2e_s(r))
-            rows.append(row)
+    rows = [
+        {**request_row(b.report, r), "chunk_ns": r.chunk_ns, "chunk_tokens": r.chunk_tokens}
+        for b in runs
+        for r in b.records
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(rows, schema=requests_schema()), path)
     return path

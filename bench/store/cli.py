@@ -1,9 +1,9 @@
-"""`bench runs list|show|rm|import`: the results store from the command line."""
+"""`bench runs list|show|rm|import|export`: the results store from the command line."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -22,24 +22,40 @@ StoreOpt = Annotated[
 ]
 
 
+SkuOpt = Annotated[str | None, typer.Option(help="hardware SKU (glob * ? allowed)")]
+ModelOpt = Annotated[str | None, typer.Option(help="model id (glob allowed)")]
+WorkloadOpt = Annotated[str | None, typer.Option(help="workload name (glob allowed)")]
+StatusOpt = Annotated[str | None, typer.Option(help="complete, partial or failed")]
+SweepOpt = Annotated[str | None, typer.Option(help="only the points of this sweep id")]
+SinceOpt = Annotated[str | None, typer.Option(help="created on/after (YYYY-MM-DD or ISO)")]
+UntilOpt = Annotated[str | None, typer.Option(help="created on/before (YYYY-MM-DD or ISO)")]
+
+
 @app.command("list")
 def list_cmd(
-    sku: Annotated[str | None, typer.Option(help="hardware SKU (glob * ? allowed)")] = None,
-    model: Annotated[str | None, typer.Option(help="model id (glob allowed)")] = None,
-    workload: Annotated[str | None, typer.Option(help="workload name (glob allowed)")] = None,
-    status: Annotated[str | None, typer.Option(help="complete, partial or failed")] = None,
-    sweep: Annotated[str | None, typer.Option(help="only the points of this sweep id")] = None,
-    since: Annotated[str | None, typer.Option(help="created on/after (YYYY-MM-DD or ISO)")] = None,
-    until: Annotated[str | None, typer.Option(help="created on/before (YYYY-MM-DD or ISO)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    sku: SkuOpt = None,
+    model: ModelOpt = None,
+    workload: WorkloadOpt = None,
+    status: StatusOpt = None,
+    sweep: SweepOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table (fits the terminal), md, csv, json or xlsx")
+    ] = "table",
+    wide: Annotated[bool, typer.Option("--wide", help="every column of the table")] = False,
+    output: Annotated[Path | None, typer.Option(help="write here (required for xlsx)")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """List registered runs, oldest first."""
+    """List registered runs, oldest first: the columns that fit the terminal, --wide for
+    all, --format md|csv|json|xlsx for every field."""
     from bench.store.cli_impl import list_runs
 
     list_runs(
         store,
         fmt,
+        wide=wide,
+        output=output,
         sku=sku,
         model=model,
         workload=workload,
@@ -95,3 +111,54 @@ def import_cmd(
     from bench.store.cli_impl import import_runs
 
     import_runs(store, dirs, copy=copy, replace=replace)
+
+
+@app.command("export")
+def export_cmd(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="run directories or folders of them (default: the store's runs)"),
+    ] = None,
+    fmt: Annotated[
+        Literal["parquet", "csv"], typer.Option("--format", help="parquet or csv")
+    ] = "parquet",
+    out: Annotated[
+        Path, typer.Option(help="folder for runs.<format> and requests.<format>")
+    ] = Path("reports/export"),
+    sku: SkuOpt = None,
+    model: ModelOpt = None,
+    workload: WorkloadOpt = None,
+    status: StatusOpt = None,
+    sweep: SweepOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    store: StoreOpt = None,
+) -> None:
+    """Export runs (one row each) and their requests (one row each) as Parquet or CSV, from
+    run directories or from the store (filters apply to the store's runs)."""
+    from bench.analysis.export import export_frames
+    from bench.errors import UserError
+    from bench.store.db import Store
+    from bench.store.query import make_filter
+
+    if fmt == "parquet":
+        from bench.extras import require
+
+        require("pyarrow", "--format parquet")
+    given = dict(sku=sku, model=model, workload=workload, status=status, sweep=sweep,
+                 since=since, until=until)  # fmt: skip
+    filters = make_filter(**given)
+    if paths:
+        used = [f"--{name}" for name, value in given.items() if value is not None]
+        if used:
+            raise UserError(
+                f"{', '.join(used)} select runs of the store, not of the paths given",
+                field=used[0],
+                fix="give only the run directories you want, or leave out the paths",
+            )
+        written = export_frames(paths, out, fmt)
+    else:
+        with Store(store) as db:
+            written = export_frames(db, out, fmt, filters)
+    for path in written:
+        typer.echo(f"wrote {path}")

@@ -14,42 +14,87 @@ import typer
 from bench.errors import UserError
 from bench.store.db import Store
 from bench.store.ingest import import_dirs
-from bench.store.query import list_rows, make_filter
+from bench.store.query import list_table, make_filter
 from bench.store.rundir import CorruptRun, is_run_dir, read_report
 
+LIST_FORMATS = ("table", "md", "csv", "json", "xlsx")
 
-def list_runs(store: Path | None, fmt: str, **filters: str | None) -> None:
-    """Print the filtered listing as a table, CSV or JSON; unreadable rows go to stderr."""
-    if fmt not in ("table", "csv", "json"):
-        raise UserError(f"unknown format {fmt!r}", field="--format", fix="use table, csv or json")
+
+def list_runs(
+    store: Path | None,
+    fmt: str,
+    *,
+    wide: bool = False,
+    output: Path | None = None,
+    **filters: str | None,
+) -> None:
+    """Print the filtered listing: a table that fits the terminal (every column with
+    `wide`), or every field of each entry as Markdown, CSV, JSON or XLSX (to `output`).
+    Unreadable rows go to stderr.
+
+    Raises:
+        UserError: an unknown format, xlsx without `output`, or a missing reports extra.
+    """
+    if fmt not in LIST_FORMATS:
+        raise UserError(
+            f"unknown format {fmt!r}", field="--format", fix=f"use {', '.join(LIST_FORMATS)}"
+        )
+    if fmt == "xlsx":
+        from bench.extras import require
+
+        if output is None:
+            raise UserError("xlsx needs a file", field="--output", fix="give --output FILE.xlsx")
+        require("openpyxl", "--format xlsx")
     with Store(store) as db:
         listing = db.list_runs(make_filter(**filters))
     for problem in listing.problems:
         typer.secho(f"warning: {problem}", fg=typer.colors.YELLOW, err=True)
+    if fmt == "table":
+        from bench.render.terminal import print_table
+
+        columns, rows = list_table(listing.runs)
+        more = "--wide shows them all; --format md|csv|json|xlsx has every field"
+        print_table(f"{len(rows)} run(s)", columns, rows, wide=wide, more=more)
+        return
+    from bench.store.entry import RunEntry
+
+    fields = list(RunEntry.model_fields)
+    records = [e.model_dump(mode="json") for e in listing.runs]
     if fmt == "json":
-        typer.echo(json.dumps([e.model_dump(mode="json") for e in listing.runs], indent=1))
-        return
-    if fmt == "csv":
-        from bench.store.entry import RunEntry
-
+        typer.echo(json.dumps(records, indent=1))
+    elif fmt == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(list(RunEntry.model_fields))
-        for e in listing.runs:
-            writer.writerow(["" if v is None else v for v in e.model_dump().values()])
-        return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+        writer.writerow(fields)
+        for r in records:
+            writer.writerow(["" if r[f] is None else r[f] for f in fields])
+    elif fmt == "md":
+        typer.echo(_markdown(fields, records))
+    else:
+        assert output is not None
+        _xlsx(fields, records, output)
+        typer.echo(f"wrote {output}", err=True)
 
-    headers, rows = list_rows(listing.runs)
-    table = Table(title=f"{len(rows)} run(s)")
-    for header in headers:
-        table.add_column(header, no_wrap=True)
-    for row in rows:
-        # Text cells print literally: rich markup such as [red] in a model name is not parsed
-        table.add_row(*[Text(c) for c in row])
-    # piped output is not cut to 80 columns
-    Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+def _markdown(fields: list[str], records: list[dict[str, object]]) -> str:
+    def cell(value: object) -> str:
+        return "-" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(cell(r[f]) for f in fields) + " |" for r in records]
+    return "\n".join(lines)
+
+
+def _xlsx(fields: list[str], records: list[dict[str, object]], path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "runs"
+    ws.append(fields)
+    for r in records:
+        ws.append([r[f] for f in fields])
+    wb.save(path)
 
 
 def show_run(store: Path | None, run_id: str) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from bench.errors import UserError
+from bench.render.terminal import TermColumn
 from bench.store.db import RunFilter
 from bench.store.entry import RunEntry, utc_text
 
@@ -65,33 +66,35 @@ def _num(value: float | None, scale: float = 1.0, digits: int = 1) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
 
 
-# (header with unit, cell function) for `bench runs list`
-LIST_COLUMNS: list[tuple[str, Callable[[RunEntry], str]]] = [
-    ("run id", lambda e: e.run_id),
-    ("created (UTC)", lambda e: e.created_utc.replace("T", " ").rstrip("Z")),
-    ("sku", lambda e: e.sku),
-    ("model", lambda e: e.model),
-    ("workload", lambda e: e.workload),
-    ("load", lambda e: e.load_label),
-    ("status", lambda e: e.status),
-    ("ok/failed", lambda e: f"{e.requests_ok}/{e.requests_failed}"),
-    ("TTFT p50 (ms)", lambda e: _num(e.ttft_p50_s, 1e3)),
-    ("TPOT p50 (ms)", lambda e: _num(e.tpot_p50_s, 1e3, 2)),
-    ("out tok/s/GPU", lambda e: _num(e.output_tok_per_s_per_gpu)),
-    ("J/out tok", lambda e: _num(e.energy_j_per_output_token, digits=3)),
-    (
-        "cost/M out",
-        lambda e: (
-            "-"
-            if e.cost_usd_per_m_output_tokens is None
-            else f"{e.cost_usd_per_m_output_tokens * (e.cost_display_per_usd or 1.0):.3f} "
-            f"{e.cost_display_currency or 'USD'}" + (" (est.)" if e.cost_estimated else "")
-        ),
-    ),
+def _cost(e: RunEntry) -> str:
+    """Cost per M output tokens in the run's display currency, `(est.)` when estimated."""
+    if e.cost_usd_per_m_output_tokens is None:
+        return "-"
+    shown = e.cost_usd_per_m_output_tokens * (e.cost_display_per_usd or 1.0)
+    estimated = " (est.)" if e.cost_estimated else ""
+    return f"{shown:.3f} {e.cost_display_currency or 'USD'}{estimated}"
+
+
+# (header with unit, priority: 0 always shown, then in order of what a reader needs,
+#  right-aligned, cell function) for `bench runs list`
+LIST_COLUMNS: list[tuple[str, int, bool, Callable[[RunEntry], str]]] = [
+    ("run id", 0, False, lambda e: e.run_id),
+    ("created (UTC)", 9, False, lambda e: e.created_utc.replace("T", " ").rstrip("Z")),
+    ("sku", 1, False, lambda e: e.sku),
+    ("model", 7, False, lambda e: e.model),
+    ("workload", 6, False, lambda e: e.workload),
+    ("load", 2, False, lambda e: e.load_label),
+    ("status", 3, False, lambda e: e.status),
+    ("ok/failed", 8, True, lambda e: f"{e.requests_ok}/{e.requests_failed}"),
+    ("TTFT p50 (ms)", 10, True, lambda e: _num(e.ttft_p50_s, 1e3)),
+    ("TPOT p50 (ms)", 5, True, lambda e: _num(e.tpot_p50_s, 1e3, 2)),
+    ("out tok/s/GPU", 4, True, lambda e: _num(e.output_tok_per_s_per_gpu)),
+    ("J/out tok", 11, True, lambda e: _num(e.energy_j_per_output_token, digits=3)),
+    ("cost/M out", 2, True, _cost),
 ]
 
 
-def list_rows(entries: list[RunEntry]) -> tuple[list[str], list[list[str]]]:
-    """Headers and text rows for printing a listing."""
-    headers = [h for h, _ in LIST_COLUMNS]
-    return headers, [[cell(e) for _, cell in LIST_COLUMNS] for e in entries]
+def list_table(entries: list[RunEntry]) -> tuple[list[TermColumn], list[list[str]]]:
+    """Columns (with their priority) and text rows for printing a listing."""
+    columns = [TermColumn(header=h, priority=p, right=r) for h, p, r, _ in LIST_COLUMNS]
+    return columns, [[cell(e) for *_, cell in LIST_COLUMNS] for e in entries]

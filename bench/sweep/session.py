@@ -86,6 +86,7 @@ class SweepServer:
     fresh: bool = True
     started: bool = False  # True when this sweep started the server (managed engine)
     placement: Placement | None = None  # where a managed server was placed
+    log_path: Path | None = None  # a managed server's log
 
 
 @contextmanager
@@ -129,7 +130,7 @@ def open_server(
     with server:
         yield SweepServer(
             base, plan, model_path, server.base_url, base.model, None, server.dead_reason,
-            started=True, placement=server.placement,
+            started=True, placement=server.placement, log_path=server.log_path,
         )  # fmt: skip
 
 
@@ -192,7 +193,7 @@ def run_point(
             config, base_url=server.base_url, served_model=server.served_model,
             plan=replace(server.plan, config=config), model_path=server.model_path,
             watchdog=server.watchdog, run_id=f"{manifest.sweep_id}-{point.run_dir}",
-            placement=server.placement,
+            placement=server.placement, server_log=server.log_path,
         )  # fmt: skip
     except RunFailed as exc:
         dead = server.watchdog() if server.watchdog else None

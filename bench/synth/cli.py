@@ -33,7 +33,9 @@ _OPTION_OF = {
     "record_path": "--record",
     "fail_rate": "--fail-rate",
     "fail_mode": "--fail-mode",
+    "coalesce": "--coalesce",
     "cpu": "--cpu",
+    "processes": "--processes",
     "default_max_tokens": "--default-max-tokens",
     "max_model_len": "--max-model-len",
 }
@@ -56,7 +58,22 @@ def serve(
     fail_mode: Annotated[
         str, typer.Option(help="http_500 (at once) or error_chunk (mid-stream error event)")
     ] = "http_500",
-    cpu: Annotated[int | None, typer.Option(help="pin the server to this CPU")] = None,
+    coalesce: Annotated[
+        int, typer.Option(help="fault: write this many chunks per write (1 = each alone)")
+    ] = 1,
+    cpu: Annotated[
+        int | None,
+        typer.Option(
+            help="pin the server to this CPU (with --processes N: CPUs cpu … cpu+N−1, one each)"
+        ),
+    ] = None,
+    processes: Annotated[
+        int,
+        typer.Option(
+            help="server processes sharing the port (SO_REUSEPORT), for loads "
+            "one core cannot send in time"
+        ),
+    ] = 1,
     default_max_tokens: Annotated[
         int, typer.Option(help="output tokens when a request gives no max_tokens")
     ] = 16,
@@ -85,7 +102,9 @@ def serve(
         "record_path": record,
         "fail_rate": fail_rate,
         "fail_mode": fail_mode,
+        "coalesce": coalesce,
         "cpu": cpu,
+        "processes": processes,
         "default_max_tokens": default_max_tokens,
         "max_model_len": max_model_len,
     }
@@ -102,7 +121,10 @@ def serve(
         typer.echo(f"synth server listening on http://{host}:{bound_port}")
         typer.echo(
             f"  model {model}, TTFT {ttft_ms:g} ms, gap {itl_ms:g} ms, "
-            f"{tokens_per_chunk} token(s) per chunk; Ctrl-C to stop"
+            f"{tokens_per_chunk} token(s) per chunk"
+            + (f", {processes} processes" if processes > 1 else "")
+            + (f", {coalesce} chunks per write (coalescing fault)" if coalesce > 1 else "")
+            + "; Ctrl-C to stop"
         )
 
     summary = run_foreground(config, ready)

@@ -34,11 +34,19 @@ class SynthConfig(StrictConfig):
     so a request of `max_tokens` tokens has `ceil(max_tokens / tokens_per_chunk)` chunks.
     A non-streamed request is answered whole when its last chunk would have been due.
 
+    Several `processes` share one port (the kernel spreads connections over them); each
+    counts its own arrivals (`seq`, `fail_rate`) and answers `/metrics` for itself.
+
     Failures: generation request number n (0-based, arrival order) fails iff
     `floor((n + 1) * fail_rate) > floor(n * fail_rate)`, so exactly `floor(N * fail_rate)` of
     the first N fail, evenly spread. `http_500` answers 500 at once; `error_chunk` streams
     the first `n_chunks // 2` chunks, then vLLM's error event and `[DONE]` (a non-streamed
     request that fails always gets the 500 at once).
+
+    Coalescing (a fault): with `coalesce` K > 1 a stream's chunks are written K at a time,
+    each group when its last chunk is due (more than K when the server is behind), as a
+    starved server or proxy that buffers its output would. Every chunk keeps its due time,
+    so the server's lateness includes the hold (up to (K − 1) · itl_s).
     """
 
     host: str = "127.0.0.1"
@@ -53,8 +61,20 @@ class SynthConfig(StrictConfig):
     max_model_len: int = Field(default=1_000_000, ge=1, description="shown by /v1/models")
     fail_rate: float = Field(default=0.0, ge=0, le=1)
     fail_mode: FailMode = "http_500"
+    coalesce: int = Field(
+        default=1, ge=1, le=1_000_000, description="chunks per write (1 = each on its own)"
+    )
     record_path: Path | None = Field(default=None, description="JSONL written on shutdown")
-    cpu: int | None = Field(default=None, ge=0, description="pin the server to this CPU")
+    cpu: int | None = Field(
+        default=None, ge=0, description="pin the server to this CPU (process i: cpu + i)"
+    )
+    processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (SO_REUSEPORT), each with its own "
+        "event loop; records, stats and the record file cover all of them",
+    )
     tick_s: float = Field(
         default=50e-6,
         gt=0,
@@ -110,6 +130,12 @@ class LatenessSummary(BaseModel):
     backlogged_chunks: int
     first_sent_ns: int | None
     last_sent_ns: int | None
+    cpu_fraction: float | None = Field(
+        default=None,
+        description="CPU time of the server's event-loop thread over the window, as a share "
+        "of one core (with several server processes, the busiest); None when not sampled",
+    )
+    processes: int = Field(default=1, description="server processes the summary covers")
 
 
 def percentile(sorted_values: Sequence[int | float], q: float) -> float:
@@ -170,6 +196,42 @@ def lateness_summary(
         first_sent_ns=first,
         last_sent_ns=last,
     )
+
+
+def merged_summary(
+    records: Iterable[SynthRequestRecord],
+    members: Sequence[LatenessSummary],
+    *,
+    since_ns: int | None = None,
+    until_ns: int | None = None,
+) -> LatenessSummary:
+    """One summary for a group of server processes: lateness over all their records, the
+    CPU share of the busiest member (each is one thread on at most one core)."""
+    shares = [m.cpu_fraction for m in members if m.cpu_fraction is not None]
+    summary = lateness_summary(records, since_ns=since_ns, until_ns=until_ns)
+    return summary.model_copy(
+        update={"cpu_fraction": max(shares) if shares else None, "processes": len(members)}
+    )
+
+
+def cpu_fraction(
+    times_ns: Sequence[int], cpu_ns: Sequence[int], since_ns: int | None, until_ns: int | None
+) -> float | None:
+    """Share of one core used between two CPU samples (`times_ns[i]` when the thread had
+    used `cpu_ns[i]`), from the first sample at or after `since_ns` to the last at or
+    before `until_ns`: Δcpu / Δtime. None with fewer than two samples in the window.
+
+    Example: samples (0, 0), (100 ms, 40 ms), (200 ms, 130 ms), window [50, 200] ms →
+    (130 − 40) / (200 − 100) = 0.9.
+    """
+    lo = since_ns if since_ns is not None else -(2**63)
+    hi = until_ns if until_ns is not None else 2**63
+    inside = [i for i, t in enumerate(times_ns) if lo <= t <= hi]
+    if len(inside) < 2:
+        return None
+    first, last = inside[0], inside[-1]
+    span = times_ns[last] - times_ns[first]
+    return (cpu_ns[last] - cpu_ns[first]) / span if span > 0 else None
 
 
 def write_records(records: Iterable[SynthRequestRecord], path: Path) -> int:

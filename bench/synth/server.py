@@ -8,8 +8,9 @@ one wake-up of the loop (`scheduler.TimerWheel`). Routes:
     POST /v1/completions, /v1/chat/completions  (stream or not; include_usage honoured)
     GET  /health, /v1/models, /metrics           (vLLM-style counters and gauges)
     POST /reset_prefix_cache                     (200, nothing to reset)
-    GET  /synth/records[?clear=1]                what was sent and when, JSONL
-    GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness summary (window), JSON
+    GET  /synth/records[?clear=1&active=1]       what was sent and when, JSONL (active=1:
+                                                 with snapshots of streams in flight)
+    GET  /synth/stats[?since_ns=&until_ns=&clear=1]  lateness and CPU share (window), JSON
     POST /synth/records/dump                     write the records to --record now
 
 Start it in-process with `SynthServer` (bench/synth/control.py) or `bench synth serve`.
@@ -33,6 +34,7 @@ from bench.synth.records import (
     Outcome,
     SynthConfig,
     SynthRequestRecord,
+    cpu_fraction,
     lateness_summary,
     write_records,
 )
@@ -40,6 +42,7 @@ from bench.synth.scheduler import TimerWheel
 from bench.synth.stream import Stream
 
 _pc = time.perf_counter_ns
+CPU_SAMPLE_S = 0.1  # how often the loop thread's CPU time is sampled (for /synth/stats)
 _GENERATION: dict[str, Endpoint] = {
     "/v1/completions": "completions",
     "/v1/chat/completions": "chat",
@@ -73,6 +76,17 @@ class SynthCore:
         self.success_total = 0
         self.created = int(time.time())
         self.stopped: asyncio.Future[None] = loop.create_future()
+        self.control_port: int | None = None  # a group member's private port
+        self.cpu_times_ns = array("q")  # when, and how much CPU the loop thread had used
+        self.cpu_used_ns = array("q")
+        self._cpu_handle: asyncio.Handle | None = loop.call_soon(self._sample_cpu)
+
+    def _sample_cpu(self) -> None:
+        """Record the loop thread's CPU time now (thread time: user + system, this thread
+        only, so a server thread inside a client process is measured alone)."""
+        self.cpu_times_ns.append(_pc())
+        self.cpu_used_ns.append(time.thread_time_ns())
+        self._cpu_handle = self.loop.call_later(CPU_SAMPLE_S, self._sample_cpu)
 
     # -- routing ---------------------------------------------------------------------------
 
@@ -109,7 +123,8 @@ class SynthCore:
         if req.path == "/synth/records/dump":
             return self._dump()
         params = dict(p.partition("=")[::2] for p in req.query.split("&") if p)
-        records = self.records(include_active=req.path == "/synth/stats")
+        active = req.path == "/synth/stats" or params.get("active") == "1"
+        records = self.records(include_active=active)
         if params.get("clear") == "1":
             self.raw_records.clear()
         if req.path == "/synth/records":
@@ -125,6 +140,10 @@ class SynthCore:
                 "application/json",
             )
         summary = lateness_summary(records, since_ns=since, until_ns=until)
+        self.cpu_times_ns.append(_pc())  # a sample now, so a window ending now is covered
+        self.cpu_used_ns.append(time.thread_time_ns())
+        share = cpu_fraction(self.cpu_times_ns, self.cpu_used_ns, since, until)
+        summary = summary.model_copy(update={"cpu_fraction": share})
         return 200, summary.model_dump_json().encode(), "application/json"
 
     def _dump(self) -> tuple[int, bytes, str]:
@@ -192,7 +211,7 @@ class SynthCore:
                 include_usage=include_usage,
             )  # fmt: skip
             s.first, s.middle, s.last, s.trailer = p.first, p.middle, p.last, p.trailer
-            s.plain = not fails and not usage_each
+            s.plain = not fails and not usage_each and cfg.coalesce == 1
             head = http1.response_head(
                 200, "text/event-stream; charset=utf-8", length=None, keep_alive=req.keep_alive
             )
@@ -205,7 +224,7 @@ class SynthCore:
                 prompt_tokens=prompt_tokens, completion_tokens=max_tokens,
             )  # fmt: skip
             s.body = http1.full_response(200, payload, keep_alive=req.keep_alive)
-        self.wheel.add(s, s.due0)
+        self.wheel.add(s, self._write_due(s, 0))
 
     def _fire(self, items: list[Stream]) -> None:
         """Send what is due of every stream in `items` (the timer wheel's callback).
@@ -248,8 +267,16 @@ class SynthCore:
             else:
                 self._finish(s, "ok")
 
+    def _write_due(self, s: Stream, k: int) -> int:
+        """When the write starting at chunk k is due: chunk k's due time, or with the
+        coalescing fault (K chunks per write) that of the group's last chunk."""
+        if s.body is not None or self.config.coalesce == 1:
+            return s.due0 + k * s.gap
+        return s.due0 + (min(k + self.config.coalesce, s.n) - 1) * s.gap
+
     def _fire_special(self, s: Stream) -> None:
-        """The rare cases of `_fire`: disconnected, injected failure, whole body, usage."""
+        """The rare cases of `_fire`: disconnected, injected failure, whole body, usage,
+        coalescing fault."""
         if s.closed:
             self._finish(s, "disconnected")
             return
@@ -262,7 +289,10 @@ class SynthCore:
             data, m = s.body, 1
         else:
             m = (ts - s.due0) // s.gap + 1 if s.gap else s.n
-            m = max(k + 1, min(m, s.n, s.fail_at if s.fail_at > k else s.n))
+            cap = s.fail_at if s.fail_at > k else s.n
+            m = max(k + 1, min(m, cap))
+            if self.config.coalesce > 1:  # a whole group, even if its wake-up came early
+                m = max(m, min(k + self.config.coalesce, cap))
             data = self._chunks(s, k, m)
         if s.transport.get_write_buffer_size():
             s.backlogged += m - k
@@ -270,7 +300,7 @@ class SynthCore:
         s.transport.write(data)
         if m < s.n:
             s.k = m
-            self.wheel.add(s, s.due0 + m * s.gap)
+            self.wheel.add(s, self._write_due(s, m))
         else:
             self._finish(s, "ok")
 
@@ -349,6 +379,8 @@ class SynthCore:
             self._finish(s, "disconnected")
             s.transport.close()
         self.wheel.close()
+        if self._cpu_handle is not None:
+            self._cpu_handle.cancel()
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -360,19 +392,30 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-async def serve(config: SynthConfig, on_ready: Callable[[int, SynthCore], None]) -> SynthCore:
-    """Listen, call `on_ready(port, core)`, serve until `core.request_stop()`, then shut down."""
+async def serve(
+    config: SynthConfig, on_ready: Callable[[int, SynthCore], None], *, member: bool = False
+) -> SynthCore:
+    """Listen, call `on_ready(port, core)`, serve until `core.request_stop()`, then shut down.
+
+    A `member` of a group of server processes listens with SO_REUSEPORT (the kernel
+    spreads new connections over the group) and on a private port of its own as well
+    (`core.control_port`), through which the group's handle reaches this one process.
+    """
     loop = asyncio.get_running_loop()
     core = SynthCore(config, loop)
-    listener = await loop.create_server(
-        lambda: Connection(core), config.host, config.port, backlog=4096, reuse_address=True
-    )
-    port = listener.sockets[0].getsockname()[1]
-    on_ready(port, core)
+    listeners = [await loop.create_server(
+        lambda: Connection(core), config.host, config.port, backlog=4096, reuse_address=True,
+        reuse_port=member or None,
+    )]  # fmt: skip
+    if member:
+        listeners.append(await loop.create_server(lambda: Connection(core), config.host, 0))
+        core.control_port = listeners[1].sockets[0].getsockname()[1]
+    on_ready(listeners[0].sockets[0].getsockname()[1], core)
     try:
         await core.stopped
     finally:
-        listener.close()
+        for listener in listeners:
+            listener.close()
         core.shutdown()
     return core
 

@@ -115,8 +115,12 @@ def encode_mp4(frames: list[Any], fps: float) -> bytes:
     """MPEG-4 (`mp4v`) bytes of RGB frames at `fps`, written by OpenCV.
 
     Raises:
+        UserError: OpenCV is not installed (the `video` extra).
         RuntimeError: this OpenCV build cannot write mp4.
     """
+    from bench.extras import require
+
+    require("cv2", "an mp4 video workload")
     import cv2
 
     height, width = frames[0].shape[:2]

@@ -3,7 +3,7 @@
 import pytest
 
 from bench.calibrate.compare import fidelity
-from bench.calibrate.run import CalibrationPlan
+from bench.calibrate.run import CalibrationPlan, client_cores, server_cpus
 from bench.calibrate.verdict import Figures, verdict
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.assess import LIMITS
@@ -154,13 +154,108 @@ def test_a_machine_limit_is_named_as_such_and_outranks_inconclusive():
     assert verdict(figures(floor_cpu_fraction=0.99)).status == "pass"
 
 
-def test_floor_takes_one_processs_share_of_the_plan():
+def test_floor_takes_one_client_cores_share_of_the_plan():
     from bench.calibrate.floor import floor_concurrency
 
-    assert floor_concurrency(CalibrationPlan(load=ConcurrencyLoad(concurrency=512))) == 512
+    one = CalibrationPlan(load=ConcurrencyLoad(concurrency=512))
+    assert floor_concurrency(one, cores=1) == 512
     assert floor_concurrency(CalibrationPlan(load=ConcurrencyLoad(concurrency=512),
-                                             workers=3)) == 171  # fmt: skip
+                                             workers=3), cores=3) == 171  # fmt: skip
+    # two workers confined to one core: that core's reader carries the whole load
+    two_on_one = CalibrationPlan(load=ConcurrencyLoad(concurrency=512), workers=2)
+    assert floor_concurrency(two_on_one, cores=client_cores([0], 2, set())) == 512
     # open loop: in flight = rate × request time = 200/s × 1.325 s = 265
-    assert floor_concurrency(CalibrationPlan(load=RateLoad(rate_per_s=200))) == 265
+    assert floor_concurrency(CalibrationPlan(load=RateLoad(rate_per_s=200)), cores=1) == 265
     capped = CalibrationPlan(load=RateLoad(rate_per_s=200, max_concurrency=100), workers=2)
-    assert floor_concurrency(capped) == 50
+    assert floor_concurrency(capped, cores=2) == 50
+
+
+def test_client_cores_count_only_the_cores_the_client_may_use():
+    assert client_cores([0], 2, set()) == 1  # --workers 2 under taskset -c 0
+    assert client_cores([0, 1], 2, {1}) == 1  # the server pinned to the second one
+    assert client_cores([0, 1, 2, 3], 2, {3}) == 2
+    assert client_cores([0, 1, 2, 3], 8, {3}) == 3
+    assert client_cores([0, 1, 2, 3, 4, 5], 8, {4, 5}) == 4  # two server processes
+    assert client_cores([1], 1, {1}) == 1  # sharing the server's core still leaves one
+    assert client_cores([], 2, set()) == 2  # mask unknown: one core per worker assumed
+    two = CalibrationPlan(load=ConcurrencyLoad(concurrency=8), server_cpu=2, server_processes=2)
+    assert server_cpus(two) == {2, 3}
+    assert server_cpus(CalibrationPlan(load=ConcurrencyLoad(concurrency=8))) == set()
+
+
+def test_the_ceiling_counts_the_cores_the_client_may_use():
+    """Two workers on one allowed core: 5 CPU µs per chunk -> one core's 200k chunks/s,
+    not 400k (nor headroom ×2)."""
+    from bench.calibrate.run import ingest
+    from bench.loadgen.drive import DriveStats
+
+    plan = CalibrationPlan(load=ConcurrencyLoad(concurrency=100), output_tokens=10,
+                           ttft_s=0.01, itl_s=0.01, workers=2)  # fmt: skip
+    recs = [client(f"r{i}", 0, [(10 + 10 * j) * MS for j in range(10)]) for i in range(100)]
+    stats = DriveStats(cpu_s=1000 * 5e-6, wall_s=0.1, workers=2, allowed_cpus=[0],
+                       start_ns=0, end_ns=100 * MS)  # fmt: skip
+    i = ingest(plan, recs, stats)
+    assert i.chunks == 1000 and i.cpu_us_per_chunk == pytest.approx(5.0)
+    assert i.client_cores == 1 and i.ceiling_chunks_per_s == pytest.approx(200_000)
+    # offered: 100 × 10 chunks per (0.01 + 9 × 0.01) s = 10,000/s -> headroom ×20
+    assert i.headroom == pytest.approx(20.0)
+    two = DriveStats(cpu_s=5e-3, wall_s=0.1, workers=2, allowed_cpus=[0, 1], start_ns=0,
+                     end_ns=100 * MS)  # fmt: skip
+    spread = ingest(plan, recs, two)
+    assert spread.client_cores == 2 and spread.ceiling_chunks_per_s == pytest.approx(400_000)
+
+
+def test_the_calibrations_own_pressure_is_not_blamed_on_other_processes():
+    """Pressure 35 % while other processes used 0.01 CPU-s in 25 s: the calibration's own
+    workers and server competed; a failure is the client's setup (fail), not "others"."""
+    own = verdict(figures(busiest_cpu_fraction=0.47, allowed_cpu_fraction=0.95,
+                          cpu_pressure_pct=35.0, other_cpu_fraction=0.0004,
+                          other_cpu_s=0.01, own_cpu_s=47.6, wall_s=25.0))  # fmt: skip
+    assert own.status == "fail"
+    assert own.reasons[0].startswith("CPU pressure 35 % came from this calibration's own")
+    assert "other processes used 0.01 CPU-s in 25.0 s" in own.reasons[0]
+    assert [c.name for c in own.checks if not c.ok] == ["cpu_allowed"]
+    others = verdict(figures(ttft_error_p99_s=0.02, cpu_pressure_pct=35.0,
+                             other_cpu_fraction=0.4, other_cpu_s=10.0, wall_s=25.0))  # fmt: skip
+    assert others.status == "inconclusive"
+    assert "they used 10.00 CPU-s in 25.0 s, 40% of a core" in others.reasons[0]
+    # at the limit (10 % of a core) other processes are not blamed
+    edge = verdict(figures(ttft_error_p99_s=0.02, cpu_pressure_pct=35.0,
+                           other_cpu_fraction=0.1, other_cpu_s=2.5, wall_s=25.0))  # fmt: skip
+    assert edge.status == "fail"
+
+
+def test_a_server_at_its_cpu_limit_makes_a_failure_inconclusive():
+    v = verdict(figures(ttft_error_p99_s=0.02, server_cpu_fraction=0.95))
+    assert v.status == "inconclusive"
+    assert "the synthetic server was the limit: it used 95% of its core" in v.reasons[0]
+    assert verdict(figures(ttft_error_p99_s=0.02, server_cpu_fraction=0.8)).status == "fail"
+    assert verdict(figures(server_cpu_fraction=0.95)).status == "pass"
+
+
+def test_other_processes_cpu_by_hand():
+    from bench.calibrate.machine import busy_cpu_s, other_cpu
+
+    assert other_cpu(25.41, 25.40, 25.0) == pytest.approx((0.01, 0.0004))
+    assert other_cpu(25.0, 25.02, 25.0) == (0.0, 0.0)  # two clocks: never below zero
+    assert other_cpu(None, 1.0, 25.0) == (None, None)
+    # /proc/stat: user nice system idle iowait irq softirq steal (ticks)
+    line = "cpu  100 50 30 9999 7 2 3 11 0 0"
+    ticks = 100 + 50 + 30 + 2 + 3  # idle, iowait and steal are nobody's work
+    import os
+
+    assert busy_cpu_s(line) == pytest.approx(ticks / os.sysconf("SC_CLK_TCK"))
+    assert busy_cpu_s("intr 1 2") is None
+
+
+def test_floor_ttft_error_by_hand():
+    """Request 7 sent at 1 ms, its first event read at 53 ms; the server read it at 2 ms
+    and sent the first chunk at 52 ms: (53 − 1) − (52 − 2) = 2 ms. Request 8 never matched."""
+    from bench.calibrate.floor import FloorRun, floor_ttft_errors, request_bytes, with_id
+
+    run = FloorRun(0, 100 * MS, 0, 0.0, [(7, 1 * MS, 53 * MS), (8, 1 * MS, 60 * MS)])
+    srv = server("cmpl-floor-000000007", 2 * MS, [52 * MS, 57 * MS])
+    assert floor_ttft_errors(run, [srv]) == pytest.approx([0.002])
+    req = request_bytes(8000, 3, 2)
+    assert b"x-request-id: floor-000000000\r\n" in req
+    assert with_id(req, 7) == req.replace(b"floor-000000000", b"floor-000000007")

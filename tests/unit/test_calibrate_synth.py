@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.calibrate.cli import app
-from bench.calibrate.run import CalibrationReport, cpu_pressure_pct
+from bench.calibrate.machine import cpu_pressure_pct
+from bench.calibrate.run import CalibrationReport
 from bench.config.run import ConcurrencyLoad
 from bench.errors import UserError
 
@@ -92,3 +93,6 @@ def test_the_bytes_only_floor_reads_what_the_server_sends():
     assert 0.5 * 3556 < floor.chunks_per_s < 1.05 * 3556
     assert floor.cpu_us_per_chunk is not None and floor.cpu_us_per_chunk > 0
     assert 0 < floor.cpu_fraction < 1.5
+    # its TTFT error, matched by request id: one clock, so never below zero
+    assert floor.ttft_error_s is not None and floor.ttft_error_s.count > 8
+    assert floor.ttft_error_s.min >= 0 and floor.ttft_error_s.p50 < 0.1

@@ -98,6 +98,22 @@ def test_closed_loop_over_three_workers(server):
 
 
 @pytest.mark.slow
+def test_workers_report_the_cores_they_may_use(server):
+    """Workers confined to one core (as under `taskset -c`) say so, so their CPU is judged
+    against that one core."""
+    cpu = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})  # spawned workers inherit it
+    try:
+        records, stats = _drive(server, _specs(8), ConcurrencyLoad(concurrency=4), 2)
+    finally:
+        os.sched_setaffinity(0, before)
+    assert len(records) == 8 and stats.allowed_cpus == [cpu]
+    _, spread = _drive(server, _specs(4), ConcurrencyLoad(concurrency=2), 1)
+    assert spread.allowed_cpus == sorted(before)
+
+
+@pytest.mark.slow
 def test_open_loop_one_schedule_split_over_two_workers(server):
     specs = _specs(16)
     load = RateLoad(rate_per_s=100.0, arrival="constant")

@@ -108,3 +108,67 @@ def test_bad_date_is_a_user_error(store: str) -> None:
     with pytest.raises(UserError) as err:
         run("list", "--store", store, "--since", "yesterday")
     assert err.value.field == "--since"
+
+
+def _table_lines(out: str) -> list[str]:
+    """The lines of the printed table (its borders and rows), not the title or note."""
+    return [line for line in out.splitlines() if line[:1] in "┏┃┡│└"]
+
+
+def _headers(out: str) -> list[str]:
+    head = next(line for line in out.splitlines() if line.startswith("┃"))
+    return [h.strip() for h in head.strip("┃").split("┃")]
+
+
+@pytest.mark.parametrize(
+    ("columns", "shown"),
+    [
+        (100, ["run id", "sku", "load", "status", "out tok/s/GPU", "cost/M out"]),
+        (
+            150,
+            ["run id", "sku", "workload", "load", "status", "ok/failed", "TPOT p50 (ms)",
+             "out tok/s/GPU", "cost/M out"],
+        ),
+    ],
+)  # fmt: skip
+def test_list_fits_the_terminal_without_wrapping_a_cell(
+    store: str, monkeypatch: pytest.MonkeyPatch, columns: int, shown: list[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    _, out, _ = run("list", "--store", store)
+    lines = _table_lines(out)
+    assert lines and max(len(line) for line in lines) <= columns
+    assert _headers(out) == shown
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == 6  # one line per run: no cell wrapped onto a second line
+    c8 = next(r for r in rows if "20260305T111500Z-h200-sxm-c8" in r)
+    assert "2.732 USD (est.)" in c8 and "443.5" in c8
+    from bench.store.query import LIST_COLUMNS
+
+    hidden = [h for h, *_ in LIST_COLUMNS if h not in shown]
+    assert f"more column(s): {', '.join(hidden)}" in " ".join(out.split())
+    assert "--wide" in out
+
+
+def test_list_wide_shows_every_column_and_files_every_field(
+    store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from openpyxl import load_workbook
+
+    from bench.store.entry import RunEntry
+    from bench.store.query import LIST_COLUMNS
+
+    monkeypatch.setenv("COLUMNS", "100")
+    _, out, _ = run("list", "--store", store, "--wide")
+    assert _headers(out) == [h for h, *_ in LIST_COLUMNS] and "more column" not in out
+    assert len([line for line in _table_lines(out) if line.startswith("│")]) == 6
+    _, md, _ = run("list", "--store", store, "--format", "md")
+    assert md.splitlines()[0] == "| " + " | ".join(RunEntry.model_fields) + " |"
+    assert len(md.strip().splitlines()) == 2 + 6
+    xlsx = tmp_path / "runs.xlsx"
+    run("list", "--store", store, "--format", "xlsx", "--output", str(xlsx))
+    sheet = load_workbook(xlsx)["runs"]
+    assert [c.value for c in sheet[1]] == list(RunEntry.model_fields) and sheet.max_row == 7
+    with pytest.raises(UserError) as err:
+        run("list", "--store", store, "--format", "xlsx")
+    assert err.value.field == "--output"

@@ -47,6 +47,35 @@ def test_serve_prints_port_records_and_summarises(tmp_path: Path):
     assert rec.chunk_tokens == [2, 2, 1] and rec.completion_tokens == 5
 
 
+def test_serve_with_several_processes_merges_their_records(tmp_path: Path):
+    """`--processes 2`: one port, two server processes; Ctrl-C stops both and the record
+    file and the summary cover the requests either one served."""
+    record = tmp_path / "rec.jsonl"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _RUN_APP, "serve", "--port", "0", "--ttft-ms", "1",
+         "--itl-ms", "1", "--processes", "2", "--record", str(record)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 60)[0], "no start-up line"
+        url = proc.stdout.readline().split()[-1]
+        assert "2 processes" in proc.stdout.readline()
+        for _ in range(6):  # a new connection each: the kernel spreads them
+            request = urllib.request.Request(
+                url + "/v1/completions",
+                data=json.dumps({"prompt": "a", "max_tokens": 3, "stream": True}).encode(),
+            )
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert resp.read().decode().count("data: ") == 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "served 6 requests, 18 chunks; lateness p50" in out
+    assert len(read_records(record)) == 6
+
+
 def test_bad_option_names_the_option():
     result = CliRunner().invoke(app, ["serve", "--itl-ms", "-1"])
     assert result.exit_code == 1

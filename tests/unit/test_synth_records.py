@@ -86,3 +86,14 @@ def test_config_is_strict():
         validate_data(SynthConfig, {"tftt_s": 1}, "cfg")
     with pytest.raises(UserError):
         validate_data(SynthConfig, {"fail_mode": "sometimes"}, "cfg")
+
+
+def test_server_cpu_share_between_samples_by_hand():
+    from bench.synth.records import cpu_fraction
+
+    ms = 1_000_000
+    times, cpu = [0, 100 * ms, 200 * ms], [0, 40 * ms, 130 * ms]
+    # window [50, 200] ms: samples at 100 and 200 ms -> (130 - 40) / (200 - 100) = 0.9
+    assert cpu_fraction(times, cpu, 50 * ms, 200 * ms) == pytest.approx(0.9)
+    assert cpu_fraction(times, cpu, None, None) == pytest.approx(0.65)
+    assert cpu_fraction(times, cpu, 150 * ms, 199 * ms) is None  # no two samples inside

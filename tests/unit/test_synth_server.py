@@ -305,3 +305,66 @@ def test_port_in_use_is_a_user_error_from_the_subprocess():
         with pytest.raises(UserError) as info:
             SynthServer(port=port).start()
     assert info.value.field == "--port" and "cannot listen" in info.value.message
+
+
+def test_stats_report_the_servers_own_cpu_share_over_the_window():
+    """A server whose loop thread burns 0.4 CPU-s says so. The server's window runs from
+    its first CPU sample at or after `since` to the sample the stats request takes, so it
+    lies inside [since, the request's return] and holds the whole burn: its share is at
+    least 0.4 s / that span, however long a busy machine stretched it (thread time: the
+    test's own thread does not count). An idle window shows almost nothing."""
+    import threading
+
+    with SynthServer(mode="thread") as srv:
+        time.sleep(0.6)  # idle: samples every 0.1 s
+        idle_from, idle_to = time.perf_counter_ns() - 450_000_000, time.perf_counter_ns()
+        done = threading.Event()
+
+        def burn() -> None:
+            end = time.thread_time() + 0.4
+            while time.thread_time() < end:
+                pass
+            done.set()
+
+        since = time.perf_counter_ns() - 300_000_000  # samples before the burn are inside
+        srv._loop.call_soon_threadsafe(burn)  # type: ignore[union-attr]
+        done.wait(60)
+        busy = srv.stats(since_ns=since)  # to the sample the request itself takes
+        span_s = (time.perf_counter_ns() - since) / 1e9
+        idle = srv.stats(since_ns=idle_from, until_ns=idle_to)
+    assert busy.cpu_fraction is not None and busy.cpu_fraction >= 0.4 / span_s
+    assert idle.cpu_fraction is not None and idle.cpu_fraction < 0.1
+
+
+def test_several_processes_share_one_port_and_one_record(tmp_path: Path):
+    """Two server processes on one port (SO_REUSEPORT): 32 connections spread over both
+    (all on one has odds 2 × 2⁻³² against), every request in the merged record exactly
+    once, a summary and a record file covering both, the busiest member's CPU share."""
+    from bench.config.run import ConcurrencyLoad
+    from bench.loadgen.client import StreamTarget
+    from bench.loadgen.drive import drive
+    from bench.records import RequestSpec
+
+    path = tmp_path / "group.jsonl"
+    specs = [RequestSpec(request_id=f"g{i:02d}", body={"prompt": "a b", "max_tokens": 8},
+                         requested_output_tokens=8) for i in range(64)]  # fmt: skip
+    records = []
+    with SynthServer(SynthConfig(**FAST, processes=2, record_path=path)) as srv:
+        assert len(set(srv.pids)) == 2
+        target = StreamTarget(srv.base_url, "synth", token_ids=False)
+        _run(drive(target, specs, ConcurrencyLoad(concurrency=32), on_record=records.append))
+        served = srv.records()
+        per_member = [len(srv.records_of(i)) for i in range(2)]
+        stats = srv.stats()
+    assert [r.status for r in records] == ["ok"] * 64
+    assert sorted(r.request_id for r in served) == [f"cmpl-g{i:02d}" for i in range(64)]
+    assert sum(per_member) == 64 and min(per_member) > 0
+    assert stats.processes == 2 and stats.requests == 64 and stats.chunks == 64 * 8
+    assert stats.cpu_fraction is not None and 0 <= stats.cpu_fraction < 1.5
+    assert srv.summary is not None and srv.summary.requests == 64
+    assert sorted(r.request_id for r in read_records(path)) == sorted(r.request_id for r in served)
+
+
+def test_several_processes_need_their_own_processes_not_threads():
+    with pytest.raises(ValueError, match="need mode='process'"):
+        SynthServer(SynthConfig(processes=2), mode="thread")
