@@ -14,6 +14,7 @@ from rich.table import Table
 from bench.records import RequestRecord
 from bench.report.records import Report
 from bench.report.summary import latency_rows, request_lines, throughput_rows
+from bench.report.trust import trust_notes, trust_warnings
 
 console = Console(stderr=True)
 
@@ -62,6 +63,8 @@ def print_summary(report: Report, run_dir: Path) -> None:
     for row in throughput_rows(report):
         thr.add_row(*row)
     out.print(lat)
+    for note in trust_notes(report.summary):
+        out.print(note, markup=False, highlight=False)
     out.print(thr)
     if report.cost is not None:
         c = report.cost
@@ -83,4 +86,6 @@ def print_summary(report: Report, run_dir: Path) -> None:
             out.print(escape(line.removeprefix("- ")).replace("**warning**", "[yellow]warning[/]"))
     for note in report.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
+    for warning in trust_warnings(summary):
+        out.print(f"[bold red]WARNING:[/] [red]{escape(warning)}[/]")
     out.print(f"run directory: {run_dir} (report.json, requests.jsonl, summary.md)")

@@ -78,6 +78,14 @@ class RequestRecord(Record):
     done_ns: int
     chunk_ns: list[int] = Field(default_factory=list)
     chunk_tokens: list[int] = Field(default_factory=list)
+    content_reads: int | None = Field(
+        default=None,
+        description="network reads that carried content (chunks sharing a read share its "
+        "time stamp); None when not recorded (offline runs, older records)",
+    )
+    max_tokens_per_read: int | None = Field(
+        default=None, description="the most output tokens that arrived in one network read"
+    )
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None
@@ -134,6 +142,11 @@ class Goodput(Record):
     slo: SLO
     requests_meeting_slo: int
     requests_measured: int
+    requests_tpot_not_measured: int = Field(
+        default=0,
+        description="coalesced requests in the window whose TPOT target could not be checked "
+        "(counted as not meeting it)",
+    )
     fraction: float
     request_per_s: float
     output_tok_per_s: float
@@ -172,6 +185,61 @@ class ClientLoad(Record):
     )
 
 
+class Coalescing(Record):
+    """Requests whose content arrived in too few network reads to time their tokens.
+
+    `requests_checked`: successful streamed requests with two or more output tokens (the
+    ones that can have a TPOT); `requests_coalesced` of them are coalesced
+    (`bench.metrics.latency.coalesced`), and their TPOT, ITL and interactivity are not
+    measured. `requests_with_shared_reads` counts every checked request in which at least
+    two content chunks arrived in one read (coalesced or within `tolerance`).
+    """
+
+    requests_checked: int
+    requests_coalesced: int
+    fraction: float | None = Field(description="coalesced / checked; None when none checked")
+    tolerance: float = Field(
+        description="share of a request's chunk gaps that may be hidden in shared reads"
+    )
+    warn_above: float = Field(description="a run whose coalesced fraction exceeds this warns")
+    requests_with_shared_reads: int
+    max_tokens_per_read: Distribution = Field(
+        description="per checked request: the most output tokens that arrived in one read"
+    )
+    request_ids: list[str] = Field(
+        default_factory=list, description="the first 50 coalesced requests"
+    )
+
+
+class Stall(Record):
+    """A stretch of the measuring window in which something stood still.
+
+    `client_loop`: the client's event loop (or process) was held up for `duration_s`, so
+    every time stamp due in it was late by up to that much. `zero_output`: no output token
+    arrived in consecutive bins of `Stalls.bin_s`, though the load was at its target.
+    """
+
+    kind: Literal["client_loop", "zero_output"]
+    start_s: float = Field(description="seconds since the window's start")
+    duration_s: float
+
+
+class Stalls(Record):
+    """Stalls found in the throughput window (`window`), and the limits used.
+
+    A client stall counts when it lasted longer than `client_limit_s` (10 × the measured ITL
+    p50, `expected_itl_s`); zero-output bins are `bin_s` wide (`bin_rule` says how it was
+    chosen). `events` is in time order.
+    """
+
+    window: Literal["steady_state", "whole_run"]
+    expected_itl_s: float | None = Field(description="ITL p50; None when not measured")
+    client_limit_s: float
+    bin_s: float
+    bin_rule: str
+    events: list[Stall] = Field(default_factory=list)
+
+
 class RunSummary(Record):
     """`requests_planned` (measured requests the run set out to send; for a run bounded
     by time, those due before it ended) = `requests_total` (recorded) +
@@ -203,6 +271,8 @@ class RunSummary(Record):
     token_count_mismatch_ids: list[str] = Field(default_factory=list)
     server: ServerCounters | None = None
     client: ClientLoad | None = None
+    coalescing: Coalescing | None = None
+    stalls: Stalls | None = None
 
 
 class Placement(Record):

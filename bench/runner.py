@@ -392,6 +392,7 @@ def assemble_report(
             server=server if scraper else None,
             client=client_load(stats) if stats else None,
             planned=planned,
+            loop_stalls=stats.loop_stalls if stats else None,
         )
         measured_summary = summary
         energy = (

@@ -19,6 +19,7 @@ from typing import Any
 
 from bench.loadgen.http1 import ConnectionPool, Origin, ProtocolError, StaleConnection
 from bench.loadgen.sse import StreamParser, parse_events_json, split_events
+from bench.metrics.reads import read_counts
 from bench.records import RequestRecord, RequestSpec
 
 # the names the lead's tests use
@@ -251,9 +252,12 @@ def _stream_record(
     """
     chunk_ns = parsed["chunk_ns"]
     client_tokens = sum(parsed["chunk_tokens"])
+    reads, most = read_counts(chunk_ns, parsed["chunk_tokens"])
     fields: dict[str, Any] = {
         "chunk_ns": chunk_ns,
         "chunk_tokens": parsed["chunk_tokens"],
+        "content_reads": reads,
+        "max_tokens_per_read": most,
         "first_chunk_ns": chunk_ns[0] if chunk_ns else None,
         "last_chunk_ns": chunk_ns[-1] if chunk_ns else None,
         "client_output_tokens": client_tokens,

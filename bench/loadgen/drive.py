@@ -32,6 +32,7 @@ from bench.loadgen.http1 import ConnectionPool
 from bench.records import RequestRecord, RequestSpec
 
 NS_PER_S = 1_000_000_000
+LARGE_LAG_S = 0.001  # lags kept with their time, for stall detection (bench.metrics.stalls)
 WATCH_PERIOD_S = 0.5
 WHEEL_SLOT_NS = 50_000
 
@@ -53,11 +54,15 @@ class DriveStats:
     masks; empty when unknown).
     `not_due` counts measured requests a run bounded by time never sent because their
     turn had not come when it ended (deadline or abort): not part of its plan.
+    `loop_stalls` holds the event-loop lags of LARGE_LAG_S or more as (start, perf_counter_ns;
+    duration, s), from the whole drive (warm-up included: stall detection keeps those inside
+    the steady-state window).
     """
 
     cpu_s: float = 0.0
     wall_s: float = 0.0
     loop_lag_s: list[float] = field(default_factory=list)
+    loop_stalls: list[tuple[int, float]] = field(default_factory=list)
     send_lag_s: list[float] = field(default_factory=list)
     start_ns: int = 0
     end_ns: int = 0
@@ -110,12 +115,22 @@ def schedule_ns(
     return [t for t in times if deadline_ns is None or t < deadline_ns]
 
 
-async def _loop_lag_probe(samples: list[float], stop: asyncio.Event) -> None:
-    """Sleep a fixed period and record how late the loop woke us: the client's own load."""
+async def _loop_lag_probe(
+    samples: list[float], stop: asyncio.Event, stalls: list[tuple[int, float]] | None = None
+) -> None:
+    """Sleep a fixed period and record how late the loop woke us: the client's own load.
+
+    A lag of LARGE_LAG_S or more also goes to `stalls` as (when it began, perf_counter_ns;
+    how long, s): the loop (or the process) was held up from wake-up − lag to wake-up.
+    """
     while not stop.is_set():
         t0 = time.perf_counter_ns()
         await asyncio.sleep(LOOP_LAG_PERIOD_S)
-        samples.append(max(0.0, (time.perf_counter_ns() - t0) / NS_PER_S - LOOP_LAG_PERIOD_S))
+        t1 = time.perf_counter_ns()
+        lag = max(0.0, (t1 - t0) / NS_PER_S - LOOP_LAG_PERIOD_S)
+        samples.append(lag)
+        if stalls is not None and lag >= LARGE_LAG_S:
+            stalls.append((t1 - int(lag * NS_PER_S), lag))
 
 
 @contextlib.contextmanager
@@ -366,7 +381,7 @@ async def drive(
                 raise RunAborted(reason)
 
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe))
+    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe, stats.loop_stalls))
     cpu0 = time.process_time()
     try:
         if warmup:

@@ -5,7 +5,7 @@ Spawned with one end of a socketpair; it drives the units the parent sends with 
 Protocol (pickles over `bench.loadgen.channel`): parent → worker `("units", measured,
 kind, units, limit)`, `("go", times | None, deadline_ns)`, `("abort",)`, `("stop",)`;
 worker → parent `("ready", pid)`, `("loaded",)`, `("record", RequestRecord)`,
-`("phase_done", aborted)`, `("stats", {cpu_s, loop_lag_s, send_lag_s, cpus})`,
+`("phase_done", aborted)`, `("stats", {cpu_s, loop_lag_s, send_lag_s, cpus, loop_stalls})`,
 `("error", text)`.
 """
 
@@ -65,8 +65,9 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
     channel = await open_channel(sock, on_message, on_lost)
     runner = UnitRunner(target, lambda rec: channel.send_soon(("record", rec)), worker=index)
     lag: list[float] = []
+    stalls: list[tuple[int, float]] = []
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe))
+    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe, stalls))
     cpu_s = 0.0
     channel.send(("ready", os.getpid()))
     try:
@@ -106,7 +107,7 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
         await probe
         runner.close()
         stats = {"cpu_s": cpu_s, "loop_lag_s": lag, "send_lag_s": runner.send_lag_s,
-                 "cpus": affinity()}  # fmt: skip
+                 "cpus": affinity(), "loop_stalls": stalls}  # fmt: skip
         channel.send(("stats", stats))
         await asyncio.sleep(0)  # let the transport flush before the loop closes
         with contextlib.suppress(Exception):

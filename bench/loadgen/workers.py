@@ -304,6 +304,7 @@ async def drive_workers(
         stats.worker_cpu_s = [float(p.get("cpu_s", 0.0)) for p in parts]
         stats.cpu_s += sum(stats.worker_cpu_s)
         stats.loop_lag_s = [x for p in parts for x in p.get("loop_lag_s", [])]
+        stats.loop_stalls = sorted(x for p in parts for x in p.get("loop_stalls", []))
         stats.send_lag_s = [x for p in parts for x in p.get("send_lag_s", [])]
         cpus = {c for p in parts for c in p.get("cpus", [])}
         stats.allowed_cpus = sorted(cpus.union(affinity()) if cpus else cpus)

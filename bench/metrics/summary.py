@@ -12,6 +12,7 @@ from bench.metrics.latency import (
     tpot_s,
     ttft_s,
 )
+from bench.metrics.stalls import find_stalls
 from bench.metrics.throughput import (
     errors_by_class,
     goodput,
@@ -21,6 +22,7 @@ from bench.metrics.throughput import (
     token_count_mismatches,
     whole_run_window,
 )
+from bench.metrics.trust import coalescing
 from bench.records import SLO, ClientLoad, RequestRecord, RunSummary, ServerCounters
 
 Window = tuple[int, int]
@@ -55,11 +57,14 @@ def summarize(
     server: ServerCounters | None = None,
     client: ClientLoad | None = None,
     planned: int | None = None,
+    loop_stalls: list[tuple[int, float]] | None = None,
 ) -> RunSummary:
     """Latency distributions over successful measured requests; throughput over the
-    steady-state window and the whole run; goodput; failures counted by class.
+    steady-state window and the whole run; goodput; failures counted by class; coalesced
+    requests and stalls in the throughput window.
 
     `planned`: measured requests the run set out to send; never sent = planned − recorded.
+    `loop_stalls`: the client's large event-loop lags (start ns, duration s), if recorded.
     """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
@@ -67,6 +72,18 @@ def summarize(
     whole = whole_run_window(measured) if measured else (0, 0)
     itls = [gap for r in ok for gap in itl_s(r)]
     mismatches = token_count_mismatches(ok)
+    itl = distribution(itls)
+    ttft = distribution(collect(ok, ttft_s))
+    stalls = None
+    if any(r.first_chunk_ns is not None for r in measured):  # streamed (offline runs are not)
+        stalls = find_stalls(
+            [t for r in measured for t in r.chunk_ns],
+            window or whole,
+            "steady_state" if window else "whole_run",
+            itl_p50_s=itl.p50,
+            ttft_p50_s=ttft.p50,
+            loop_stalls=loop_stalls,
+        )
     return RunSummary(
         requests_planned=planned,
         requests_never_sent=max(0, planned - len(measured)) if planned is not None else 0,
@@ -75,9 +92,9 @@ def summarize(
         requests_failed=len(measured) - len(ok),
         errors_by_class=errors_by_class(measured),
         warmup_requests=len(records) - len(measured),
-        ttft_s=distribution(collect(ok, ttft_s)),
+        ttft_s=ttft,
         tpot_s=distribution(collect(ok, tpot_s)),
-        itl_s=distribution(itls),
+        itl_s=itl,
         e2e_s=distribution(collect(ok, e2e_s)),
         interactivity_tok_per_s=distribution(collect(ok, interactivity_tok_per_s)),
         tokens_per_chunk=distribution([float(n) for r in ok for n in r.chunk_tokens]),
@@ -96,4 +113,6 @@ def summarize(
         token_count_mismatch_ids=mismatches[:50],
         server=server,
         client=client,
+        coalescing=coalescing(ok),
+        stalls=stalls,
     )

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
-from bench.metrics.latency import NS_PER_S, e2e_s, output_token_count, tpot_s, ttft_s
+from bench.metrics.latency import (
+    NS_PER_S,
+    coalesced,
+    e2e_s,
+    output_token_count,
+    tpot_s,
+    ttft_s,
+)
 from bench.records import SLO, Goodput, RequestRecord, Throughput
 
 Window = tuple[int, int]
@@ -100,15 +107,19 @@ def throughput(
 
 
 def meets_slo(rec: RequestRecord, slo: SLO) -> bool:
-    """A successful request meets the SLO when each given target holds (missing = not met)."""
+    """A successful request meets the SLO when each given target holds (missing = not met).
+
+    A one-token request has no TPOT and cannot violate a TPOT target; a coalesced request's
+    TPOT was not measured, so it is not known to meet one (it does not count as good).
+    """
     if rec.status != "ok":
         return False
     checks = ((slo.ttft_s, ttft_s(rec)), (slo.tpot_s, tpot_s(rec)), (slo.e2e_s, e2e_s(rec)))
     for target, value in checks:
         if target is None:
             continue
-        if value is None and target is slo.tpot_s:
-            continue  # one-token requests have no TPOT; they cannot violate it
+        if value is None and target is slo.tpot_s and not coalesced(rec):
+            continue
         if value is None or value > target:
             return False
     return True
@@ -124,10 +135,14 @@ def goodput(records: list[RequestRecord], window: Window, slo: SLO) -> Goodput:
     in_window = [r for r in records if start <= r.done_ns <= end]
     good = [r for r in in_window if meets_slo(r, slo)]
     good_tokens = sum(output_tokens_in_window(r, window) for r in good)
+    unchecked = 0
+    if slo.tpot_s is not None:
+        unchecked = sum(1 for r in in_window if r.status == "ok" and coalesced(r))
     return Goodput(
         slo=slo,
         requests_meeting_slo=len(good),
         requests_measured=len(in_window),
+        requests_tpot_not_measured=unchecked,
         fraction=len(good) / len(in_window) if in_window else 0.0,
         request_per_s=len(good) / duration_s if duration_s > 0 else 0.0,
         output_tok_per_s=good_tokens / duration_s if duration_s > 0 else 0.0,

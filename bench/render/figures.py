@@ -15,6 +15,7 @@ from bench.render.bundle import RunBundle
 from bench.render.series import (
     cdf,
     choose_bin_s,
+    coalesced_sends,
     latency_values,
     over_time,
     power_timelines,
@@ -115,19 +116,62 @@ def latency_cdf(runs: list[RunBundle], metric: str) -> FigureSpec | None:
     if not fig.data:
         return None
     caption = f"Fraction of measured {what} (warm-up and failed excluded) with {name} ≤ x."
+    if metric in ("tpot", "itl"):
+        caption += _coalesced_caption(runs)
     return FigureSpec(
         key=f"cdf-{metric}", title=title, basis="measured", caption=caption, figure=fig
     )
 
 
+def _coalesced_caption(runs: list[RunBundle]) -> str:
+    """ " N coalesced requests ... left out" for the runs that had any, else ""."""
+    counts = [
+        (b.label, c.requests_coalesced)
+        for b in runs
+        if b.report.summary is not None
+        and (c := b.report.summary.coalescing) is not None
+        and c.requests_coalesced
+    ]
+    if not counts:
+        return ""
+    which = ", ".join(f"{n} in {label}" if len(runs) > 1 else str(n) for label, n in counts)
+    return (
+        f" Coalesced requests ({which}; their tokens arrived in too few network reads to time "
+        "them) are left out: not measured, never plotted as 0."
+    )
+
+
+def _mark_coalesced(fig: Any, b: RunBundle, origin: int, i: int) -> None:
+    """Mark the send times of a run's coalesced requests along the top of the plot (on an
+    axis of their own: they have no value to plot)."""
+    import plotly.graph_objects as go
+
+    ts = coalesced_sends(b.records, origin)
+    if not ts:
+        return
+    fig.add_trace(
+        go.Scatter(
+            x=ts,
+            y=[0.97] * len(ts),
+            yaxis="y2",
+            mode="markers",
+            name=esc(f"{b.label}: coalesced, not measured ({len(ts)})"),
+            marker={"symbol": "x-thin-open", "size": 9, "color": color(i)},
+            hovertemplate="sent %{x:.3f} s: coalesced, TPOT not measured<extra></extra>",
+        )
+    )
+    fig.update_layout(yaxis2={"overlaying": "y", "range": [0, 1], "visible": False})
+
+
 def latency_over_time(runs: list[RunBundle], metric: str) -> FigureSpec | None:
-    """Per-request TTFT or TPOT (ms) against the time it was sent (s since run start)."""
+    """Per-request TTFT or TPOT (ms) against the time it was sent (s since run start); for
+    TPOT, coalesced requests (not measured) are marked along the top instead."""
     import plotly.graph_objects as go
 
     name = NAMES[metric]
     title = f"{name} over time (ms) · measured"
     fig = base_figure(title, "request sent (s since start)", f"{name} (ms)")
-    for b in runs:
+    for i, b in enumerate(runs):
         origin = time_origin_ns(b.report, b.records)
         if origin is None:
             continue
@@ -139,16 +183,21 @@ def latency_over_time(runs: list[RunBundle], metric: str) -> FigureSpec | None:
                     y=[v * 1e3 for v in vs],
                     mode="markers",
                     name=esc(b.label),
-                    marker={"size": 5},
+                    marker={"size": 5, "color": color(i)},
                 )
             )
+        if metric == "tpot":
+            _mark_coalesced(fig, b, origin, i)
     if not fig.data:
         return None
+    caption = f"Each point is one measured request: its {name} at its send time."
+    if metric == "tpot" and _coalesced_caption(runs):
+        caption += _coalesced_caption(runs) + " Crosses along the top: their send times."
     return FigureSpec(
         key=f"time-{metric}",
         title=title,
         basis="measured",
-        caption=f"Each point is one measured request: its {name} at its send time.",
+        caption=caption,
         figure=fig,
     )
 
@@ -170,6 +219,26 @@ def _shade_window(fig: Any, b: RunBundle, origin: int) -> None:
     )
 
 
+def _shade_stalls(fig: Any, b: RunBundle, origin: int) -> int:
+    """Shade the stalls found in a run's throughput window; returns how many."""
+    s = b.report.summary
+    if s is None or s.stalls is None or not s.stalls.events:
+        return 0
+    window = s.steady_state if s.stalls.window == "steady_state" else s.whole_run
+    if window is None:
+        return 0
+    t0 = (window.start_ns - origin) / 1e9
+    for e in s.stalls.events:
+        fig.add_vrect(
+            x0=t0 + e.start_s,
+            x1=t0 + e.start_s + e.duration_s,
+            fillcolor="#cf222e",
+            opacity=0.25,
+            line_width=0,
+        )
+    return len(s.stalls.events)
+
+
 def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
     """Output tok/s in fixed bins over the run, and the steady-state window: shaded for a
     single run, and for every run a thick segment at the reported steady-state output
@@ -185,6 +254,7 @@ def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
     if not spans:
         return None
     bin_s = choose_bin_s(max(spans))
+    stalled = 0
     title = f"Output throughput over time (tok/s, {bin_s:g} s bins) · measured"
     fig = base_figure(title, "time (s since start)", "output tokens/s")
     for i, b in enumerate(runs):
@@ -221,10 +291,16 @@ def throughput_over_time(runs: list[RunBundle]) -> FigureSpec | None:
             )
         if len(runs) == 1:
             _shade_window(fig, b, origin)
+            stalled = _shade_stalls(fig, b, origin)
     caption = (
         "Tokens counted at their chunk's arrival time. Thick segment: the steady-state window "
         "(load at target, before draining) at the output throughput reported over it."
     )
+    if len(runs) == 1 and stalled:
+        caption += (
+            f" Red bands: {stalled} stall(s) found in the window (client held up, or no "
+            "output in a whole bin of the stall check)."
+        )
     return FigureSpec(
         key="throughput-time", title=title, basis="measured", caption=caption, figure=fig
     )

@@ -37,6 +37,7 @@ from bench.render.tables import (
     sweep_table,
     throughput_table,
 )
+from bench.report.trust import trust_warnings
 
 FORMATS = ("html", "md", "csv", "parquet")
 
@@ -88,6 +89,7 @@ def warnings(sel: Selection) -> list[str]:
                 )
             if s.client is not None:
                 out += [f"run {rep.run_id}: load generator: {w}" for w in s.client.warnings]
+            out += [f"run {rep.run_id}: WARNING: {w}" for w in trust_warnings(s)]
         e = b.energy
         if e is not None and e.measured and not any(t.valid for t in e.totals):
             out.append(f"run {rep.run_id}: energy measured but invalid; no energy figures shown")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from bench.energy.records import EnergyTrace
-from bench.metrics.latency import NS_PER_S, e2e_s, itl_s, tpot_s, ttft_s
+from bench.metrics.latency import NS_PER_S, coalesced, e2e_s, itl_s, tpot_s, ttft_s
 from bench.records import RequestRecord
 from bench.report.records import Report
 
@@ -66,6 +66,12 @@ def over_time(
             points.append(((r.sent_ns - origin_ns) / NS_PER_S, value))
     points.sort()
     return [t for t, _ in points], [v for _, v in points]
+
+
+def coalesced_sends(records: Sequence[RequestRecord], origin_ns: int) -> list[float]:
+    """Send times (s since origin) of the measured requests that were coalesced (their TPOT
+    and ITL are not measured), in send order."""
+    return sorted((r.sent_ns - origin_ns) / NS_PER_S for r in measured(records) if coalesced(r))
 
 
 def choose_bin_s(duration_s: float, target_bins: int = 40) -> float:

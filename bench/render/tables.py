@@ -138,7 +138,16 @@ def latency_table(b: RunBundle) -> Table | None:
         _dist_row("interactivity (tok/s/user)", s.interactivity_tok_per_s, 1.0),
         _dist_row("tokens per chunk", s.tokens_per_chunk, 1.0),
     ]
-    return Table(key=f"latency-{b.report.run_id}", title="Latency", columns=cols, rows=rows)
+    from bench.report.trust import trust_notes
+
+    notes = trust_notes(s)
+    return Table(
+        key=f"latency-{b.report.run_id}",
+        title="Latency",
+        columns=cols,
+        rows=rows,
+        note="; ".join(notes) if notes else None,
+    )
 
 
 def throughput_table(b: RunBundle) -> Table | None:

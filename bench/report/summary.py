@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bench.records import Distribution, RunSummary, Throughput
 from bench.report.records import Report
+from bench.report.trust import trust_notes, trust_warnings
 from bench.workloads.records import WorkloadSection
 
 LATENCIES = (
@@ -164,12 +165,17 @@ def render_summary(report: Report) -> str:
     ]
     summary = report.summary
     if summary is not None:
+        lines += request_lines(summary)
+    warnings = trust_warnings(summary)
+    if warnings:
+        lines += ["", "## Warnings", "", *[f"- **WARNING: {w}**" for w in warnings]]
+    if summary is not None:
         lines += [
-            *request_lines(summary),
             "",
             "## Latency",
             "",
             _table(["metric", "p50", "p90", "p99", "mean", "n"], latency_rows(report)),
+            *[line for note in trust_notes(summary) for line in ("", f"- {note}")],
             "",
             "## Throughput",
             "",
@@ -195,7 +201,13 @@ def render_summary(report: Report) -> str:
                 "",
                 f"Goodput at SLO {g.slo.model_dump(exclude_none=True)}: {g.requests_meeting_slo}/"
                 f"{g.requests_measured} requests ({g.fraction:.0%}), {g.request_per_s:.3f} req/s, "
-                f"{g.output_tok_per_s:,.1f} output tok/s",
+                f"{g.output_tok_per_s:,.1f} output tok/s"
+                + (
+                    f" ({g.requests_tpot_not_measured} coalesced requests could not be checked "
+                    "against the TPOT target and do not count as meeting it)"
+                    if g.requests_tpot_not_measured
+                    else ""
+                ),
             ]
         if summary.client:
             client = summary.client

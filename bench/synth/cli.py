@@ -33,6 +33,7 @@ _OPTION_OF = {
     "record_path": "--record",
     "fail_rate": "--fail-rate",
     "fail_mode": "--fail-mode",
+    "coalesce": "--coalesce",
     "cpu": "--cpu",
     "processes": "--processes",
     "default_max_tokens": "--default-max-tokens",
@@ -57,6 +58,9 @@ def serve(
     fail_mode: Annotated[
         str, typer.Option(help="http_500 (at once) or error_chunk (mid-stream error event)")
     ] = "http_500",
+    coalesce: Annotated[
+        int, typer.Option(help="fault: write this many chunks per write (1 = each alone)")
+    ] = 1,
     cpu: Annotated[
         int | None,
         typer.Option(
@@ -98,6 +102,7 @@ def serve(
         "record_path": record,
         "fail_rate": fail_rate,
         "fail_mode": fail_mode,
+        "coalesce": coalesce,
         "cpu": cpu,
         "processes": processes,
         "default_max_tokens": default_max_tokens,
@@ -118,6 +123,7 @@ def serve(
             f"  model {model}, TTFT {ttft_ms:g} ms, gap {itl_ms:g} ms, "
             f"{tokens_per_chunk} token(s) per chunk"
             + (f", {processes} processes" if processes > 1 else "")
+            + (f", {coalesce} chunks per write (coalescing fault)" if coalesce > 1 else "")
             + "; Ctrl-C to stop"
         )
 

@@ -42,6 +42,11 @@ class SynthConfig(StrictConfig):
     the first N fail, evenly spread. `http_500` answers 500 at once; `error_chunk` streams
     the first `n_chunks // 2` chunks, then vLLM's error event and `[DONE]` (a non-streamed
     request that fails always gets the 500 at once).
+
+    Coalescing (a fault): with `coalesce` K > 1 a stream's chunks are written K at a time,
+    each group when its last chunk is due (more than K when the server is behind), as a
+    starved server or proxy that buffers its output would. Every chunk keeps its due time,
+    so the server's lateness includes the hold (up to (K − 1) · itl_s).
     """
 
     host: str = "127.0.0.1"
@@ -56,6 +61,9 @@ class SynthConfig(StrictConfig):
     max_model_len: int = Field(default=1_000_000, ge=1, description="shown by /v1/models")
     fail_rate: float = Field(default=0.0, ge=0, le=1)
     fail_mode: FailMode = "http_500"
+    coalesce: int = Field(
+        default=1, ge=1, le=1_000_000, description="chunks per write (1 = each on its own)"
+    )
     record_path: Path | None = Field(default=None, description="JSONL written on shutdown")
     cpu: int | None = Field(
         default=None, ge=0, description="pin the server to this CPU (process i: cpu + i)"

@@ -211,7 +211,7 @@ class SynthCore:
                 include_usage=include_usage,
             )  # fmt: skip
             s.first, s.middle, s.last, s.trailer = p.first, p.middle, p.last, p.trailer
-            s.plain = not fails and not usage_each
+            s.plain = not fails and not usage_each and cfg.coalesce == 1
             head = http1.response_head(
                 200, "text/event-stream; charset=utf-8", length=None, keep_alive=req.keep_alive
             )
@@ -224,7 +224,7 @@ class SynthCore:
                 prompt_tokens=prompt_tokens, completion_tokens=max_tokens,
             )  # fmt: skip
             s.body = http1.full_response(200, payload, keep_alive=req.keep_alive)
-        self.wheel.add(s, s.due0)
+        self.wheel.add(s, self._write_due(s, 0))
 
     def _fire(self, items: list[Stream]) -> None:
         """Send what is due of every stream in `items` (the timer wheel's callback).
@@ -267,8 +267,16 @@ class SynthCore:
             else:
                 self._finish(s, "ok")
 
+    def _write_due(self, s: Stream, k: int) -> int:
+        """When the write starting at chunk k is due: chunk k's due time, or with the
+        coalescing fault (K chunks per write) that of the group's last chunk."""
+        if s.body is not None or self.config.coalesce == 1:
+            return s.due0 + k * s.gap
+        return s.due0 + (min(k + self.config.coalesce, s.n) - 1) * s.gap
+
     def _fire_special(self, s: Stream) -> None:
-        """The rare cases of `_fire`: disconnected, injected failure, whole body, usage."""
+        """The rare cases of `_fire`: disconnected, injected failure, whole body, usage,
+        coalescing fault."""
         if s.closed:
             self._finish(s, "disconnected")
             return
@@ -281,7 +289,10 @@ class SynthCore:
             data, m = s.body, 1
         else:
             m = (ts - s.due0) // s.gap + 1 if s.gap else s.n
-            m = max(k + 1, min(m, s.n, s.fail_at if s.fail_at > k else s.n))
+            cap = s.fail_at if s.fail_at > k else s.n
+            m = max(k + 1, min(m, cap))
+            if self.config.coalesce > 1:  # a whole group, even if its wake-up came early
+                m = max(m, min(k + self.config.coalesce, cap))
             data = self._chunks(s, k, m)
         if s.transport.get_write_buffer_size():
             s.backlogged += m - k
@@ -289,7 +300,7 @@ class SynthCore:
         s.transport.write(data)
         if m < s.n:
             s.k = m
-            self.wheel.add(s, s.due0 + m * s.gap)
+            self.wheel.add(s, self._write_due(s, m))
         else:
             self._finish(s, "ok")
 

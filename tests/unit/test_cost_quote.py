@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bench.cost import CostAssumptions
-from bench.cost.quote import MarketPrices, make_quote
+from bench.cost.market import given_price
+from bench.cost.quote import make_quote
 from bench.cost.runs import load_runs
 from bench.cost.tiers import DEFAULT_TIERS, QuoteTier
 from bench.errors import UserError
@@ -27,8 +28,8 @@ def _sweep(sku: str = "h100-sxm"):  # type: ignore[no-untyped-def]
     return load_runs([RUNS / sku / f"sweep-c{c}" for c in (1, 4, 16, 64)])
 
 
-def _probes():  # type: ignore[no-untyped-def]
-    return load_runs([H100 / "probe-prefill", H100 / "probe-decode"])
+def _probes(repeats: tuple[str, ...] = ("",)):  # type: ignore[no-untyped-def]
+    return load_runs([H100 / f"{p}{r}" for p in ("probe-prefill", "probe-decode") for r in repeats])
 
 
 def _tier(quote, name):  # type: ignore[no-untyped-def]
@@ -55,7 +56,8 @@ def test_additive_prices_add_up_at_each_tier_and_margin_applies() -> None:
         CostAssumptions(margin=0.3, utilization=0.5),
         tiers=tiers,
         probes=_probes(),
-        holdout=load_runs([H100 / "holdout-mixed"])[0],
+        holdouts=load_runs([H100 / "holdout-mixed"]),
+        probe_repeats=1,
     )
     assert q.effective_gpu_hour_cost_usd == pytest.approx(2.60)  # 1.30 / 0.5
     for t in q.tiers:
@@ -77,9 +79,9 @@ def test_additive_prices_add_up_at_each_tier_and_margin_applies() -> None:
     assert q.fit is not None and q.fit.max_abs_rel_error < 1e-9
     assert q.fit.gpu_s_per_input_token == pytest.approx(2.5e-5, rel=0.05)
     # held-out 1536/384 at C=16: measured 0.2016 GPU-s × $2.60/3600 = $1.456e-4 per request
-    assert q.holdout is not None
-    assert q.holdout.measured_cost_usd_per_request == pytest.approx(0.2016 * 2.60 / 3600)
-    assert abs(q.holdout.rel_error) < 0.05
+    (holdout,) = q.holdouts
+    assert holdout.measured_usd_per_request == pytest.approx(0.2016 * 2.60 / 3600)
+    assert abs(holdout.rel_error) < 0.05
 
 
 def test_tier_between_points_is_interpolated_never_extrapolated() -> None:
@@ -113,19 +115,51 @@ def test_ttft_bound_drops_points() -> None:
     assert snappy.point.run_dirs[0].endswith("sweep-c4")
 
 
-def test_revenue_share_against_rent() -> None:
-    market = MarketPrices(per_m_input=0.02, per_m_output=0.04, share=0.5)
+def test_lessor_view_per_server_month() -> None:
+    market = given_price(0.02, 0.04, None)
+    a = CostAssumptions(utilization=0.5)
     q = make_quote(
-        _sweep(), load_profile("h100-sxm"), CostAssumptions(), tiers=DEFAULT_TIERS, market=market
+        _sweep(), load_profile("h100-sxm"), a, tiers=DEFAULT_TIERS, market=market, share=0.5
     )
-    r = _tier(q, "batch").revenue
-    assert r is not None
-    # 16,328.6 in × $0.02 + 4,082.2 out × $0.04 per M, × 3600 / 1e6 = $1.7635 per GPU-hour
-    expected = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
-    assert r.revenue_usd_per_gpu_hour == pytest.approx(expected)
-    assert r.share_income_usd_per_gpu_hour == pytest.approx(expected / 2)
-    assert r.rent_usd_per_gpu_hour == pytest.approx(1.30)
-    assert r.breakeven_share == pytest.approx(1.30 / expected)
+    v = _tier(q, "batch").lessor
+    assert v is not None and v.inputs.gpus == 8
+    hours = 730 * 8  # GPU-hours per 8-GPU server-month
+    # 16,328.6 in × $0.02 + 4,082.2 out × $0.04 per M, × 3600 / 1e6 = $1.7635 per busy GPU-hour
+    revenue = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
+    assert v.token_revenue_usd == pytest.approx(revenue * 0.5 * hours)
+    assert v.rent_income_usd == pytest.approx(1.30 * hours)  # the contract price, power included
+    # power while busy: 620 W × overhead 1.82 × PUE 1.2 × $0.08/kWh × 0.5 × 5,840 h
+    power = 0.62 * 1.82 * 1.2 * 0.08
+    assert v.power_usd == pytest.approx(power * 0.5 * hours)
+    opex = 40_000 * 0.04 / 8760  # capex $40k × 4 % a year
+    assert v.opex_usd == pytest.approx(opex * hours)
+    assert v.share_net_usd == pytest.approx((0.5 * revenue * 0.5 - power * 0.5 - opex) * hours)
+    assert v.rent_net_usd == pytest.approx((1.30 - opex - power * 0.5) * hours)
+    # the lease includes power: the lessor pays it either way, so it cancels out
+    assert v.breakeven_share == pytest.approx(1.30 / (revenue * 0.5))
+    assert v.breakeven_utilization == pytest.approx(1.30 / (0.5 * revenue))
+
+
+def test_lessor_rent_excludes_power_of_a_power_excluded_lease() -> None:
+    # China broker lease: ¥8,750 per card-month, power not included, at 7.2 CNY/USD
+    a = CostAssumptions(currency="CNY", fx_cny_per_usd=7.2, price_tier="china-broker-server-lease")
+    q = make_quote(
+        _sweep(),
+        load_profile("h100-sxm"),
+        a,
+        tiers=DEFAULT_TIERS,
+        market=given_price(0.02, 0.04, None),
+        share=0.5,
+    )
+    v = _tier(q, "batch").lessor
+    assert v is not None
+    # ¥70,000 a server-month = $9,722.22 at 7.2 (stored in USD): no electricity inside
+    assert v.rent_income_usd == pytest.approx(8750 * 8 / 7.2)
+    assert q.display.amount(v.rent_income_usd) == pytest.approx(70_000)
+    power = 0.62 * 1.82 * 1.2 * 0.08  # USD per busy GPU-hour
+    revenue = (C64_TOTAL * 0.8 * 0.02 + C64_TOTAL * 0.2 * 0.04) * 3600 / 1e6
+    # under a share the lessor now pays power too: break-even = (rent + P) / R
+    assert v.breakeven_share == pytest.approx((8750 / 730 / 7.2 + power) / revenue)
 
 
 def test_cny_quote_converts_prices() -> None:
@@ -153,7 +187,18 @@ def test_quote_refuses_mixed_or_mismatched_runs() -> None:
             CostAssumptions(),
             tiers=DEFAULT_TIERS,
             probes=same_shape,
+            probe_repeats=1,
         )
+    # a sweep plus probe runs as RUNS: the probes are not operating points
+    with pytest.raises(UserError) as err:
+        make_quote(
+            [*_sweep(), *_probes()],
+            load_profile("h100-sxm"),
+            CostAssumptions(),
+            tiers=DEFAULT_TIERS,
+        )
+    assert err.value.field == "RUNS" and "3 workloads" in err.value.message
+    assert "4096/32 (completions): " in err.value.message and "probe-prefill" in err.value.message
 
 
 def test_missing_run_dir_is_a_user_error(tmp_path: Path) -> None:
