@@ -115,6 +115,31 @@ def averaged_points(
     return points, groups
 
 
+def measured_vision_gpu_s(runs: Sequence[StoredRun]) -> tuple[float | None, float | None]:
+    """Mean measured device-seconds per image and per video-second over the runs whose report
+    has them (vision encoder + prefill share; bench.workloads.accounting), else None."""
+    summaries = [r.report.workload.outcome.vision for r in runs if r.report.workload]
+    image = [v.gpu_s_per_image for v in summaries if v and v.gpu_s_per_image is not None]
+    video = [v.gpu_s_per_video_s for v in summaries if v and v.gpu_s_per_video_s is not None]
+    return (
+        sum(image) / len(image) if image else None,
+        sum(video) / len(video) if video else None,
+    )
+
+
+def image_note(runs: Sequence[StoredRun]) -> str | None:
+    """Which screenshot sizes an image workload measured, when not 4K alone."""
+    from bench.workloads.spec import ImageWorkload
+
+    info = runs[0].report.workload.info if runs[0].report.workload else None
+    if info is None or not isinstance(info.spec, ImageWorkload):
+        return None
+    sizes = sorted({f"{w}x{h}" for w, h in info.spec.resolutions})
+    if sizes == ["3840x2160"]:
+        return None
+    return f"per image over the run's mix of {', '.join(sizes)} screenshots, not 4K alone"
+
+
 def _fit_probes(
     probes: Sequence[StoredRun], repeats: int
 ) -> tuple[RepeatedFit, list[tuple[str, list[StoredRun]]]]:
@@ -215,6 +240,8 @@ def make_quote(
         market=market,
         share=share,
         vision=vision_tokens([q for r in runs for q in r.requests]),
+        vision_gpu_s=measured_vision_gpu_s(runs),
+        image_note=image_note(runs),
     )
     quotes = [quote_tier(ctx, points, tier) for tier in tiers]
     return Quote(

@@ -46,7 +46,14 @@ class TierContext(Record):
     )
     market: MarketPrice | None
     share: float | None
-    vision: tuple[float | None, float | None]
+    vision: tuple[float | None, float | None] = Field(
+        description="vision tokens per image and per video-second (None: not measured)"
+    )
+    vision_gpu_s: tuple[float | None, float | None] = Field(
+        default=(None, None),
+        description="device-seconds per image and per video-second (encoder + prefill share)",
+    )
+    image_note: str | None = None
 
 
 def tier_power(
@@ -192,11 +199,23 @@ def _scenarios(
             )
         )
     per_image, per_video = ctx.vision
-    for scenario, per_unit, units in (
-        ("4K screenshot", per_image, 1.0),
-        ("5-second clip", per_video, 5.0),
+    gpu_s_image, gpu_s_video = ctx.vision_gpu_s
+    for scenario, per_unit, gpu_s, units in (
+        ("4K screenshot", per_image, gpu_s_image, 1.0),
+        ("5-second clip", per_video, gpu_s_video, 5.0),
     ):
-        if per_unit is None or ctx.fit is None:
+        note = ctx.image_note if scenario == "4K screenshot" else None
+        if gpu_s is not None:
+            # measured device time of the vision encoder and the vision tokens' prefill
+            usd = gpu_s * units * eff / 3600.0
+            central, low, high = _widen(Range(central=usd, low=usd, high=usd), h, margin)
+            basis = f"measured vision device-seconds ({ctx.workload.label})"
+        elif per_unit is not None and ctx.fit is not None:
+            tokens = (per_unit * units, 0.0, 0.0)
+            central, low, high = _widen(mix_range(ctx.fit, rates, tokens, eff), h, margin)
+            basis = f"measured vision tokens × input price ({ctx.workload.label})"
+            note = "; ".join(filter(None, [note, "encoder time not measured separately"]))
+        else:
             why = "no image or video runs" if per_unit is None else "needs --probe runs"
             out.append(
                 ScenarioPrice(
@@ -208,8 +227,6 @@ def _scenarios(
                 )
             )
             continue
-        tokens = (per_unit * units, 0.0, 0.0)
-        central, low, high = _widen(mix_range(ctx.fit, rates, tokens, eff), h, margin)
         out.append(
             ScenarioPrice(
                 scenario=scenario,
@@ -217,8 +234,8 @@ def _scenarios(
                 price_usd=central,
                 low_usd=low,
                 high_usd=high,
-                basis=f"measured vision tokens ({ctx.workload.label})",
-                note="vision tokens × input price (the image mix of the run)",
+                basis=basis,
+                note=note,
             )
         )
     return out

@@ -238,3 +238,18 @@ def test_scenario_cost_from_runs_of_a_standard_workload(tmp_path: Path) -> None:
     # 1024 + 256 = 1,280 tokens per request at $0.047497 per M total
     assert h100.scenario == "chat answer"
     assert h100.usd_per_scenario == pytest.approx(3.49 / (H100_C64 * 0.0036) * 1280 / 1e6)
+
+
+def test_owned_basis_with_your_capex_for_a_card_without_a_public_price() -> None:
+    owned = CostAssumptions(basis="owned")
+    c = make_comparison(
+        _sweeps(("h100-sxm",)), owned, tiers=DEFAULT_TIERS, project=["h20"],
+        prices={"h20": 15_000},
+    )  # fmt: skip
+    h100, h20 = _row(c, "batch", "h100-sxm"), _row(c, "batch", "h20")
+    assert (h100.price_kind, h20.price_kind, h20.price) == ("capex-all-in",) * 2 + ("your price",)
+    # capex build-up, H20 (no node overhead figure: 1.0): $15,000 × 0.315471 / 8760 = 0.540190
+    # + power 400 W (board, estimated) × 1.2 PUE × $0.08 = 0.0384 + hosting 0.4 kW × $184.06
+    # × 12 / 8760 = 0.100855 + opex $15,000 × 4 % / 8760 = 0.068493 → $0.747938 per GPU-hour
+    assert h20.gpu_hour_cost_usd == pytest.approx(0.747938, rel=1e-5)
+    assert not any(n.startswith("MIXED BASIS") for n in c.notes)

@@ -122,3 +122,39 @@ def test_too_few_probe_repeats_is_a_user_error_naming_the_runs() -> None:
         )  # fmt: skip
     assert err.value.field == "--probe-repeats"
     assert "4096/32 (completions): 1" in err.value.message and "probe-prefill" in err.value.message
+
+
+def test_repeated_load_points_widen_every_price_by_their_throughput_interval(
+    tmp_path: Path,
+) -> None:
+    from bench.report.io import load_report
+    from bench.sweep.repeat import mean_ci
+
+    # C=64 measured twice: the fixture run and a copy 10 % faster
+    base = load_report(H100 / "sweep-c64")
+    s = base.summary
+    assert s is not None and s.steady_state is not None
+    fast_window = s.steady_state.model_copy(
+        update={
+            k: getattr(s.steady_state, k) * 1.1
+            for k in ("request_per_s", "input_tok_per_s", "output_tok_per_s", "total_tok_per_s")
+        }
+    )
+    fast = base.model_copy(
+        update={"run_id": "fast", "summary": s.model_copy(update={"steady_state": fast_window})}
+    )
+    for name, report in (("a", base), ("b", fast)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(report.model_dump_json())
+    runs = load_runs([tmp_path / "a", tmp_path / "b"])
+    tiers = [t for t in DEFAULT_TIERS if t.name == "batch"]
+    q = make_quote(runs, load_profile("h100-sxm"), CostAssumptions(), tiers=tiers)
+    (batch,) = q.tiers
+    t = s.steady_state.total_tok_per_s
+    ci = mean_ci([t, 1.1 * t])  # 95 % t-interval of the two repeats
+    h = (ci.half_width or 0.0) / ci.mean
+    mean_price = 1.30 / (ci.mean * 0.0036)
+    assert batch.point.total_tok_per_s_per_gpu == pytest.approx(ci.mean)
+    assert batch.price_usd_per_m_total == pytest.approx(mean_price)
+    assert batch.price_usd_per_m_total_low == pytest.approx(mean_price / (1 + h))
+    assert batch.price_usd_per_m_total_high == pytest.approx(mean_price / (1 - h))

@@ -205,3 +205,62 @@ def test_missing_run_dir_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(UserError) as err:
         load_runs([tmp_path / "nope"])
     assert "report.json" in err.value.message
+
+
+def test_screenshot_scenario_uses_measured_vision_device_seconds(tmp_path: Path) -> None:
+    from bench.report.io import load_report
+    from bench.workloads.records import (
+        LengthCheck,
+        VisionSummary,
+        WorkloadInfo,
+        WorkloadOutcome,
+        WorkloadSection,
+    )
+    from bench.workloads.spec import ImageWorkload
+
+    spec = ImageWorkload.model_validate(
+        {
+            "description": "screens",
+            "prompt": {"kind": "fixed", "tokens": 60},
+            "output": {"kind": "fixed", "tokens": 100},
+            "resolutions": [[1920, 1080], [3840, 2160]],
+        }
+    )
+    vision = VisionSummary(
+        requests=10, images=10, video_s=0.0, text_input_tokens=600, vision_input_tokens=12_000,
+        vision_tokens_per_image=1200.0, vision_tokens_per_video_s=None, window_s=100.0, gpus=1,
+        prefill_gpu_s=6.0, vision_gpu_s=5.0, gpu_s_per_image=0.5, gpu_s_per_video_s=None,
+    )  # fmt: skip
+    section = WorkloadSection(
+        info=WorkloadInfo(
+            name="image",
+            kind="image",
+            description="screens",
+            seed=1,
+            scale=1.0,
+            requests=10,
+            spec=spec,
+        ),  # fmt: skip
+        outcome=WorkloadOutcome(
+            input_lengths=LengthCheck(
+                checked=0, exact=0, within_one=0, max_abs_error_tokens=0, mean_abs_error_tokens=None
+            ),  # fmt: skip
+            vision=vision,
+        ),
+    )
+    dirs = []
+    for c in (1, 4, 16, 64):
+        report = load_report(H100 / f"sweep-c{c}").model_copy(update={"workload": section})
+        (tmp_path / f"c{c}").mkdir()
+        (tmp_path / f"c{c}" / "report.json").write_text(report.model_dump_json())
+        dirs.append(tmp_path / f"c{c}")
+    q = make_quote(
+        load_runs(dirs), load_profile("h100-sxm"), CostAssumptions(margin=0.3), tiers=DEFAULT_TIERS
+    )
+    shot = next(s for s in _tier(q, "batch").scenarios if s.scenario == "4K screenshot")
+    # 0.5 device-seconds per image at $1.30 per GPU-hour, × 1.3 margin
+    assert shot.price_usd == pytest.approx(0.5 * 1.30 / 3600 * 1.3)
+    assert shot.basis.startswith("measured vision device-seconds")
+    assert "mix of 1920x1080, 3840x2160" in (shot.note or "")
+    clip = next(s for s in _tier(q, "batch").scenarios if s.scenario == "5-second clip")
+    assert clip.price_usd is None and "not measured" in (clip.note or "")
