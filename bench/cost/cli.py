@@ -44,8 +44,10 @@ Rate = Annotated[float | None, typer.Option(help="cost of capital per year, 0.1 
 Hosting = Annotated[float | None, typer.Option(help="colocation price per kW-month")]
 Opex = Annotated[float | None, typer.Option(help="opex per year as a share of capex")]
 Fmt = Annotated[
-    Literal["table", "md", "csv", "xlsx"], typer.Option("--format", help="output format")
+    Literal["table", "md", "csv", "xlsx", "json"],
+    typer.Option("--format", help="table (fits the terminal), md, csv, xlsx, or json (the record)"),
 ]
+Wide = Annotated[bool, typer.Option("--wide", help="every column of the terminal table")]
 Output = Annotated[Path | None, typer.Option(help="write here (required for xlsx)")]
 AsJson = Annotated[bool, typer.Option("--json", help="print the record as JSON instead")]
 
@@ -84,17 +86,19 @@ def _require_format(fmt: str) -> None:
         require("openpyxl", "--format xlsx")
 
 
-def _emit(sheets: Any, fmt: str, output: Path | None, record: Any, as_json: bool) -> None:
+def _emit(
+    sheets: Any, fmt: str, output: Path | None, record: Any, as_json: bool, wide: bool = False
+) -> None:
     from bench.cost.render import render
 
-    if as_json:
+    if as_json or fmt == "json":
         text = record.model_dump_json(indent=2)
         if output is None:
             typer.echo(text)
         else:
             output.write_text(text + "\n", encoding="utf-8")
         return
-    text = render(sheets, fmt, output)  # type: ignore[arg-type]
+    text = render(sheets, fmt, output, wide)  # type: ignore[arg-type]
     if text is not None:
         typer.echo(text)
     elif output is not None:
@@ -162,6 +166,7 @@ def quote(
     hosting_per_kw_month: Hosting = None,
     opex_share: Opex = None,
     fmt: Fmt = "table",
+    wide: Wide = False,
     output: Output = None,
     as_json: AsJson = False,
 ) -> None:
@@ -202,7 +207,7 @@ def quote(
         write_quote_xlsx(q, sheets, output)
         typer.echo(f"wrote {output}", err=True)
         return
-    _emit(sheets, fmt, output, q, as_json)
+    _emit(sheets, fmt, output, q, as_json, wide)
 
 
 def _share(value: float | None) -> float | None:
@@ -348,6 +353,7 @@ def compare(
     hosting_per_kw_month: Hosting = None,
     opex_share: Opex = None,
     fmt: Fmt = "table",
+    wide: Wide = False,
     output: Output = None,
     as_json: AsJson = False,
 ) -> None:
@@ -370,7 +376,7 @@ def compare(
         allow_mixed_basis=allow_mixed_basis,
         cross_vendor=cross_vendor,
     )
-    _emit(compare_sheets(c), fmt, output, c, as_json)
+    _emit(compare_sheets(c), fmt, output, c, as_json, wide)
 
 
 def _sku_prices(items: list[str]) -> dict[str, float]:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bench.records import DisplayCurrency, Record
 
@@ -30,6 +30,21 @@ class Sheet(Record):
     columns: list[str]
     rows: list[list[Cell]]
     notes: list[str] = Field(default_factory=list)
+    priorities: list[int] = Field(
+        default_factory=list,
+        description="per column, which the terminal keeps first when it is narrow (0 = always "
+        "shown); empty: the first column always, the others from left to right",
+    )
+
+    @model_validator(mode="after")
+    def _one_priority_per_column(self) -> Sheet:
+        if self.priorities and len(self.priorities) != len(self.columns):
+            raise ValueError("give one priority per column, or none")
+        return self
+
+    def priority(self, i: int) -> int:
+        """Priority of column `i` (see `priorities`)."""
+        return self.priorities[i] if self.priorities else i
 
 
 def fmt(value: Cell) -> str:
@@ -57,20 +72,37 @@ def fx_note(display: DisplayCurrency) -> list[str]:
     ]
 
 
-def render_terminal(sheets: Sequence[Sheet]) -> None:
+def render_terminal(sheets: Sequence[Sheet], wide: bool = False) -> None:
+    """Each sheet as a table that fits the terminal (every column with `wide`; the others are
+    named), cells never wrapped; a one-column sheet of sentences (verdicts) as lines."""
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    from bench.render.terminal import TermColumn, print_table
+
+    console = Console(soft_wrap=False)
+    more = "--wide shows them all; --format md|csv|xlsx|json has everything"
     for sheet in sheets:
-        table = Table(title=sheet.title, title_justify="left")
-        for column in sheet.columns:
-            table.add_column(column, overflow="fold")
-        for row in sheet.rows:
-            table.add_row(*(fmt(v) for v in row))
-        console.print(table)
+        if len(sheet.columns) == 1:
+            console.print(sheet.title, style="italic", markup=False)
+            for row in sheet.rows:
+                console.print(f"- {fmt(row[0])}", markup=False)
+        else:
+            columns = [
+                TermColumn(header=c, priority=sheet.priority(i), right=_numeric(sheet, i))
+                for i, c in enumerate(sheet.columns)
+            ]
+            rows = [[fmt(v) for v in row] for row in sheet.rows]
+            print_table(sheet.title, columns, rows, wide=wide, more=more)
         for note in sheet.notes:
             console.print(f"  note: {note}", markup=False)
+
+
+def _numeric(sheet: Sheet, i: int) -> bool:
+    """True when column `i` holds numbers (right-aligned)."""
+    values = [row[i] for row in sheet.rows if row[i] is not None]
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
 
 
 def _md_cell(value: Cell) -> str:
@@ -159,14 +191,16 @@ def render_xlsx(sheets: Sequence[Sheet], path: Path, currency: str | None = None
     wb.save(path)
 
 
-def render(sheets: Sequence[Sheet], fmt_name: Format, output: Path | None) -> str | None:
+def render(
+    sheets: Sequence[Sheet], fmt_name: Format, output: Path | None, wide: bool = False
+) -> str | None:
     """Render `sheets` as asked: to `output` when given (required for xlsx), else returned.
 
     Returns the text for md, and for csv the first table, without an output path; None
-    otherwise (the terminal table prints itself).
+    otherwise (the terminal table prints itself, every column with `wide`).
     """
     if fmt_name == "table":
-        render_terminal(sheets)
+        render_terminal(sheets, wide)
         return None
     if fmt_name == "xlsx":
         if output is None:

@@ -73,6 +73,8 @@ def price_sheet(q: Quote) -> Sheet:
         ],  # fmt: skip
         rows=rows,
         notes=notes,
+        # the terminal keeps tier and $/M input / output / total first, then status and SLO
+        priorities=[0, 2, 2, 4, 7, 5, 1, 8, 8, 1, 8, 8, 6, 1, 8, 8, 9, 9, 6, 10],
     )
 
 
@@ -245,6 +247,10 @@ def quote_sheets(q: Quote) -> list[Sheet]:
     return sheets
 
 
+_COMPARE_PRIORITIES = [0, 1, 0, 1, 3, 8, 8, 7, 2, 6, 4, 6, 1, 5, 5, 7, 9, 9, 10]
+"""Terminal priorities of the comparison's columns after `workload` (see Sheet.priorities)."""
+
+
 def compare_sheets(c: Comparison) -> list[Sheet]:
     """The ranked SKU table per workload and tier, and the verdicts."""
     cur, m = c.display.currency, c.display.amount
@@ -260,6 +266,7 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
         for r in c.rows
     ]  # fmt: skip
     basis = f"{c.basis} basis" + (f", price tier {c.price_tier}" if c.price_tier else "")
+    several_workloads = len({r.workload for r in c.rows}) > 1
     return [
         Sheet(
             name="Comparison",
@@ -287,6 +294,9 @@ def compare_sheets(c: Comparison) -> list[Sheet]:
                 "note",
             ],  # fmt: skip
             rows=rows,
+            # the terminal keeps tier, SKU, rank, status and $/M total first (and the workload
+            # when there are several), then the price
+            priorities=[1 if several_workloads else 3, *_COMPARE_PRIORITIES],
             notes=[
                 *c.notes,
                 *fx_note(c.display),

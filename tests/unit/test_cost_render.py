@@ -241,3 +241,64 @@ def test_planned_held_out_command_builds_a_spread_workload(tmp_path: Path) -> No
         hardware="cpu-local", gpus=None, endpoint=None, api_key_env=None, engine_args=None,
     )  # fmt: skip
     assert (config.workload.kind, config.workload.range_ratio) == ("shape", 0.5)
+
+
+def _table_rows_and_headers(out: str) -> tuple[list[str], list[list[str]]]:
+    """Table lines of the first terminal table printed, and its header cells."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("└") and i > start)
+    table = lines[start : end + 1]
+    header = [h.strip() for h in table[1].strip("┃").split("┃")]
+    return table, [header]
+
+
+@pytest.mark.parametrize(
+    ("columns", "shown"),
+    [
+        (100, ["tier", "SLO", "USD/M input", "USD/M output", "USD/M total"]),
+        (
+            150,
+            ["tier", "SLO", "status", "tok/s/GPU", "tok/s/user", "USD/M input", "USD/M output",
+             "USD/M total"],
+        ),
+    ],
+)  # fmt: skip
+def test_quote_table_fits_the_terminal(columns: int, shown: list[str]) -> None:
+    narrow = CliRunner(env={"COLUMNS": str(columns)})
+    result = narrow.invoke(app, ["quote", *SWEEP, *PROBES], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    table, [header] = _table_rows_and_headers(result.output)
+    assert header == shown
+    assert max(len(line) for line in table) <= columns
+    rows = [line for line in table if line.startswith("│")]
+    assert [r.split("│")[1].strip() for r in rows] == ["interactive", "standard", "batch"]
+    assert "0.01769" in rows[2]  # batch: $1.30 / (20,411 tok/s × 3600 / 1e6), one line
+    assert "--wide shows them all" in result.output
+    wide = narrow.invoke(app, ["quote", *SWEEP, *PROBES, "--wide"], catch_exceptions=False)
+    assert _table_rows_and_headers(wide.output)[1][0][-1] == "note"  # all 20 columns
+
+
+def test_compare_table_fits_and_verdicts_are_sentences() -> None:
+    runs = [str(RUNS / "h100-sxm"), str(RUNS / "l40s")]
+    narrow = CliRunner(env={"COLUMNS": "100"})
+    result = narrow.invoke(
+        app, ["compare", *runs, "--price-tier", "on-demand"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    table, [header] = _table_rows_and_headers(result.output)
+    # four workloads (sweep, two probes, held-out mix): the workload column is kept
+    assert header == ["workload", "tier", "rank", "SKU", "status", "USD/M total"]
+    assert max(len(line) for line in table) <= 100
+    assert len([line for line in table if line.startswith("│")]) == 4 * 3 * 2  # one line each
+    one = narrow.invoke(app, ["compare", *SWEEP, *[r.replace("h100-sxm", "l40s") for r in SWEEP],
+                              "--price-tier", "on-demand"], catch_exceptions=False)  # fmt: skip
+    table, [header] = _table_rows_and_headers(one.output)
+    assert header == ["tier", "rank", "SKU", "status", "price USD/GPU-hour", "USD/M total"]
+    assert len([line for line in table if line.startswith("│")]) == 3 * 2
+    verdicts = [line for line in result.output.splitlines() if line.startswith("- batch")]
+    assert len(verdicts) == 4 and all("h100-sxm (high-end) is" in v for v in verdicts)
+    as_json = narrow.invoke(
+        app, ["compare", *runs, "--price-tier", "on-demand", "--format", "json"]
+    )
+    assert json.loads(as_json.output)["display"]["currency"] == "USD"
