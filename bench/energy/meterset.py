@@ -17,9 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from bench.energy.config import DEFAULT_GAP_FACTOR
 from bench.energy.meter import Clock, Meter, NullMeter
 from bench.energy.records import ChannelTrace, DeviceSelection, EnergyTrace, IdleBaseline
-from bench.energy.summary import DEFAULT_GAP_FACTOR, idle_baseline
+from bench.energy.summary import idle_baseline
 from bench.errors import UserError
 
 MeterChoice = Literal["auto", "nvml", "rapl", "ipmi", "redfish", "none"]
