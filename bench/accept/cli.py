@@ -22,23 +22,20 @@ def probe(
     replay: Annotated[Path | None, typer.Option(help=_REPLAY_HELP, hidden=True)] = None,
 ) -> None:
     """Inventory and health of this node: GPUs through NVML, CPU and memory."""
-    from bench.accept.nvml import ReplayNvml
-    from bench.accept.probe import node_from_snapshot, node_without_gpu, open_nvml, probe_cpu
+    from bench.accept.probe import open_nvml, read_probe
+    from bench.nvml.snapshot import ReplayNvml
     from bench.report.io import write_atomic
 
     seam, reason = (ReplayNvml.from_file(replay), None) if replay else open_nvml()
-    if seam is None:
-        node = node_without_gpu(reason or "unknown reason", probe_cpu())
-        if raw:
-            typer.secho(f"no raw snapshot written: {node.gpu_status}", err=True)
-    else:
-        try:
-            snap = seam.read()
-        finally:
+    try:
+        node, snap = read_probe(seam, reason)
+    finally:
+        if seam is not None:
             seam.close()
-        node = node_from_snapshot(snap, probe_cpu())
-        if raw:
-            write_atomic(raw, snap.model_dump_json(indent=2))
+    if raw and snap is None:
+        typer.secho(f"no raw snapshot written: {node.gpu_status}", err=True)
+    elif raw and snap is not None:
+        write_atomic(raw, snap.model_dump_json(indent=2))
     if out:
         write_atomic(out, node.model_dump_json(indent=2))
     if json_out:
@@ -83,8 +80,8 @@ def accept(
 
     from bench.accept.bands import bands_for_sku
     from bench.accept.micro import MicroSizes
-    from bench.accept.nvml import ReplayNvml
     from bench.accept.run import VERDICT_JSON, VERDICT_MD, run_acceptance
+    from bench.nvml.snapshot import ReplayNvml
 
     bands = bands_for_sku(sku)  # unknown SKU: a UserError before any work
     out = out or Path("reports") / f"accept-{sku}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"

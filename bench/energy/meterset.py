@@ -141,11 +141,12 @@ class _Unavailable(Exception):
 def _open_nvml(
     parallel_size: int | None, period_s: float, env: Mapping[str, str], nvml: Any
 ) -> tuple[Meter, DeviceSelection]:
-    from bench.energy.nvml import NvmlMeter, gpu_selection, load_nvml
+    from bench.energy.nvml import NvmlMeter, gpu_selection
+    from bench.nvml.library import NvmlUnavailable, close_library, open_library
 
     try:
-        nv = nvml if nvml is not None else load_nvml()
-    except RuntimeError as exc:
+        nv = nvml if nvml is not None else open_library()
+    except NvmlUnavailable as exc:
         raise _Unavailable(str(exc)) from None
     try:
         if nv.nvmlDeviceGetCount() == 0:
@@ -155,7 +156,7 @@ def _open_nvml(
             raise _Unavailable(f"no GPU selected ({selection.note})")
         return NvmlMeter(selection.gpu_indices, period_s=period_s, nvml=nv), selection
     except (_Unavailable, nv.NVMLError, RuntimeError) as exc:
-        nv.nvmlShutdown()
+        close_library(nv)
         raise _Unavailable(str(exc)) from None
 
 

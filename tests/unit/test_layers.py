@@ -80,7 +80,6 @@ CLI_NAME = re.compile(r"^(cli|cli_\w+|__main__)$")
 
 # Imports that point upward today, each to be removed as it is fixed: (importer, imported).
 KNOWN: set[tuple[str, str]] = {
-    ("bench.energy.nvml", "bench.accept.probe"),
     ("bench.engines.managed", "bench.fleet.multinode"),
     ("bench.fleet.jobs", "bench.accept.cli"),
     ("bench.runner", "bench.fleet.multinode"),
