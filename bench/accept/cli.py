@@ -79,6 +79,7 @@ def accept(
     from datetime import UTC, datetime
 
     from bench.accept.bands import bands_for_sku
+    from bench.accept.inference import served_inference
     from bench.accept.micro import MicroSizes
     from bench.accept.run import VERDICT_JSON, VERDICT_MD, run_acceptance
     from bench.nvml.snapshot import ReplayNvml
@@ -90,7 +91,16 @@ def accept(
         served = None
         if inference:
             served = stack.enter_context(
-                _served(bands, sku, out, model, input_tokens, output_tokens, concurrency, requests)
+                served_inference(
+                    bands,
+                    sku,
+                    out,
+                    model=model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    concurrency=concurrency,
+                    num_requests=requests,
+                )
             )
         verdict = run_acceptance(
             sku,
@@ -106,24 +116,3 @@ def accept(
     typer.echo(verdict.summary)
     typer.echo(f"wrote {out / VERDICT_MD} and {out / VERDICT_JSON}")
     raise typer.Exit(verdict.exit_code)
-
-
-def _served(bands, sku, out, model, input_tokens, output_tokens, concurrency, requests):  # type: ignore[no-untyped-def]
-    """The managed-vLLM inference callable, with defaults by SKU kind."""
-    from bench.accept.inference import ServedInference, catalog_model_for_band
-    from bench.catalog import load_catalog
-
-    if model is None:
-        catalog, _ = load_catalog()
-        ids = [m.id for m in catalog.models]
-        model = catalog_model_for_band(bands.inference_model, ids) or "tiny-llama"
-    gpu = bands.expected_gpus > 0
-    return ServedInference(
-        model=model,
-        sku=sku,
-        out_dir=out,
-        input_tokens=input_tokens or (1000 if gpu else 128),
-        output_tokens=output_tokens or (1000 if gpu else 64),
-        concurrency=concurrency or (256 if gpu else 8),
-        num_requests=requests or (512 if gpu else 32),
-    )

@@ -81,7 +81,6 @@ CLI_NAME = re.compile(r"^(cli|cli_\w+|__main__)$")
 # Imports that point upward today, each to be removed as it is fixed: (importer, imported).
 KNOWN: set[tuple[str, str]] = {
     ("bench.engines.managed", "bench.fleet.multinode"),
-    ("bench.fleet.jobs", "bench.accept.cli"),
     ("bench.runner", "bench.fleet.multinode"),
     ("bench.store.entry", "bench.sweep.curve"),
     ("bench.store.ingest", "bench.sweep.manifest"),
