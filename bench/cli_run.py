@@ -100,9 +100,10 @@ def run(
 ) -> None:
     """Benchmark one model × workload × load and write report.json, requests.jsonl, summary.md."""
     from bench.config.loading import validate_data
+    from bench.config.plan import preflight
     from bench.config.run import RunConfig
     from bench.cost.assumptions import load_assumptions, with_overrides
-    from bench.runner import execute_run, new_run_id, preflight
+    from bench.runner import execute_run, new_run_id
 
     if (concurrency is None) == (rate is None):
         if rate is None:

@@ -62,7 +62,7 @@ class ServedInference:
     def __enter__(self) -> ServedInference:
         """Validate model and SKU now (a UserError before any work); the server starts at
         the first call, after the microbenchmarks, whose GPU memory it would otherwise take."""
-        from bench.runner import plan_run
+        from bench.config.plan import plan_run
 
         self._plan = plan_run(self._config(self.out_dir / "inference-000"))
         return self
