@@ -151,10 +151,11 @@ class Template:
     `prefix + text + suffix`) with no `"` in the text and only a flat list in the ids.
     """
 
-    __slots__ = ("prefix", "middle", "suffix", "with_ids")
+    __slots__ = ("prefix", "middle", "suffix", "with_ids", "framed_suffix")
 
     def __init__(self, prefix: bytes, middle: bytes, suffix: bytes, with_ids: bool) -> None:
         self.prefix, self.middle, self.suffix, self.with_ids = prefix, middle, suffix, with_ids
+        self.framed_suffix = suffix + b"\r\n"  # the suffix as it ends a chunk of HTTP framing
 
     @classmethod
     def learn(cls, event: bytes, obj: Any) -> Template | None:
@@ -202,7 +203,11 @@ class Template:
         prefix, suffix = self.prefix, self.suffix
         if not (data.startswith(prefix, start) and data.endswith(suffix, start, end)):
             return -1
-        lp, stop = start + len(prefix), end - len(suffix)
+        return self.body_tokens(data, start + len(prefix), end - len(suffix))
+
+    def body_tokens(self, data: bytes, lp: int, stop: int) -> int:
+        """`tokens` for an event already known to start with the prefix and end with the
+        suffix: `data[lp:stop]` is what lies between them (text, and middle and ids)."""
         if not self.with_ids:
             if stop <= lp:
                 return -1 if stop < lp else -2
