@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from bench.loadgen.http1 import Origin, ProtocolError, Response, StaleConnection
@@ -169,6 +170,7 @@ async def exchange(
     *,
     scheduled_ns: int | None = None,
     worker: int = 0,
+    defer: Callable[[Callable[[], None]], None] | None = None,
 ) -> RequestRecord | Finished:
     """Send one streaming request; a failure's record, or the `Finished` response (its
     connection already back in the pool). Never raises (but for cancellation of the
@@ -182,6 +184,7 @@ async def exchange(
     Once any byte of the response has arrived the request is never sent again. The
     request times out `target.timeout_s` after its (last) write, checked by the pool a
     few times a second (`ConnectionPool.sweep`), not by a timer per request.
+    `defer` lets the stream's parser leave its JSON work for later (`StreamParser`).
     Errors are classified: `http_<status>`, `timeout`, `connection`, `stream_error`,
     `incomplete_stream`, `cancelled`, and `client_error` for anything unforeseen (a bug
     here, named in the message, rather than a lost request).
@@ -189,7 +192,7 @@ async def exchange(
     common: dict[str, Any] = {"scheduled_ns": scheduled_ns, "worker": worker}
     sent_ns = time.perf_counter_ns()
     conn = None
-    parser = StreamParser()
+    parser = StreamParser(defer)
     timeout_ns = int(target.timeout_s * 1e9)
     try:
         request = target.request_for(spec)
@@ -201,7 +204,7 @@ async def exchange(
             conn.abandon()
             conn = None
             conn = await pool.acquire(fresh=True)
-            parser = StreamParser()
+            parser = StreamParser(defer)
             sent_ns, waiter = conn.send(request, parser, deadline_in_ns=timeout_ns)
             resp = await waiter
     except TimeoutError:

@@ -179,8 +179,13 @@ class UnitRunner:
         self.not_due = 0
         self.later = Later(self._hand_on)  # records, handed on between reads, in order
 
-    def _hand_on(self, item: RequestRecord | Finished) -> None:
-        self.deliver(item if isinstance(item, RequestRecord) else item.record())
+    def _hand_on(self, item: RequestRecord | Finished | Callable[[], None]) -> None:
+        if isinstance(item, RequestRecord):
+            self.deliver(item)
+        elif isinstance(item, Finished):
+            self.deliver(item.record())
+        else:  # a stream parser catching up (`StreamParser.catch_up`)
+            item()
 
     def deliver(self, rec: RequestRecord) -> None:
         """Hand `rec` on; if that fails, stop the run (the failure is raised by the
@@ -200,7 +205,7 @@ class UnitRunner:
             first = k == 0 and scheduled_ns is not None
             out = await exchange(self.pool, self.target, spec, index,
                                  scheduled_ns=scheduled_ns if first else None,
-                                 worker=self.worker)  # fmt: skip
+                                 worker=self.worker, defer=self.later.add)  # fmt: skip
             if first and scheduled_ns is not None:
                 self.send_lag_s.append((out.sent_ns - scheduled_ns) / NS_PER_S)
             if k == last and isinstance(out, Finished):

@@ -19,6 +19,7 @@ does not match goes through json.loads.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 _DATA = b"data:"
@@ -234,9 +235,17 @@ class StreamParser:
     gives `parse_events_json`'s result for the whole body.
     """
 
-    __slots__ = ("parsed", "template", "tokens", "buffer", "pending", "error", "last_ts")
+    __slots__ = (
+        "parsed", "template", "tokens", "buffer", "pending", "error", "last_ts", "defer",
+        "held",
+    )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, defer: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """`defer(job)`: run `job()` soon, between reads (`bench.loadgen.later`). With it,
+        reads that arrive before the stream's template is known (the first event needs a
+        json.loads and the learning) are held and classified by that job instead of at
+        once: the read is stamped either way, and other streams' reads arriving in the
+        same instant are not stamped behind the JSON work."""
         self.parsed = _Parsed()
         self.template: Template | None = None
         self.tokens: Any = None
@@ -244,6 +253,8 @@ class StreamParser:
         self.pending: list[tuple[int, bytes]] = []
         self.error: Exception | None = None
         self.last_ts = 0
+        self.defer = defer
+        self.held: list[tuple[bytes, int]] = []
 
     def feed(self, data: bytes, ts: int) -> None:
         """One read's payload, stamped `ts`; never raises (a bad event is kept for result)."""
@@ -257,6 +268,20 @@ class StreamParser:
                 return
             if n == -2:
                 return
+        if self.defer is not None and tokens is None and self.error is None:
+            if not self.held:
+                self.defer(self.catch_up)
+            self.held.append((data, ts))
+            return
+        self._classify(data, ts)
+
+    def catch_up(self) -> None:
+        """Classify the held reads, in arrival order."""
+        held, self.held = self.held, []
+        for data, ts in held:
+            self._classify(data, ts)
+
+    def _classify(self, data: bytes, ts: int) -> None:
         if self.error is None:
             try:
                 self._feed(data, ts)
@@ -294,6 +319,8 @@ class StreamParser:
             ValueError (or KeyError, TypeError, AttributeError): an event was not valid
                 JSON of an OpenAI-compatible stream.
         """
+        if self.held:
+            self.catch_up()
         if self.error is None and self.buffer.strip():
             try:  # an unterminated last event still counts
                 self._exact(self.last_ts, bytes(self.buffer))
