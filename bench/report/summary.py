@@ -193,11 +193,11 @@ def render_summary(report: Report) -> str:
         if summary.server and summary.server.window_output_tok_per_s is not None:
             ours = (summary.steady_state or summary.whole_run).output_tok_per_s
             theirs = summary.server.window_output_tok_per_s
-            diff = (ours - theirs) / theirs * 100 if theirs else float("nan")
+            diff = f"{(ours - theirs) / theirs * 100:+.1f} %" if theirs else "not measured"
             lines += [
                 "",
                 f"Server's own counter (vllm:generation_tokens_total) over the same window: "
-                f"{theirs:,.1f} output tok/s (client figure differs by {diff:+.1f} %).",
+                f"{theirs:,.1f} output tok/s (client figure differs by {diff}).",
             ]
         if summary.goodput:
             g = summary.goodput
