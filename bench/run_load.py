@@ -79,7 +79,7 @@ def drive_load(
     Raises:
         KeyboardInterrupt: interrupted; in-flight requests were recorded as cancelled.
     """
-    from bench.engines.prometheus import Scraper
+    from bench.engines.prometheus import Scraper, scrape_period_s
     from bench.loadgen.drive import DriveStats, RunAborted, drive
 
     outcome = LoadOutcome(stats=DriveStats())
@@ -91,7 +91,9 @@ def drive_load(
 
     async def main() -> None:
         if scrape_url:
-            outcome.scraper = Scraper(scrape_url)
+            cfg = plan.config
+            period = cfg.scrape_period_s or scrape_period_s(cfg.duration_s)
+            outcome.scraper = Scraper(scrape_url, period_s=period)
             await outcome.scraper.start()
         try:
             await drive(target, specs, plan.config.load, on_record=record,

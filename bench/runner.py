@@ -398,6 +398,7 @@ def assemble_report(
             client=client_load(stats) if stats else None,
             planned=planned,
             loop_stalls=stats.loop_stalls if stats else None,
+            rules=plan.config.validity,
         )
         energy = run_energy(plan, summary, trace) if trace is not None else None
         if workload_info is not None:
