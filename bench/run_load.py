@@ -112,7 +112,21 @@ def drive_load(
         outcome.planned = planned_requests(specs, outcome.stats.not_due)
     if outcome.failure is None:
         outcome.failure = log.error or never_sent_failure(outcome.planned, log.records)
+        short = ran_out_note(plan.config.duration_s, outcome.stats)
+        outcome.notes += [short] if short else []
     return outcome
+
+
+def ran_out_note(duration_s: float | None, stats: Any) -> str | None:
+    """A run bounded by time that sent every prepared request before its deadline measured
+    a shorter run than asked for: say so (1 % of the duration is allowed for the drain)."""
+    if not duration_s or stats.not_due or stats.wall_s >= 0.99 * duration_s:
+        return None
+    return (
+        f"every prepared request was sent after {stats.wall_s:.1f} s of the {duration_s:g} s "
+        "asked for, so the run is shorter than asked; pass --num-requests (with --duration) "
+        "to prepare more"
+    )
 
 
 async def _stop_scraper(outcome: LoadOutcome) -> None:

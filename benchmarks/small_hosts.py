@@ -14,11 +14,12 @@ Each run starts its own managed vLLM (through `bench run`, or the demo script, w
 process tree: CPU time, run-queue wait (/proc/<pid>/task/<tid>/schedstat) and the CPU it
 ran on. Per run it prints the issue's limits and the evidence:
 
-- TPOT measured: share of successful requests whose every content event arrived in a read
-  of its own (a request with a read carrying several events is coalesced: no TPOT);
+- TPOT measured: share of the requests that can have one (two or more output tokens) whose
+  TPOT was measured, i.e. not coalesced (bench.metrics.latency.coalesced), and how many had
+  any read carrying several chunks;
 - client event-loop lag p99 and max (the client's own probe, from report.json);
-- zero-throughput bins inside the steady-state window (output tokens by arrival time in
-  0.25 s bins): when and how many;
+- stalls inside the throughput window as the report finds them (client event-loop stalls
+  over 10 x the ITL p50; runs of zero-output bins), with their times;
 - output throughput vs vLLM's generation-token counter over the same window;
 - TTFT p50, p99 and their ratio;
 - mean ITL and TTFT as the client saw them and as vLLM's engine core timed them (its
@@ -50,7 +51,6 @@ sys.path.insert(0, str(REPO))
 
 NS_PER_S = 1_000_000_000
 SAMPLE_PERIOD_S = 0.1
-BIN_S = 0.25
 COMPILE_CACHE = Path.home() / ".cache" / "vllm" / "torch_compile_cache"
 
 
@@ -176,18 +176,11 @@ def run_once(command: list[str], out_dir: Path) -> tuple[Path, Sampler, float]:
 def figures(run_dir: Path, sampler: Sampler) -> dict[str, object]:
     report = json.loads((run_dir / "report.json").read_text())
     summary = report["summary"]
-    records = [json.loads(line) for line in (run_dir / "requests.jsonl").read_text().splitlines()]
-    ok = [r for r in records if not r["warmup"] and r["status"] == "ok"]
-    coalesced = [r for r in ok if len(set(r["chunk_ns"])) < len(r["chunk_ns"])]
     steady = summary["steady_state"] or summary["whole_run"]
     start, end = steady["start_ns"], steady["end_ns"]
-    bins = [0] * max(1, int((end - start) / NS_PER_S / BIN_S))
-    for r in ok:
-        for ts, n in zip(r["chunk_ns"], r["chunk_tokens"], strict=True):
-            k = int((ts - start) / NS_PER_S / BIN_S)
-            if start <= ts < end and k < len(bins):
-                bins[k] += n
-    zero = [round(k * BIN_S, 2) for k, n in enumerate(bins) if n == 0]
+    coalescing = summary.get("coalescing") or {}
+    stalls = summary.get("stalls") or {}
+    events = stalls.get("events") or []
     server = (summary.get("server") or {}).get("window_output_tok_per_s")
     counters = summary.get("server") or {}
     itl_server = _mean_over_run(counters, "vllm:inter_token_latency_seconds")
@@ -195,12 +188,21 @@ def figures(run_dir: Path, sampler: Sampler) -> dict[str, object]:
     client = summary.get("client") or {}
     lag = client.get("loop_lag_s") or {}
     ttft = summary["ttft_s"]
+    checked = coalescing.get("requests_checked") or 0
     return {
-        "requests": len(ok),
-        "tpot_measured": 1 - len(coalesced) / len(ok) if ok else None,
+        "requests": summary["requests_ok"],
+        "tpot_measured": summary["tpot_s"]["count"] / checked if checked else None,
+        "shared_reads": coalescing.get("requests_with_shared_reads"),
+        "checked": checked,
         "loop_lag_p99_ms": (lag.get("p99") or 0) * 1e3,
         "loop_lag_max_ms": (lag.get("max") or 0) * 1e3,
-        "zero_bins": zero,
+        "zero_bins": [
+            (e["start_s"], e["duration_s"]) for e in events if e["kind"] == "zero_output"
+        ],
+        "client_stalls": [
+            (e["start_s"], e["duration_s"]) for e in events if e["kind"] == "client_loop"
+        ],  # fmt: skip
+        "bin_s": stalls.get("bin_s"),
         "window_s": steady["duration_s"],
         "out_tok_s": steady["output_tok_per_s"],
         "server_tok_s": server,
@@ -212,6 +214,7 @@ def figures(run_dir: Path, sampler: Sampler) -> dict[str, object]:
         "itl_server_ms": itl_server * 1e3 if itl_server is not None else None,
         "ttft_mean_ms": (ttft.get("mean") or 0) * 1e3,
         "ttft_server_ms": ttft_server * 1e3 if ttft_server is not None else None,
+        "notes": report.get("notes") or [],
         "placement": (report["provenance"].get("placement") or {}).get("reason"),
         # the sampler's clock is CLOCK_MONOTONIC, as perf_counter_ns is on Linux
         "roles": sampler.by_role(start, end),
@@ -232,12 +235,15 @@ def _mean_over_run(counters: dict[str, object], histogram: str) -> float | None:
 
 def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
     vs = f["vs_server"]
+    vs = f["vs_server"]
+    zero, stalls = f["zero_bins"], f["client_stalls"]
     print(
         f"run {k}: {f['requests']} requests, window {f['window_s']:.1f} s, wall {wall_s:.0f} s\n"
-        f"  TPOT measured {f['tpot_measured']:.1%} (limit >= 95 %); loop lag p99 "
-        f"{f['loop_lag_p99_ms']:.1f} ms (limit <= 5), max {f['loop_lag_max_ms']:.1f} ms\n"
-        f"  zero-throughput {BIN_S} s bins in the window: {len(f['zero_bins'])}"  # type: ignore[arg-type]
-        f"{' at ' + str(f['zero_bins']) + ' s' if f['zero_bins'] else ''}\n"
+        f"  TPOT measured {f['tpot_measured']:.1%} of {f['checked']} (limit >= 95 %); "
+        f"{f['shared_reads']} with a read carrying several chunks\n"
+        f"  loop lag p99 {f['loop_lag_p99_ms']:.1f} ms (limit <= 5), max "
+        f"{f['loop_lag_max_ms']:.1f} ms; client stalls over 10 x ITL p50: {stalls or 'none'}\n"
+        f"  zero-output bins ({f['bin_s']} s) in the window: {zero or 'none'}\n"
         f"  output {f['out_tok_s']:.1f} tok/s vs vLLM counter {f['server_tok_s'] or 0:.1f} "
         f"({'n/a' if vs is None else f'{vs:+.2%}'}; limit 3 %)\n"
         f"  TTFT p50 {f['ttft_p50_ms']:.1f} ms, p99 {f['ttft_p99_ms']:.1f} ms, "
@@ -246,6 +252,8 @@ def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
         f"mean TTFT client {f['ttft_mean_ms']:.1f} ms vs engine {_ms(f['ttft_server_ms'])}\n"
         f"  placement: {f['placement']}"
     )
+    for note in f["notes"]:  # type: ignore[attr-defined]
+        print(f"  note: {note}")
     for role, row in sorted(f["roles"].items()):  # type: ignore[attr-defined]
         print(f"    {role:<11} CPU {row['cpu']:6.1%}  waiting for a CPU {row['wait']:6.1%}  "
               f"ran on CPUs (samples) {row['cpus']}")  # fmt: skip

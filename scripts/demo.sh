@@ -14,5 +14,5 @@ if [ -e "$OUT" ]; then
 fi
 .venv/bin/bench models build tiny-llama
 exec .venv/bin/bench run --model tiny-llama --hardware cpu-local \
-  --input-tokens 128 --output-tokens 64 --concurrency 8 --duration 30 --warmup 16 \
-  --out "$OUT" "$@"
+  --input-tokens 128 --output-tokens 64 --concurrency 8 --warmup 16 \
+  --duration 30 --num-requests 3000 --out "$OUT" "$@"

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Literal, get_args
 
 from bench.cost.assumptions import CostAssumptions
+from bench.cost.breakdown import tier_price_usd
 from bench.errors import UserError
 from bench.hardware.schema import CapexKind, HardwareProfile, OwnedKind, RentTier, TierKind
 from bench.records import Record
@@ -79,17 +80,7 @@ class Unpriced(Record):
     fix: str
 
 
-def _tier_usd(tier: RentTier, fx_cny_per_usd: float | None) -> float | None:
-    """A rent tier's price per GPU-hour in USD (monthly / 730); None for CNY without FX."""
-    if tier.usd_per_gpu_hour is not None:
-        return tier.usd_per_gpu_hour
-    if fx_cny_per_usd is None:
-        return None
-    cny = tier.cny_per_gpu_hour or (tier.cny_per_gpu_month or 0.0) / 730.0
-    return cny / fx_cny_per_usd
-
-
-def _rent_choice(p: HardwareProfile, tier: RentTier, fx: float | None) -> PriceChoice:
+def _rent_choice(p: HardwareProfile, tier: RentTier, a: CostAssumptions) -> PriceChoice:
     return PriceChoice(
         sku=p.sku,
         basis="rent",
@@ -98,7 +89,7 @@ def _rent_choice(p: HardwareProfile, tier: RentTier, fx: float | None) -> PriceC
         provider=tier.provider,
         date=tier.date,
         source=tier.source,
-        usd_per_gpu_hour=_tier_usd(tier, fx),
+        usd_per_gpu_hour=tier_price_usd(tier, a),
         includes_power=tier.includes_power,
     )
 
@@ -142,7 +133,7 @@ def _common_provider(profiles: list[HardwareProfile], kind: str) -> str | None:
 
 
 def _rent(
-    p: HardwareProfile, selector: str | None, provider: str | None, fx: float | None
+    p: HardwareProfile, selector: str | None, provider: str | None, a: CostAssumptions
 ) -> PriceChoice | Unpriced:
     if selector is None:
         tier = p.prices.rent_tier(None)
@@ -151,7 +142,7 @@ def _rent(
         tier = next((t for t in tiers if t.provider == provider), tiers[0] if tiers else None)
     else:
         tier = next((t for t in p.prices.rent if t.tier == selector), None)
-    return _no_price(p, "rent", selector) if tier is None else _rent_choice(p, tier, fx)
+    return _no_price(p, "rent", selector) if tier is None else _rent_choice(p, tier, a)
 
 
 def _capex_choice(p: HardwareProfile, kind: CapexKind, value: float) -> PriceChoice:
@@ -188,9 +179,9 @@ def _owned(p: HardwareProfile, selector: str | None) -> PriceChoice | Unpriced:
 
 
 def _given(
-    p: HardwareProfile, basis: str, kind: str, value: float, fx: float | None, currency: str
+    p: HardwareProfile, basis: str, kind: str, value: float, a: CostAssumptions
 ) -> PriceChoice:
-    usd = value if currency == "USD" else value / (fx or 1.0)
+    usd = a.to_usd(value)
     if basis == "rent":
         return PriceChoice(sku=p.sku, basis="rent", kind=kind, label=YOUR_PRICE,
                            usd_per_gpu_hour=usd, given=value)  # fmt: skip
@@ -243,23 +234,20 @@ def choose_prices(
             fix=f"use one of: {', '.join(profiles)}",
         )
     check_selector(a.basis, selector, list(profiles.values()))
-    fx = a.fx_cny_per_usd
     out: dict[str, PriceChoice | Unpriced] = {}
     provider = (
         _common_provider(list(profiles.values()), selector) if selector in RENT_KINDS else None
     )
     for sku, p in profiles.items():
         if sku not in given:
-            out[sku] = (
-                _rent(p, selector, provider, fx) if a.basis == "rent" else _owned(p, selector)
-            )
+            out[sku] = _rent(p, selector, provider, a) if a.basis == "rent" else _owned(p, selector)
     kinds = {c.kind for c in out.values() if isinstance(c, PriceChoice)}
     if selector in RENT_KINDS:
         kind = selector
     else:
         kind = next(iter(kinds)) if len(kinds) == 1 else YOUR_PRICE
     for sku, value in given.items():
-        out[sku] = _given(profiles[sku], a.basis, kind, value, fx, a.currency)
+        out[sku] = _given(profiles[sku], a.basis, kind, value, a)
     return {sku: out[sku] for sku in profiles}
 
 
@@ -291,7 +279,12 @@ def check_like_for_like(
     if allow_mixed:
         return f"MIXED BASIS ({', '.join(kinds)}): {listing} — not like for like"
     common = set.intersection(*(available_kinds(profiles[c.sku], c.basis) for c in priced))
-    hint = f"--price-tier {sorted(common)[0]}" if common else "--price SKU=VALUE for each SKU"
+    ordered = [k for k in (*RENT_KINDS, *OWNED_KINDS) if k in common]
+    hint = (
+        f"--price-tier {ordered[0]} (kinds every SKU has: {', '.join(ordered)})"
+        if ordered
+        else "--price SKU=VALUE for each SKU"
+    )
     raise UserError(
         f"the SKUs' prices are of different kinds ({', '.join(kinds)}): {listing}",
         field="--price-tier",

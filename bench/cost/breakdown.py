@@ -64,11 +64,7 @@ def _power_lines(
     """Electricity cost per GPU-hour (USD) and its working."""
     cur, dev = MONEY_UNIT, device_word(profile)
     overhead, overhead_note = _overhead(profile, a)
-    if a.electricity_price_per_kwh is not None:
-        price, price_note = a.to_usd(a.electricity_price_per_kwh), "assumptions"
-    else:
-        price = DEFAULT_ELECTRICITY_USD_PER_KWH
-        price_note = "default: US industrial base case $0.08/kWh (EIA, Apr 2025)"
+    price, price_note = _electricity_price(a)
     cost = f.power_cost_per_hour(power_w, overhead, a.pue, price)
     lines = [
         _line("node overhead factor", overhead, "x", "configured", overhead_note),
@@ -85,6 +81,16 @@ def _power_lines(
     return cost, lines
 
 
+def _electricity_price(a: CostAssumptions) -> tuple[float, str]:
+    """Electricity price per kWh in USD and where it came from."""
+    if a.electricity_price_per_kwh is not None:
+        return a.to_usd(a.electricity_price_per_kwh), "assumptions"
+    return (
+        DEFAULT_ELECTRICITY_USD_PER_KWH,
+        "default: US industrial base case $0.08/kWh (EIA, Apr 2025)",
+    )
+
+
 def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]:
     if a.node_overhead_factor is not None:
         return a.node_overhead_factor, "assumptions"
@@ -93,7 +99,7 @@ def _overhead(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, str]
     return 1.0, "default: no node overhead known for this profile"
 
 
-def _tier_price(tier: RentTier, a: CostAssumptions) -> float:
+def tier_price_usd(tier: RentTier, a: CostAssumptions) -> float:
     """A rent tier's price per GPU-hour in USD (monthly / 730; CNY at the FX rate).
 
     Raises:
@@ -137,7 +143,7 @@ def _rent_cost(
                 + "give your own price (rent_price_per_gpu_hour, --rent-price-per-gpu-hour)",
             )
         includes_power, note = tier.includes_power, f"tier {tier.tier}: {_cite(tier)}"
-        rent = _tier_price(tier, a)
+        rent = tier_price_usd(tier, a)
     lines = [_line("rent price", rent, f"{cur}/{dev}-hour", "configured", note)]
     if includes_power:
         lines.append(
@@ -348,3 +354,13 @@ def run_cost(
         lines=lines,
         estimated=any(ln.basis == "estimated" for ln in cost_inputs),
     )
+
+
+def power_inputs(profile: HardwareProfile, a: CostAssumptions) -> tuple[float, float, float]:
+    """(node overhead factor, PUE, electricity price in USD per kWh) as used."""
+    return _overhead(profile, a)[0], a.pue, _electricity_price(a)[0]
+
+
+def power_cost_per_gpu_hour(profile: HardwareProfile, a: CostAssumptions, power_w: float) -> float:
+    """Electricity per busy GPU-hour in USD: W / 1000 × node overhead × PUE × price per kWh."""
+    return f.power_cost_per_hour(power_w, *power_inputs(profile, a))

@@ -1,6 +1,6 @@
 """The lessor's view: one server leased for rent, or run for a share of token revenue.
 
-Per server (`gpus` GPUs) per month (730 h), all money in USD:
+Per server (`gpus` GPUs) per month (730 h), money in USD:
 
     rent income      = rent per GPU-hour × 730 × gpus          (the contract price only)
     power            = power cost per busy GPU-hour × u × 730 × gpus

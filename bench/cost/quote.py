@@ -1,10 +1,13 @@
-"""`bench quote`: a price sheet for one model × SKU at SLO tiers, from stored runs.
+"""`bench quote`: a price sheet for one model × SKU × workload at SLO tiers, from stored runs.
 
-Pipeline: runs (a load sweep of one workload) → curve points → per tier the operating point
-→ effective GPU-hour cost → $/M tokens; probes → additive fit → $/M input, output, cached
-(re-levelled to each tier's operating point, so they add up to its cost); × (1 + margin);
-and the token revenue-share comparison against rent. All money in the records is USD;
-`Quote.display` is the currency the renderers show it in.
+Pipeline: runs (a load sweep of one workload; repeats of a load are averaged) → curve
+points → per tier the operating point → effective GPU-hour cost → $/M tokens; repeated
+probes → additive fit and its spread (`bench.cost.intervals`) → $/M input, output, cached
+(re-levelled to each tier's operating point, so they add up to its cost) with an interval;
+held-out workloads checked against that interval; × (1 + margin); per tier the lessor's
+view of one server-month (`bench.cost.lessor`) and the scenario prices
+(`bench.cost.scenarios`). Money in the records is USD; `Quote.display` is the currency
+the renderers show it in.
 """
 
 from __future__ import annotations
@@ -14,81 +17,51 @@ from pathlib import Path
 
 from pydantic import Field
 
-from bench.config.loading import StrictConfig
 from bench.cost import formulas as f
-from bench.cost.additive import (
-    AdditiveFit,
-    HoldoutCheck,
-    cached_fraction,
-    check_holdout,
-    fit_additive,
-    prices_from_fit,
-    sample_from_run,
-    scale_to_point,
-    vision_tokens,
-)
+from bench.cost.additive import AdditiveFit, cached_fraction, sample_from_run, vision_tokens
 from bench.cost.assumptions import CostAssumptions
-from bench.cost.breakdown import gpu_hour_cost, resolve_power
+from bench.cost.breakdown import gpu_hour_cost, power_inputs
+from bench.cost.intervals import HoldoutRange, RepeatedFit, holdout_range, repeated_fit
+from bench.cost.market import MarketPrice
+from bench.cost.quote_tier import TierContext, TierQuote, quote_tier, tier_power
 from bench.cost.runs import StoredRun
-from bench.cost.tiers import QuoteTier, TierPoint, tier_point
+from bench.cost.tiers import QuoteTier
+from bench.cost.workload_key import group_by_workload, one_workload
 from bench.errors import UserError
 from bench.hardware.schema import HardwareProfile
-from bench.records import Basis, CostLine, DisplayCurrency, Record
+from bench.records import CostLine, DisplayCurrency, Record
 from bench.sweep.curve import CurvePoint, point_from_report
+from bench.sweep.repeat import summarize_repeats
 
-
-class MarketPrices(StrictConfig):
-    """Market token prices (per M tokens, in the display currency) and the lessor's share."""
-
-    per_m_input: float = Field(ge=0)
-    per_m_output: float = Field(ge=0)
-    per_m_cached_input: float | None = Field(default=None, ge=0)
-    share: float = Field(gt=0, le=1)
-
-
-class RevenueShare(Record):
-    """Lessor income per GPU-hour (USD): rent vs a share of the token revenue at market prices."""
-
-    revenue_usd_per_gpu_hour: float
-    share: float
-    share_income_usd_per_gpu_hour: float
-    rent_usd_per_gpu_hour: float | None
-    breakeven_share: float | None
-
-
-class TierQuote(Record):
-    """One tier's prices in USD. `cost_*` are at cost; `price_*` include the margin."""
-
-    point: TierPoint
-    cost_usd_per_m_total: float | None = None
-    cost_usd_per_m_input: float | None = None
-    cost_usd_per_m_output: float | None = None
-    cost_usd_per_m_cached_input: float | None = None
-    price_usd_per_m_total: float | None = None
-    price_usd_per_m_input: float | None = None
-    price_usd_per_m_output: float | None = None
-    price_usd_per_m_cached_input: float | None = None
-    price_usd_per_image: float | None = None
-    price_usd_per_video_s: float | None = None
-    revenue: RevenueShare | None = None
+DEFAULT_PROBE_REPEATS = 3
 
 
 class Quote(Record):
     model: str
     hardware_sku: str
     hardware_name: str
+    workload: str
     display: DisplayCurrency
     cost_basis: str
     utilization: float
     margin: float
     gpu_hour_cost_usd: float
     effective_gpu_hour_cost_usd: float
+    gpu_hour_price_ex_power_usd: float = Field(description="GPU-hour cost without electricity")
+    power_included: bool = Field(description="the price pays for electricity (cloud rent)")
+    node_overhead_factor: float
+    pue: float
+    electricity_price_usd_per_kwh: float
+    cached_input_share: float = Field(description="share of input tokens served from cache")
     cost_lines: list[CostLine]
     estimated: bool
     runs: list[str]
     probes: list[str] = Field(default_factory=list)
     fit: AdditiveFit | None = None
-    holdout: HoldoutCheck | None = None
+    probe_fit: RepeatedFit | None = None
+    holdouts: list[HoldoutRange] = Field(default_factory=list)
+    market: MarketPrice | None = None
+    share: float | None = None
     tiers: list[TierQuote]
     notes: list[str] = Field(default_factory=list)
 
@@ -114,52 +87,85 @@ def curve_points(runs: Sequence[StoredRun]) -> list[CurvePoint]:
     return [point_from_report(r.report, gpus=r.gpus, run_dir=r.run_dir) for r in runs]
 
 
-def tier_power(
-    profile: HardwareProfile, runs: Sequence[StoredRun], dirs: Sequence[str]
-) -> tuple[float, Basis]:
-    """Power per GPU at a tier: the highest measured among its runs, else board power."""
-    measured = [p / r.gpus for r in runs if r.run_dir in dirs and (p := r.power_w) is not None]
-    if measured:
-        return max(measured), "measured"
-    watts, basis, _ = resolve_power(profile, None, 1)
-    return watts, basis
+def averaged_points(
+    runs: Sequence[StoredRun],
+) -> tuple[list[CurvePoint], dict[str, tuple[float, list[str]]]]:
+    """Curve points with the repeats of a load averaged, and by run directory: the relative
+    half-width of the 95 % interval of its level's total throughput (0 when the load was run
+    once) and the run directories of that level.
+
+    An averaged point carries its first repeat's run directory.
+    """
+    by_load: dict[tuple[str, float], list[CurvePoint]] = {}
+    for p in curve_points(runs):
+        by_load.setdefault((p.load_kind, p.load), []).append(p)
+    points: list[CurvePoint] = []
+    groups: dict[str, tuple[float, list[str]]] = {}
+    for level in by_load.values():
+        dirs = [p.run_dir or "" for p in level]
+        if len(level) == 1:
+            points.append(level[0])
+            groups[dirs[0]] = (0.0, dirs)
+            continue
+        ci = summarize_repeats(level).total_tok_per_s_per_gpu
+        half = (ci.half_width or 0.0) / ci.mean if ci.mean else 0.0
+        mean = summarize_repeats(level).mean_point
+        points.append(mean.model_copy(update={"run_dir": dirs[0]}))
+        groups |= {d: (half, dirs) for d in dirs}
+    return points, groups
 
 
-def _revenue(
-    market: MarketPrices,
-    a: CostAssumptions,
-    in_unc: float,
-    out: float,
-    cached: float,
-    rent: float | None,
-) -> RevenueShare:
-    cached_price = market.per_m_cached_input
-    prices = {
-        "input": a.to_usd(market.per_m_input),
-        "output": a.to_usd(market.per_m_output),
-        "cached": a.to_usd(cached_price if cached_price is not None else market.per_m_input),
-    }
-    rates = {"input": in_unc, "output": out, "cached": cached}
-    revenue = f.token_revenue_per_gpu_hour(rates, prices, a.utilization)
-    return RevenueShare(
-        revenue_usd_per_gpu_hour=revenue,
-        share=market.share,
-        share_income_usd_per_gpu_hour=f.lessor_share_income(revenue, market.share),
-        rent_usd_per_gpu_hour=rent,
-        breakeven_share=None if rent is None else f.breakeven_share(rent, revenue),
+def measured_vision_gpu_s(runs: Sequence[StoredRun]) -> tuple[float | None, float | None]:
+    """Mean measured device-seconds per image and per video-second over the runs whose report
+    has them (vision encoder + prefill share; bench.workloads.accounting), else None."""
+    summaries = [r.report.workload.outcome.vision for r in runs if r.report.workload]
+    image = [v.gpu_s_per_image for v in summaries if v and v.gpu_s_per_image is not None]
+    video = [v.gpu_s_per_video_s for v in summaries if v and v.gpu_s_per_video_s is not None]
+    return (
+        sum(image) / len(image) if image else None,
+        sum(video) / len(video) if video else None,
     )
 
 
-def _rent_price(profile: HardwareProfile, a: CostAssumptions) -> float | None:
-    """The rent per GPU-hour (USD) a lessor would get (rent basis of the same assumptions)."""
-    rent_a = a.model_copy(update={"basis": "rent"})
-    if a.basis == "owned":  # an owned tier name is not a rent tier
-        rent_a = rent_a.model_copy(update={"price_tier": None})
-    try:
-        cost, _ = gpu_hour_cost(profile, rent_a, profile.board_power_w.value, "estimated")
-    except UserError:
+def image_note(runs: Sequence[StoredRun]) -> str | None:
+    """Which screenshot sizes an image workload measured, when not 4K alone."""
+    from bench.workloads.spec import ImageWorkload
+
+    info = runs[0].report.workload.info if runs[0].report.workload else None
+    if info is None or not isinstance(info.spec, ImageWorkload):
         return None
-    return cost
+    sizes = sorted({f"{w}x{h}" for w, h in info.spec.resolutions})
+    if sizes == ["3840x2160"]:
+        return None
+    return f"per image over the run's mix of {', '.join(sizes)} screenshots, not 4K alone"
+
+
+def _fit_probes(
+    probes: Sequence[StoredRun], repeats: int
+) -> tuple[RepeatedFit, list[tuple[str, list[StoredRun]]]]:
+    """The repeated fit over probe workloads, each needing at least `repeats` runs.
+
+    Raises:
+        UserError: a probe workload with fewer runs than `repeats` (named, with its runs).
+    """
+    groups = group_by_workload(probes, lambda r: r.workload)
+    short = {label: rs for label, rs in groups.items() if len(rs) < repeats}
+    if short:
+        listing = "; ".join(
+            f"{label}: {len(rs)} ({', '.join(r.run_dir for r in rs)})"
+            for label, rs in short.items()
+        )
+        raise UserError(
+            f"each probe workload needs {repeats} repeats for a price interval; {listing}",
+            field="--probe-repeats",
+            fix=f"run the probes {repeats} times each (bench quote --plan prints the runs), "
+            "or pass --probe-repeats 1 for prices without an interval",
+        )
+    samples = [
+        (label, [sample_from_run(r.report, r.requests, gpus=r.gpus) for r in rs])
+        for label, rs in groups.items()
+    ]
+    return repeated_fit(samples), list(groups.items())
 
 
 def make_quote(
@@ -169,96 +175,101 @@ def make_quote(
     *,
     tiers: Sequence[QuoteTier],
     probes: Sequence[StoredRun] = (),
-    holdout: StoredRun | None = None,
-    market: MarketPrices | None = None,
+    holdouts: Sequence[StoredRun] = (),
+    market: MarketPrice | None = None,
+    share: float | None = None,
+    probe_repeats: int = DEFAULT_PROBE_REPEATS,
 ) -> Quote:
-    """Price sheet for the model × SKU of `runs` at each tier (see module docstring).
+    """Price sheet for the model × SKU × workload of `runs` at each tier (module docstring).
 
     Raises:
-        UserError: mixed models/SKUs, a profile other than the runs', a failed fit, or a
-            missing price input.
+        UserError: mixed models, SKUs or workloads (the runs named), a profile other than
+            the runs', probes with too few repeats, a failed fit, or a missing price input.
     """
     model, sku = check_same_target(runs, "RUNS")
+    one_workload(group_by_workload(runs, lambda r: r.workload), lambda r: r.run_dir, "RUNS")
     if profile.sku not in (sku, Path(sku).stem):  # runs may name a profile by YAML path
         raise UserError(
             f"the runs were made on {sku!r} but the profile is {profile.sku!r}",
             field="--hardware",
             fix=f"quote with --hardware {sku} (or leave it out)",
         )
-    a = assumptions
-    all_dirs = [r.run_dir for r in runs]
-    hour_cost, lines = gpu_hour_cost(profile, a, *tier_power(profile, runs, all_dirs))
+    a, d = assumptions, assumptions.display
+    hour_cost, lines = gpu_hour_cost(
+        profile, a, *tier_power(profile, runs, [r.run_dir for r in runs])
+    )
     effective = f.effective_hour_cost(hour_cost, a.utilization)
+    included = not any(ln.name == "electricity price" for ln in lines)
+    power_cost = 0.0 if included else next(ln.value for ln in lines if ln.name == "power cost")
+    overhead, pue, kwh = power_inputs(profile, a)
     notes: list[str] = []
-    fit = holdout_check = None
+    fit: RepeatedFit | None = None
+    checks: list[HoldoutRange] = []
     if probes:
         check_same_target([*runs[:1], *probes], "--probe")
-        fit = fit_additive([sample_from_run(p.report, p.requests, gpus=p.gpus) for p in probes])
-        if holdout is not None:
-            check_same_target([*runs[:1], holdout], "--holdout")
-            sample = sample_from_run(holdout.report, holdout.requests, gpus=holdout.gpus)
-            holdout_check = check_holdout(prices_from_fit(fit, effective), sample)
+        fit, _ = _fit_probes(probes, probe_repeats)
+        if not fit.repeated:
+            notes.append("probes not repeated: the additive prices carry no interval")
+        for label, rs in group_by_workload(holdouts, lambda r: r.workload).items():
+            check_same_target([*runs[:1], *rs], "--holdout")
+            samples = [sample_from_run(r.report, r.requests, gpus=r.gpus) for r in rs]
+            checks.append(holdout_range(fit, label, samples, effective / 3600.0))
     else:
         notes.append(
             "no --probe runs: only the blended $/M total is priced; give prefill-heavy and "
             "decode-heavy probe runs for additive input / output / cached prices"
         )
-    cached_share = cached_fraction([q for r in runs for q in r.requests])
-    per_image_tok, per_video_tok = vision_tokens([q for r in runs for q in r.requests])
-    rent = _rent_price(profile, a) if market is not None else None
-    points = curve_points(runs)
-    quotes = []
-    estimated = any(ln.basis == "estimated" for ln in lines)
-    for tier in tiers:
-        tp = tier_point(points, tier)
-        if not tp.reached or tp.total_tok_per_s_per_gpu is None:
-            quotes.append(TierQuote(point=tp))
-            continue
-        power_w, power_basis = tier_power(profile, runs, tp.run_dirs)
-        tier_cost, tier_lines = gpu_hour_cost(profile, a, power_w, power_basis)
-        estimated = estimated or any(ln.basis == "estimated" for ln in tier_lines)
-        tier_eff = f.effective_hour_cost(tier_cost, a.utilization)
-        out = tp.output_tok_per_s_per_gpu or 0.0
-        inp = tp.input_tok_per_s_per_gpu or 0.0
-        in_unc, cached = inp * (1 - cached_share), inp * cached_share
-        q: dict[str, float | None] = {
-            "cost_usd_per_m_total": f.cost_per_million_tokens(tier_eff, tp.total_tok_per_s_per_gpu)
-        }
-        if fit is not None:
-            scale = scale_to_point(fit, in_unc, out, cached)
-            p = prices_from_fit(fit, tier_eff, scale)
-            q |= {
-                "cost_usd_per_m_input": p.usd_per_m_input,
-                "cost_usd_per_m_output": p.usd_per_m_output,
-                "cost_usd_per_m_cached_input": p.usd_per_m_cached_input,
-            }
-        m = a.margin
-        for kind in ("total", "input", "output", "cached_input"):
-            cost = q.get(f"cost_usd_per_m_{kind}")
-            q[f"price_usd_per_m_{kind}"] = None if cost is None else f.with_margin(cost, m)
-        price_in = q.get("price_usd_per_m_input")
-        if price_in is not None and per_image_tok is not None:
-            q["price_usd_per_image"] = per_image_tok * price_in / 1e6
-        if price_in is not None and per_video_tok is not None:
-            q["price_usd_per_video_s"] = per_video_tok * price_in / 1e6
-        revenue = None if market is None else _revenue(market, a, in_unc, out, cached, rent)
-        quotes.append(TierQuote(point=tp, revenue=revenue, **q))
+    for h in checks:
+        lo, hi = h.predicted_usd.rel
+        spread = f"[{lo:+.1%}, {hi:+.1%}] around its central prediction"
+        if not h.inside:
+            notes.append(
+                f"held-out {h.workload}: measured {d.amount(h.measured_usd_per_request):.4g} "
+                f"{d.currency}/request is "
+                f"OUTSIDE the probes' interval {spread} (error {h.rel_error:+.1%}): the prices "
+                "are less certain than their interval says"
+            )
+    points, groups = averaged_points(runs)
+    ctx = TierContext(
+        profile=profile,
+        assumptions=a,
+        runs=list(runs),
+        workload=runs[0].workload,
+        fit=fit,
+        groups=groups,
+        market=market,
+        share=share,
+        vision=vision_tokens([q for r in runs for q in r.requests]),
+        vision_gpu_s=measured_vision_gpu_s(runs),
+        image_note=image_note(runs),
+    )
+    quotes = [quote_tier(ctx, points, tier) for tier in tiers]
     return Quote(
         model=model,
         hardware_sku=sku,
         hardware_name=profile.name,
-        display=a.display,
+        workload=runs[0].workload.label,
+        display=d,
         cost_basis=a.basis,
         utilization=a.utilization,
         margin=a.margin,
         gpu_hour_cost_usd=hour_cost,
         effective_gpu_hour_cost_usd=effective,
+        gpu_hour_price_ex_power_usd=hour_cost - power_cost,
+        power_included=included,
+        node_overhead_factor=overhead,
+        pue=pue,
+        electricity_price_usd_per_kwh=kwh,
+        cached_input_share=cached_fraction([q for r in runs for q in r.requests]),
         cost_lines=lines,
-        estimated=estimated,
+        estimated=any(ln.basis == "estimated" for ln in lines) or any(t.estimated for t in quotes),
         runs=[r.run_dir for r in runs],
         probes=[p.run_dir for p in probes],
-        fit=fit,
-        holdout=holdout_check,
+        fit=None if fit is None else fit.central,
+        probe_fit=fit,
+        holdouts=checks,
+        market=market,
+        share=share,
         tiers=quotes,
         notes=notes,
     )

@@ -1,8 +1,9 @@
-"""Quote and comparison as sheets, rendered to a terminal table, Markdown, CSV or XLSX.
+"""Sheets rendered to a terminal table, Markdown, CSV or XLSX.
 
-A `Sheet` is a titled table plus notes; `quote_sheets` / `compare_sheets` build them from the
-records, and each renderer only lays sheets out. Numbers stay numbers until rendering. Money
-is stored in USD and converted here, to the record's display currency.
+A `Sheet` is a titled table plus notes (bench.cost.sheets builds them from quotes and
+comparisons, converting money from USD to the record's display currency); each renderer
+only lays sheets out. Numbers stay numbers until rendering. CSV is one table per file; a
+quote's XLSX has live formulas (bench.cost.xlsx).
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from bench.cost.compare import Comparison
-from bench.cost.quote import Quote
 from bench.records import DisplayCurrency, Record
 
-Cell = str | float | int | None
+Cell = str | bool | float | int | None
 Format = Literal["table", "md", "csv", "xlsx"]
 
 
@@ -31,6 +30,21 @@ class Sheet(Record):
     columns: list[str]
     rows: list[list[Cell]]
     notes: list[str] = Field(default_factory=list)
+    priorities: list[int] = Field(
+        default_factory=list,
+        description="per column, which the terminal keeps first when it is narrow (0 = always "
+        "shown); empty: the first column always, the others from left to right",
+    )
+
+    @model_validator(mode="after")
+    def _one_priority_per_column(self) -> Sheet:
+        if self.priorities and len(self.priorities) != len(self.columns):
+            raise ValueError("give one priority per column, or none")
+        return self
+
+    def priority(self, i: int) -> int:
+        """Priority of column `i` (see `priorities`)."""
+        return self.priorities[i] if self.priorities else i
 
 
 def fmt(value: Cell) -> str:
@@ -58,219 +72,37 @@ def fx_note(display: DisplayCurrency) -> list[str]:
     ]
 
 
-def quote_sheets(q: Quote) -> list[Sheet]:
-    """Price sheet, revenue share, additive fit and cost working of one quote."""
-    d = q.display
-    cur, money = d.currency, d.amount
-    head = (
-        f"{q.model} on {q.hardware_name} ({q.hardware_sku}) — {cur}, {q.cost_basis} basis, "
-        f"utilization {q.utilization:.0%}, margin {q.margin:.0%}"
-    )
-    price_rows: list[list[Cell]] = []
-    for t in q.tiers:
-        p = t.point
-        price_rows.append(
-            [
-                p.tier,
-                p.constraint,
-                p.status,
-                p.total_tok_per_s_per_gpu,
-                p.output_tok_per_s_per_gpu,
-                p.interactivity_tok_per_s,
-                money(t.price_usd_per_m_input),
-                money(t.price_usd_per_m_output),
-                money(t.price_usd_per_m_cached_input),
-                money(t.price_usd_per_m_total),
-                money(t.price_usd_per_image),
-                money(t.price_usd_per_video_s),
-                money(t.cost_usd_per_m_total),
-                p.note,
-            ]
-        )
-    notes = [
-        f"GPU-hour cost {d.amount(q.gpu_hour_cost_usd):.4g} {cur}, effective (÷ utilization) "
-        f"{d.amount(q.effective_gpu_hour_cost_usd):.4g} {cur}"
-        + (" — includes estimated power" if q.estimated else ""),
-        "input / output / cached prices are additive: in·p_in + out·p_out + cached·p_cached "
-        "= the cost at the tier's operating point (× (1 + margin))",
-        *q.notes,
-        *fx_note(d),
-    ]
-    if q.fit is not None:
-        notes.append(
-            f"additive fit over {len(q.fit.residuals)} probe runs: rms error "
-            f"{q.fit.rms_rel_error:.1%}, max {q.fit.max_abs_rel_error:.1%}"
-        )
-    if q.holdout is not None:
-        notes.append(
-            f"held-out run {q.holdout.run_id}: measured "
-            f"{d.amount(q.holdout.measured_cost_usd_per_request):.4g} vs additive "
-            f"{d.amount(q.holdout.additive_cost_usd_per_request):.4g} {cur} per request "
-            f"({q.holdout.rel_error:+.1%})"
-        )
-    sheets = [
-        Sheet(
-            name="Prices",
-            title=f"Price sheet: {head}",
-            columns=[
-                "tier",
-                "SLO",
-                "status",
-                "tok/s/GPU",
-                "out tok/s/GPU",
-                "tok/s/user",
-                f"{cur}/M input",
-                f"{cur}/M output",
-                f"{cur}/M cached",
-                f"{cur}/M total",
-                f"{cur}/image",
-                f"{cur}/video-s",
-                f"cost {cur}/M total",
-                "note",
-            ],
-            rows=price_rows,
-            notes=notes,
-        )
-    ]
-    revenue = [(t.point.tier, t.revenue) for t in q.tiers if t.revenue is not None]
-    if revenue:
-        sheets.append(
-            Sheet(
-                name="Revenue share",
-                title=f"Token revenue share vs rent ({cur} per GPU-hour)",
-                columns=[
-                    "tier",
-                    "token revenue",
-                    "share",
-                    "lessor income (share)",
-                    "rent",
-                    "break-even share",
-                ],
-                rows=[
-                    [
-                        tier,
-                        money(r.revenue_usd_per_gpu_hour),
-                        r.share,
-                        money(r.share_income_usd_per_gpu_hour),
-                        money(r.rent_usd_per_gpu_hour),
-                        r.breakeven_share,
-                    ]
-                    for tier, r in revenue
-                ],
-                notes=[
-                    "revenue = Σ market price per M × tokens per GPU-hour × utilization; "
-                    "break-even share = rent / revenue"
-                ],
-            )
-        )
-    if q.fit is not None:
-        rows: list[list[Cell]] = [
-            [r.run_id, "fit", r.measured_gpu_s, r.predicted_gpu_s, r.rel_error]
-            for r in q.fit.residuals
-        ]
-        if q.holdout is not None:
-            h = q.holdout
-            rows.append(
-                [
-                    h.run_id,
-                    "held out",
-                    money(h.measured_cost_usd_per_request),
-                    money(h.additive_cost_usd_per_request),
-                    h.rel_error,
-                ]
-            )
-        c = q.fit.gpu_s_per_cached_input_token
-        sheets.append(
-            Sheet(
-                name="Additive fit",
-                title=f"Additive fit: GPU-seconds per request (held-out row: {cur} per request)",
-                columns=["run", "role", "measured", "additive", "relative error"],
-                rows=rows,
-                notes=[
-                    f"GPU-s per token: input {q.fit.gpu_s_per_input_token:.4g}, output "
-                    f"{q.fit.gpu_s_per_output_token:.4g}, cached "
-                    + ("not measured" if c is None else f"{c:.4g}")
-                ],
-            )
-        )
-    sheets.append(
-        Sheet(
-            name="Cost working",
-            title="Cost working (per GPU-hour)",
-            columns=["line", "value", "unit", "basis", "note"],
-            rows=[[ln.name, *d.line(ln), ln.basis, ln.note] for ln in q.cost_lines],
-        )
-    )
-    return sheets
-
-
-def compare_sheets(c: Comparison) -> list[Sheet]:
-    """The ranked SKU table per tier and the verdicts."""
-    cur, money = c.display.currency, c.display.amount
-    rows: list[list[Cell]] = [
-        [
-            r.tier,
-            r.rank,
-            r.sku,
-            "projected" if r.projected else r.status,
-            r.total_tok_per_s_per_gpu,
-            r.output_tok_per_s_per_gpu,
-            money(r.rent_usd_per_m_total),
-            money(r.owned_usd_per_m_total),
-            r.tokens_per_kwh,
-            r.power_basis,
-            r.tok_per_s_per_kusd_capex,
-            r.owned_method,
-            r.note,
-        ]
-        for r in c.rows
-    ]
-    return [
-        Sheet(
-            name="Comparison",
-            title=f"SKU comparison: {c.model} — {cur}, utilization {c.utilization:.0%}",
-            columns=[
-                "tier",
-                "rank",
-                "SKU",
-                "status",
-                "tok/s/GPU",
-                "out tok/s/GPU",
-                f"rent {cur}/M total",
-                f"owned {cur}/M total",
-                "tokens/kWh",
-                "power",
-                "tok/s per k$ capex",
-                "owned method",
-                "note",
-            ],
-            rows=rows,
-            notes=[
-                *c.notes,
-                "tokens/kWh use device power (measured, else board power: estimated)",
-                *fx_note(c.display),
-            ],
-        ),
-        Sheet(
-            name="Verdicts", title="Verdicts", columns=["verdict"], rows=[[v] for v in c.verdicts]
-        ),
-    ]
-
-
-def render_terminal(sheets: Sequence[Sheet]) -> None:
+def render_terminal(sheets: Sequence[Sheet], wide: bool = False) -> None:
+    """Each sheet as a table that fits the terminal (every column with `wide`; the others are
+    named), cells never wrapped; a one-column sheet of sentences (verdicts) as lines."""
     from rich.console import Console
-    from rich.table import Table
 
-    console = Console()
+    from bench.render.terminal import TermColumn, print_table
+
+    console = Console(soft_wrap=False)
+    more = "--wide shows them all; --format md|csv|xlsx|json has everything"
     for sheet in sheets:
-        table = Table(title=sheet.title, title_justify="left")
-        for column in sheet.columns:
-            table.add_column(column, overflow="fold")
-        for row in sheet.rows:
-            table.add_row(*(fmt(v) for v in row))
-        console.print(table)
+        if len(sheet.columns) == 1:
+            console.print(sheet.title, style="italic", markup=False)
+            for row in sheet.rows:
+                console.print(f"- {fmt(row[0])}", markup=False)
+        else:
+            columns = [
+                TermColumn(header=c, priority=sheet.priority(i), right=_numeric(sheet, i))
+                for i, c in enumerate(sheet.columns)
+            ]
+            rows = [[fmt(v) for v in row] for row in sheet.rows]
+            print_table(sheet.title, columns, rows, wide=wide, more=more)
         for note in sheet.notes:
             console.print(f"  note: {note}", markup=False)
+
+
+def _numeric(sheet: Sheet, i: int) -> bool:
+    """True when column `i` holds numbers (right-aligned)."""
+    values = [row[i] for row in sheet.rows if row[i] is not None]
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
 
 
 def _md_cell(value: Cell) -> str:
@@ -291,50 +123,84 @@ def render_markdown(sheets: Sequence[Sheet]) -> str:
     return "\n".join(out)
 
 
-def render_csv(sheets: Sequence[Sheet]) -> str:
-    """All sheets in one CSV: a `# title` row, the header, the rows, notes, a blank row."""
+def csv_text(sheet: Sheet) -> str:
+    """One table as CSV: the header row, then the rows (empty cell for missing)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    for sheet in sheets:
-        writer.writerow([f"# {sheet.title}"])
-        writer.writerow(sheet.columns)
-        writer.writerows([["" if v is None else v for v in row] for row in sheet.rows])
-        writer.writerows([[f"# {n}"] for n in sheet.notes])
-        writer.writerow([])
+    writer.writerow(sheet.columns)
+    writer.writerows([["" if v is None else v for v in row] for row in sheet.rows])
     return buf.getvalue()
 
 
-def render_xlsx(sheets: Sequence[Sheet], path: Path) -> None:
-    """One worksheet per sheet: bold title and header, numbers as numbers, notes below."""
-    from openpyxl import Workbook
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+
+
+def write_csv(sheets: Sequence[Sheet], output: Path) -> list[Path]:
+    """One CSV file per table: `output` holds the first sheet, `<stem>-<name>.csv` each
+    other, `<stem>-notes.csv` every sheet's notes (columns: sheet, note). Returns the paths."""
+    paths = [output] + [output.with_name(f"{output.stem}-{_slug(s.name)}.csv") for s in sheets[1:]]
+    for path, sheet in zip(paths, sheets, strict=True):
+        path.write_text(csv_text(sheet), encoding="utf-8")
+    notes = Sheet(
+        name="notes",
+        title="notes",
+        columns=["sheet", "note"],
+        rows=[[s.name, n] for s in sheets for n in [s.title, *s.notes]],
+    )
+    paths.append(output.with_name(f"{output.stem}-notes.csv"))
+    paths[-1].write_text(csv_text(notes), encoding="utf-8")
+    return paths
+
+
+MONEY_FORMATS = {"USD": '"$"#,##0.000000', "CNY": '"¥"#,##0.000000'}
+
+
+def add_sheet(wb: Any, sheet: Sheet, currency: str | None = None) -> None:
+    """Append `sheet` to an openpyxl workbook: bold title and header, numbers as numbers
+    (in `currency`'s number format where the column's unit is that currency), notes below."""
     from openpyxl.styles import Font
+
+    ws = wb.create_sheet(sheet.name)
+    ws.append([sheet.title])
+    ws["A1"].font = Font(bold=True)
+    ws.append(sheet.columns)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    for row in sheet.rows:
+        ws.append(list(row))
+    money = MONEY_FORMATS.get(currency or "")
+    for i, column in enumerate(sheet.columns, start=1):
+        letter = ws.cell(row=2, column=i).column_letter
+        ws.column_dimensions[letter].width = min(max(12, len(column) + 2), 40)
+        if money and currency and column.split("/")[0].split(" ")[-1] == currency:
+            for r in range(3, len(sheet.rows) + 3):
+                ws[f"{letter}{r}"].number_format = money
+    for note in sheet.notes:
+        ws.append([note])
+
+
+def render_xlsx(sheets: Sequence[Sheet], path: Path, currency: str | None = None) -> None:
+    """One worksheet per sheet (see `add_sheet`)."""
+    from openpyxl import Workbook
 
     wb = Workbook()
     wb.remove(wb.active)  # type: ignore[arg-type]
     for sheet in sheets:
-        ws = wb.create_sheet(sheet.name)
-        ws.append([sheet.title])
-        ws["A1"].font = Font(bold=True)
-        ws.append(sheet.columns)
-        for cell in ws[2]:
-            cell.font = Font(bold=True)
-        for row in sheet.rows:
-            ws.append(list(row))
-        for note in sheet.notes:
-            ws.append([note])
-        for i, column in enumerate(sheet.columns, start=1):
-            letter = ws.cell(row=2, column=i).column_letter
-            ws.column_dimensions[letter].width = min(max(12, len(column) + 2), 40)
+        add_sheet(wb, sheet, currency)
     wb.save(path)
 
 
-def render(sheets: Sequence[Sheet], fmt_name: Format, output: Path | None) -> str | None:
+def render(
+    sheets: Sequence[Sheet], fmt_name: Format, output: Path | None, wide: bool = False
+) -> str | None:
     """Render `sheets` as asked: to `output` when given (required for xlsx), else returned.
 
-    Returns the text for md/csv without an output path; None otherwise (terminal prints).
+    Returns the text for md, and for csv the first table, without an output path; None
+    otherwise (the terminal table prints itself, every column with `wide`).
     """
     if fmt_name == "table":
-        render_terminal(sheets)
+        render_terminal(sheets, wide)
         return None
     if fmt_name == "xlsx":
         if output is None:
@@ -343,7 +209,12 @@ def render(sheets: Sequence[Sheet], fmt_name: Format, output: Path | None) -> st
             raise UserError("xlsx needs a file", field="--output", fix="give --output FILE.xlsx")
         render_xlsx(sheets, output)
         return None
-    text = render_markdown(sheets) if fmt_name == "md" else render_csv(sheets)
+    if fmt_name == "csv":
+        if output is None:
+            return csv_text(sheets[0])
+        write_csv(sheets, output)
+        return None
+    text = render_markdown(sheets)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         return None

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.cost.workload_key import WorkloadKey, workload_key
 from bench.errors import UserError
 from bench.records import Record, RequestRecord
 from bench.report.records import Report
 
 
 class StoredRun(Record):
-    """One run directory, loaded: its report, requests, hardware SKU, model and GPU count."""
+    """One run directory, loaded: its report, requests, hardware SKU, model, GPU count and
+    the workload it measured (for like-for-like matching)."""
 
     run_dir: str
     report: Report
@@ -23,6 +25,7 @@ class StoredRun(Record):
     sku: str
     model: str
     gpus: int
+    workload: WorkloadKey
 
     @property
     def power_w(self) -> float | None:
@@ -81,6 +84,7 @@ def load_run(run_dir: Path) -> StoredRun:
         sku=sku,
         model=model,
         gpus=run_gpus(report),
+        workload=workload_key(report),
     )
 
 

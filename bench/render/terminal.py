@@ -49,20 +49,23 @@ def natural_widths(columns: Sequence[TermColumn], rows: Sequence[Sequence[str]])
 
 
 def fit(columns: Sequence[TermColumn], rows: Sequence[Sequence[str]], width: int) -> list[int]:
-    """Indices of the columns to show: by priority (then position) while the table still
-    fits `width`, returned in their original order. Priority-0 columns are always kept.
+    """Indices of the columns to show, in their original order: priority-0 columns always,
+    then the others by priority (then position) up to the first that no longer fits `width`
+    (so a less important column never stands in for a more important one).
 
     Table width = 1 + Σ (column width + BORDER).
     """
     widths = natural_widths(columns, rows)
     order = sorted(range(len(columns)), key=lambda i: (columns[i].priority, i))
-    kept: list[int] = []
-    used = 1
+    kept = [i for i in order if columns[i].priority == 0]
+    used = 1 + sum(widths[i] + BORDER for i in kept)
     for i in order:
-        need = widths[i] + BORDER
-        if columns[i].priority == 0 or used + need <= width:
-            kept.append(i)
-            used += need
+        if columns[i].priority == 0:
+            continue
+        used += widths[i] + BORDER
+        if used > width:
+            break
+        kept.append(i)
     return sorted(kept)
 
 

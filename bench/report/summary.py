@@ -170,6 +170,10 @@ def render_summary(report: Report) -> str:
         f"- workload: {cfg.workload.model_dump(mode='json')}",
         f"- created (UTC): {report.created_utc}",
     ]
+    placement = report.provenance.placement
+    if placement is not None:
+        state = "placed" if placement.applied else "not placed"
+        lines.append(f"- server placement: {state} ({placement.reason})")
     summary = report.summary
     if summary is not None:
         lines += request_lines(summary)

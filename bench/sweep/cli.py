@@ -54,6 +54,7 @@ def _base_config(
     model: str | None,
     input_tokens: int,
     output_tokens: int,
+    range_ratio: float = 0.0,
     load_kind: str,
     num_requests: int | None,
     duration_s: float | None,
@@ -87,7 +88,12 @@ def _base_config(
     )
     data = {
         "model": model,
-        "workload": {"kind": "shape", "input_tokens": input_tokens, "output_tokens": output_tokens},
+        "workload": {
+            "kind": "shape",
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "range_ratio": range_ratio,
+        },
         "load": load,
         "engine": engine,
         "num_requests": num_requests,
@@ -137,6 +143,9 @@ def run_cmd(
     model: Annotated[str | None, typer.Option(help="model id from models.yaml")] = None,
     input_tokens: InputTokens = 128,
     output_tokens: OutputTokens = 64,
+    range_ratio: Annotated[
+        float, typer.Option(min=0, max=0.99, help="lengths uniform in L·(1±r)")
+    ] = 0.0,
     load_kind: LoadKindOpt = "concurrency",
     num_requests: NumRequests = None,
     duration_s: DurationS = None,
@@ -167,6 +176,7 @@ def run_cmd(
 
     base = _base_config(
         run_config, out, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
+        range_ratio=range_ratio,
         load_kind=load_kind, num_requests=num_requests or _default_requests(
             duration_s, requests_per_concurrency, load_kind),
         duration_s=duration_s, warmup=warmup, hardware=hardware, gpus=gpus, endpoint=endpoint,

@@ -122,6 +122,7 @@ FIXTURE_SKUS: dict[str, dict[str, float]] = {
 SWEEP_SHAPE = (1024, 256)
 SWEEP_LOADS = (1, 4, 16, 64)
 PROBES = {"probe-prefill": (4096, 32), "probe-decode": (128, 1024)}
+PROBE_REPEATS = ("", "-r2", "-r3")  # each probe run three times: probe-prefill, -r2, -r3
 HOLDOUT = ("holdout-mixed", (1536, 384))
 PROBE_LOAD = 16
 WOBBLE = {
@@ -130,7 +131,11 @@ WOBBLE = {
     "sweep-c16": -0.01,
     "sweep-c64": 0.005,
     "probe-prefill": 0.015,
+    "probe-prefill-r2": 0.04,
+    "probe-prefill-r3": -0.02,
     "probe-decode": -0.015,
+    "probe-decode-r2": 0.03,
+    "probe-decode-r3": -0.04,
     "holdout-mixed": 0.0,
 }
 
@@ -269,7 +274,8 @@ def fixture_runs() -> dict[str, tuple]:  # type: ignore[type-arg]
     for sku in FIXTURE_SKUS:
         for load in SWEEP_LOADS:
             runs[f"{sku}/sweep-c{load}"] = fixture_run(sku, f"sweep-c{load}", SWEEP_SHAPE, load)
-        for name, shape in [*PROBES.items(), HOLDOUT]:
+        repeated = [(name + r, shape) for name, shape in PROBES.items() for r in PROBE_REPEATS]
+        for name, shape in [*repeated, HOLDOUT]:
             runs[f"{sku}/{name}"] = fixture_run(sku, name, shape, PROBE_LOAD)
     return runs
 

@@ -93,3 +93,19 @@ def test_a_placed_child_shares_the_session_in_its_own_group_at_lower_priority() 
     finally:
         child.kill()
         child.wait()
+
+
+def test_summary_md_says_where_the_server_ran() -> None:
+    from bench.report.io import load_report
+    from bench.report.summary import render_summary
+
+    run = Path(__file__).resolve().parents[1] / "fixtures" / "runs" / "l40s" / "sweep-c4"
+    report = load_report(run)
+    placed = plan_placement("auto", cpu_engine=True, cpus={0, 1}, cores=2, bind="auto")
+    provenance = report.provenance.model_copy(update={"placement": placed})
+    text = render_summary(report.model_copy(update={"provenance": provenance}))
+    assert (
+        "- server placement: placed (0 CPUs to spare beyond vLLM's worker and engine core "
+        "(need 2): server in the client's scheduler group, at nice 10)"
+    ) in text
+    assert "server placement" not in render_summary(report)  # runs without one say nothing

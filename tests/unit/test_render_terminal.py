@@ -18,5 +18,12 @@ def test_fit_keeps_priorities_in_their_original_order() -> None:
     # table width = 1 + Σ (width + 3): id 9, cost 8, tok/s 9, note 23
     assert fit(COLUMNS, ROWS, 1 + 9 + 8 + 9 + 23) == [0, 1, 2, 3]
     assert fit(COLUMNS, ROWS, 1 + 9 + 8 + 9 + 22) == [0, 2, 3]  # note no longer fits
-    assert fit(COLUMNS, ROWS, 1 + 9 + 8) == [0, 2]
+    assert fit(COLUMNS, ROWS, 1 + 9 + 8 + 8) == [0, 2]  # tok/s needs 9
     assert fit(COLUMNS, ROWS, 5) == [0]  # priority 0 is shown even when nothing fits
+
+
+def test_fit_stops_at_the_first_column_that_does_not_fit() -> None:
+    narrow_last = [*COLUMNS[:3], TermColumn(header="x", priority=4)]  # width 1 + 3
+    rows = [[*ROWS[0][:3], "y"]]
+    # the note (priority 3) does not fit: the narrower, less important "x" is not shown in its place
+    assert fit(narrow_last, rows, 1 + 9 + 8 + 23 - 1) == [0, 2]  # x (4 wide) would fit
