@@ -11,10 +11,11 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+from typing import NoReturn
 
 import typer
 
-from bench.errors import RunFailed, UserError
+from bench.errors import Interrupted, RunFailed, UserError
 
 app = typer.Typer(
     name="bench",
@@ -62,17 +63,29 @@ def _register_groups() -> None:
         app.add_typer(module.app, name=name)
 
 
-def _terminate(signum: int, frame: object) -> None:
-    """SIGTERM behaves like Ctrl-C: runs stop cleanly and managed servers are torn down."""
-    raise KeyboardInterrupt
+def _interrupted(exc: BaseException) -> NoReturn:
+    """Exit 128 + the signal's number (130 for Ctrl-C), saying where partial results are."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    run_dir = getattr(exc, "run_dir", None)
+    where = f"; partial results in {run_dir}" if run_dir else ""
+    typer.secho(f"interrupted ({signal.Signals(signum).name}){where}", err=True)
+    sys.exit(128 + signum)
 
 
 def main() -> None:
-    """Console entry point: user errors print one message and exit 2, without traceback."""
-    _register_groups()
-    signal.signal(signal.SIGTERM, _terminate)
+    """Console entry point. Exit codes: 0 done (a run complete), 1 a run partial or failed,
+    2 bad input (one message naming file, field and fix, no traceback), 128 + signal
+    number when SIGINT (130), SIGTERM (143) or SIGHUP (129) stopped it."""
+    from bench import signals
+
     try:
-        app(standalone_mode=False)
+        signals.install()
+        _register_groups()
+        code = app(standalone_mode=False)  # a command's typer.Exit(code) comes back here,
+        if isinstance(code, int) and code:  # and so does an interrupt, as 130
+            if code == 130 and Interrupted.last is not None:
+                _interrupted(Interrupted.last)
+            sys.exit(code)
     except UserError as exc:
         typer.secho(f"error: {exc.render()}", fg=typer.colors.RED, err=True)
         sys.exit(2)
@@ -82,12 +95,10 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.secho("aborted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.secho("interrupted", err=True)
-        sys.exit(130)
+    except typer.Abort as exc:  # click turns a KeyboardInterrupt into Abort
+        _interrupted(exc.__cause__ or exc.__context__ or exc)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except Exception as exc:  # click usage errors arrive as ClickException subclasses
         import click
 

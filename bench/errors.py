@@ -56,3 +56,24 @@ class RunFailed(Exception):
     def __init__(self, message: str, run_dir: Path | None = None) -> None:
         self.run_dir = run_dir
         super().__init__(message)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) ended the command; exit code 128 + signum.
+
+    `run_dir` is set when a run was under way: its partial results were written there.
+    The newest one is kept as `Interrupted.last`: the CLI framework turns an interrupt into
+    a bare exit code (130), and the CLI reads the signal and the run directory back here.
+    """
+
+    last: Interrupted | None = None
+
+    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+        self.signum = signum
+        self.run_dir = run_dir
+        super().__init__(signum)
+        Interrupted.last = self
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

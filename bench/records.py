@@ -130,11 +130,12 @@ class Throughput(Record):
 
 
 class SLO(Record):
-    """Latency targets a request must meet to count toward goodput (all optional)."""
+    """Latency targets a request must meet to count toward goodput (all optional; each a
+    finite number of seconds > 0: a NaN target used to be met by every request)."""
 
-    ttft_s: float | None = None
-    tpot_s: float | None = None
-    e2e_s: float | None = None
+    ttft_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    tpot_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    e2e_s: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
 
 class Goodput(Record):

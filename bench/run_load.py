@@ -4,8 +4,9 @@
 run's request log as it completes, and scrapes the server's /metrics meanwhile. Whatever
 happens (a dead server, a full disk, a failing side channel) it returns a `LoadOutcome`:
 the records are in the log, `failure` says why the run stopped early, and side channels
-only ever add `notes`. Interrupts (Ctrl-C and the signals `bench` turns into one) still
-propagate, after every in-flight request has been recorded as cancelled.
+only ever add `notes`. A stop signal (SIGINT, SIGTERM, SIGHUP) arriving while the load
+runs cancels it between two callbacks: every request in flight is recorded as cancelled,
+and `interrupted` names the signal (the caller writes the partial report, then raises).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
+from bench import signals
 from bench.records import RequestRecord, RequestSpec
 from bench.report.io import RequestLog
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -25,7 +29,8 @@ class LoadOutcome:
 
     `stats` is filled in place even when the run stopped early; `finished` says the drive
     ran to its end (so the client's self-measurement is whole). `planned` counts the
-    measured requests the run set out to send (see `planned_requests`).
+    measured requests the run set out to send (see `planned_requests`). `interrupted`: the
+    stop signal that ended the run, if one did.
     """
 
     stats: Any
@@ -34,6 +39,7 @@ class LoadOutcome:
     scraper: Any = None
     notes: list[str] = field(default_factory=list)
     planned: int = 0
+    interrupted: int | None = None
 
 
 def planned_requests(specs: list[RequestSpec], not_due: int) -> int:
@@ -72,12 +78,9 @@ def drive_load(
 ) -> LoadOutcome:
     """Send `specs` at the plan's load; every record goes to `log` (then `on_record`).
 
-    A dead server (watchdog), a dead client worker or a record that cannot be written end
-    the run early with `failure` set; the requests then in flight are recorded as
-    cancelled first.
-
-    Raises:
-        KeyboardInterrupt: interrupted; in-flight requests were recorded as cancelled.
+    A dead server (watchdog), a dead client worker, a record that cannot be written or a
+    stop signal end the run early with `failure` set (and `interrupted` for a signal); the
+    requests then in flight are recorded as cancelled first.
     """
     from bench.engines.prometheus import Scraper, scrape_period_s
     from bench.loadgen.drive import DriveStats, RunAborted, drive
@@ -90,22 +93,38 @@ def drive_load(
             on_record(rec)
 
     async def main() -> None:
-        if scrape_url:
-            cfg = plan.config
-            period = cfg.scrape_period_s or scrape_period_s(cfg.duration_s)
-            outcome.scraper = Scraper(scrape_url, period_s=period)
-            await outcome.scraper.start()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(signum: int) -> None:
+            if outcome.interrupted is None:
+                outcome.interrupted = signum
+                task.cancel()
+
+        restore = signals.on_loop(asyncio.get_running_loop(), stop)
         try:
+            if scrape_url:
+                cfg = plan.config
+                period = cfg.scrape_period_s or scrape_period_s(cfg.duration_s)
+                outcome.scraper = Scraper(scrape_url, period_s=period)
+                await outcome.scraper.start()
             await drive(target, specs, plan.config.load, on_record=record,
                         duration_s=plan.config.duration_s, seed=seed, watchdog=watchdog,
                         workers=plan.config.workers, stats=outcome.stats)  # fmt: skip
+        except asyncio.CancelledError:
+            if outcome.interrupted is None:
+                raise
         finally:
             if outcome.scraper is not None:
                 await _stop_scraper(outcome)
+            restore()
 
     try:
         event_loop_runner()(main())
-        outcome.finished = True
+        if outcome.interrupted is None:
+            outcome.finished = True
+        else:
+            outcome.failure = f"interrupted by {signals.signal_name(outcome.interrupted)}"
     except RunAborted as exc:
         outcome.failure = str(exc)
     finally:
@@ -134,5 +153,15 @@ async def _stop_scraper(outcome: LoadOutcome) -> None:
     try:
         await outcome.scraper.stop()
     except Exception as exc:  # a side channel can only add a note
-        outcome.notes.append(f"server /metrics scraping failed: {type(exc).__name__}: {exc}")
+        outcome.notes.append(f"server /metrics: not measured ({type(exc).__name__}: {exc})")
         outcome.scraper = None
+
+
+def side_channel(notes: list[str], what: str, measure: Callable[[], T]) -> T | None:
+    """`measure()`, or None and a note saying `what` was not measured and why: a side
+    channel (server counters, energy meters) can add a note to a run, never end it."""
+    try:
+        return measure()
+    except Exception as exc:  # whatever it was, the report must still be written
+        notes.append(f"{what}: not measured ({type(exc).__name__}: {exc})"[:500])
+        return None

@@ -8,8 +8,10 @@ RunConfig ─► hardware profile, cost assumptions, model entry (validated befo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import signals
 from bench.catalog import ModelEntry, load_catalog
 from bench.config.run import (
     EndpointEngine,
@@ -27,7 +30,7 @@ from bench.config.run import (
 )
 from bench.cost.assumptions import CostAssumptions
 from bench.engines.server_log import compile_lines, compile_note, log_size
-from bench.errors import RunFailed, UserError
+from bench.errors import Interrupted, RunFailed, UserError
 from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.metrics.latency import NS_PER_S
@@ -39,10 +42,16 @@ from bench.records import (
     RunStatus,
     RunSummary,
 )
-from bench.report.io import REPORT, REQUESTS, RequestLog, write_atomic, write_report
+from bench.report.io import SERVER_LOG, RequestLog
 from bench.report.records import Report
-from bench.report.summary import render_summary
-from bench.run_load import LoadOutcome, drive_load, never_sent_failure, planned_requests
+from bench.run_dir import RunDir, write_run
+from bench.run_load import (
+    LoadOutcome,
+    drive_load,
+    never_sent_failure,
+    planned_requests,
+    side_channel,
+)
 
 
 def new_run_id() -> str:
@@ -51,23 +60,6 @@ def new_run_id() -> str:
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def prepare_output_dir(path: Path) -> Path:
-    """Create the run directory; refuse one that already holds results (never overwrite).
-
-    Raises:
-        UserError: the directory already has report.json or requests.jsonl.
-    """
-    if (path / REPORT).exists() or (path / REQUESTS).exists():
-        raise UserError(
-            "output directory already holds a run",
-            file=path,
-            field="--out",
-            fix="choose a new output directory; earlier results are never overwritten",
-        )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass(frozen=True)
@@ -218,13 +210,6 @@ def client_load(stats: Any) -> ClientLoad:
     return assess(stats)
 
 
-def register_in_store(run_dir: Path) -> None:
-    """Add the run to the results store ($TOKENBENCH_STORE or reports/index.sqlite)."""
-    from bench.store import register_run
-
-    register_run(run_dir)
-
-
 def run_benchmark(
     config: RunConfig,
     *,
@@ -236,14 +221,21 @@ def run_benchmark(
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
     placement: Placement | None = None,
+    owned_dir: RunDir | None = None,
     server_log: Path | None = None,
+    notes: list[str] | None = None,
 ) -> Report:
     """Run one benchmark against a server that is already up and write the run directory.
 
+    The run directory is claimed (locked, checked: bench.run_dir) for the run's duration,
+    unless the caller already holds it (`owned_dir`). `notes`: what the caller's own checks
+    could not tell (e.g. a malformed /v1/models), carried into the report.
+
     With a managed engine the caller (`execute_run`) starts the server and passes its URL,
     a watchdog, where the server was placed (kept in the provenance) and its log (searched
-    for compilation during the run). On a dead server or Ctrl-C the run directory is still
-    written, with status "partial" and the reason, and `RunFailed` is raised.
+    for compilation during the run). On a dead server, a stop signal or a full disk the
+    run directory is still written, with status "partial" and the reason, and `RunFailed`
+    (`Interrupted` for a signal) is raised.
     """
     from bench.engines.endpoint import api_key_from_env
     from bench.loadgen.client import StreamTarget
@@ -253,97 +245,98 @@ def run_benchmark(
 
     plan = plan or plan_run(config)
     ensure_fd_limit(in_flight_cap(config.load))
-    run_dir = prepare_output_dir(config.output_dir)
-    if model_path is None and config.tokenizer is None:  # with --tokenizer (endpoint runs)
-        model_path = resolve_model(plan.entry)  # the model's files are not needed here
-    offline = isinstance(config.engine, OfflineEngine)
-    if isinstance(config.engine, EndpointEngine):
-        base_url = base_url or config.engine.url
-        served_model = served_model or config.engine.served_model or config.model
-        api_key = api_key_from_env(config.engine.api_key_env)
-        token_ids = False
-    else:
-        api_key, token_ids = None, True
-    if base_url is None and not offline:
-        raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
-    created = utc_now()
-    tokenizer = prompt_tokenizer(config, model_path, plan.engine_args)
-    specs, workload_info = build_specs(plan, tokenizer)
-    provenance = collect_provenance(
-        model_id=config.model,
-        model_path=model_path,
-        model_sha256=model_dir_sha256(Path(model_path))
-        if model_path and Path(model_path).is_dir()
-        else None,
-        engine=config.engine.kind,
-        placement=placement,
-    )
-    meters = open_run_meters(plan)
-    log_offset = log_size(server_log) if server_log else 0
-    log = RequestLog(run_dir)
-    outcome = LoadOutcome(stats=None, planned=planned_requests(specs, 0))
-    try:
-        meters.start()
-        if offline:
-            from bench.engines.offline import run_offline
-
-            assert model_path is not None  # --tokenizer is refused for offline runs
-            for rec in run_offline(model_path, specs, plan.engine_args):
-                log.append(rec)
-            outcome.failure = never_sent_failure(outcome.planned, log.records)
+    with contextlib.ExitStack() as stack:
+        if owned_dir is None:  # refused (exit 2) if another run holds it or it holds one
+            owned_dir = stack.enter_context(RunDir.claim(config.output_dir))
+        run_dir = owned_dir.path
+        if model_path is None and config.tokenizer is None:  # with --tokenizer (endpoint
+            model_path = resolve_model(plan.entry)  # runs) the model's files are not needed
+        offline = isinstance(config.engine, OfflineEngine)
+        if isinstance(config.engine, EndpointEngine):
+            base_url = base_url or config.engine.url
+            served_model = served_model or config.engine.served_model or config.model
+            api_key = api_key_from_env(config.engine.api_key_env)
+            token_ids = False
         else:
-            target = StreamTarget(
-                base_url or "",
-                served_model or config.model,
-                api_key=api_key,
-                token_ids=token_ids,
-                timeout_s=config.request_timeout_s,
-            )
-            outcome = drive_load(
-                plan,
-                specs,
-                target,
-                log,
-                scrape_url=base_url if config.scrape_server_metrics else None,
-                watchdog=watchdog,
-                on_record=on_record,
-                # the arrival schedule follows the workload's seed (a named workload
-                # without --seed uses its spec's own, as its requests do)
-                seed=workload_info.seed if workload_info else config.workload.seed or 0,
-            )
-    except OSError as exc:  # the request log could not be written (offline runs)
-        outcome.failure = str(exc)
-    except KeyboardInterrupt:
-        outcome.failure = "interrupted by the user (Ctrl-C)"
-    finally:
-        log.close()
-        trace = meters.stop()
-        meters.close()
-    failure = outcome.failure
-    if trace.channels:
-        from bench.energy import write_trace
+            api_key, token_ids = None, True
+        if base_url is None and not offline:
+            raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
+        created = utc_now()
+        tokenizer = prompt_tokenizer(config, model_path, plan.engine_args)
+        specs, workload_info = build_specs(plan, tokenizer)
+        provenance = collect_provenance(
+            model_id=config.model,
+            model_path=model_path,
+            model_sha256=model_dir_sha256(Path(model_path))
+            if model_path and Path(model_path).is_dir()
+            else None,
+            engine=config.engine.kind,
+            placement=placement,
+        )
+        meters = open_run_meters(plan)
+        log_offset = log_size(server_log) if server_log else 0
+        log = RequestLog(run_dir)
+        outcome = LoadOutcome(stats=None, planned=planned_requests(specs, 0))
+        try:
+            meters.start()
+            if offline:
+                from bench.engines.offline import run_offline
 
-        write_trace(trace, run_dir / "energy_trace.json")
-    report = assemble_report(
-        plan,
-        log.records,
-        run_id=run_id or new_run_id(),
-        created=created,
-        provenance=provenance,
-        stats=outcome.stats if outcome.finished else None,
-        scraper=outcome.scraper,
-        failure=failure,
-        trace=trace,
-        workload_info=workload_info,
-        planned=outcome.planned,
-        notes=outcome.notes + server_log_notes(server_log, log_offset, log.records),
-    )
-    write_report(run_dir, report)
-    write_atomic(run_dir / "summary.md", render_summary(report))
-    register_in_store(run_dir)
-    if failure:
-        raise RunFailed(f"run failed: {failure}", run_dir)
-    return report
+                assert model_path is not None  # --tokenizer is refused for offline runs
+                for rec in run_offline(model_path, specs, plan.engine_args):
+                    log.append(rec)
+                outcome.failure = never_sent_failure(outcome.planned, log.records)
+            else:
+                target = StreamTarget(
+                    base_url or "",
+                    served_model or config.model,
+                    api_key=api_key,
+                    token_ids=token_ids,
+                    timeout_s=config.request_timeout_s,
+                )
+                outcome = drive_load(
+                    plan,
+                    specs,
+                    target,
+                    log,
+                    scrape_url=base_url if config.scrape_server_metrics else None,
+                    watchdog=watchdog,
+                    on_record=on_record,
+                    # the arrival schedule follows the workload's seed (a named workload
+                    # without --seed uses its spec's own, as its requests do)
+                    seed=workload_info.seed if workload_info else config.workload.seed or 0,
+                )
+        except OSError as exc:  # the request log could not be written (offline runs)
+            outcome.failure = str(exc)
+        except KeyboardInterrupt as exc:  # outside the load's event loop (start, meters)
+            outcome.interrupted = getattr(exc, "signum", signal.SIGINT)
+            outcome.failure = f"interrupted by {signals.signal_name(outcome.interrupted)}"
+        finally:
+            log.close()
+            trace = side_channel(outcome.notes, "energy", meters.stop)
+            side_channel(outcome.notes, "energy meters", meters.close)
+        with signals.deferred():  # a second Ctrl-C must not leave the report half-written
+            report = assemble_report(
+                plan,
+                log.records,
+                run_id=run_id or new_run_id(),
+                created=created,
+                provenance=provenance,
+                stats=outcome.stats if outcome.finished else None,
+                scraper=outcome.scraper,
+                failure=outcome.failure,
+                trace=trace,
+                workload_info=workload_info,
+                planned=outcome.planned,
+                notes=[*(notes or []), *outcome.notes,
+                       *server_log_notes(server_log, log_offset, log.records)],  # fmt: skip
+            )
+            write_run(run_dir, report, trace, log)
+        if outcome.interrupted is not None:
+            raise Interrupted(outcome.interrupted, run_dir)
+        if outcome.failure:
+            raise RunFailed(f"run failed: {outcome.failure}", run_dir)
+        return report
 
 
 def server_log_notes(
@@ -390,17 +383,24 @@ def assemble_report(
     workload = None
     if measured:
         window, _ = steady_state_window(measured, plan.config.load)
+        notes = notes if notes is not None else []
+        server = side_channel(notes, "server /metrics", lambda: scraper.summary(window))
         summary = summarize(
             records,
             plan.config.load,
             slo=plan.config.slo,
-            server=scraper.summary(window) if scraper else None,
+            server=server if scraper else None,
             client=client_load(stats) if stats else None,
             planned=planned,
             loop_stalls=stats.loop_stalls if stats else None,
             rules=plan.config.validity,
         )
-        energy = run_energy(plan, summary, trace) if trace is not None else None
+        measured_summary = summary
+        energy = (
+            side_channel(notes, "energy", lambda: run_energy(plan, measured_summary, trace))
+            if trace is not None
+            else None
+        )
         if workload_info is not None:
             from bench.workloads.run import report_section
 
@@ -505,10 +505,6 @@ def execute_run(
     on_status: Callable[[str], None] | None = None,
 ) -> Report:
     """`bench run`: validate, start the managed server if asked, run, tear down."""
-    from bench.engines.managed import ManagedServer
-    from bench.fleet.multinode import ray_launch_for
-    from bench.models.resolve import resolve_model
-
     plan = plan_run(config, assumptions)
     ensure_fd_limit(in_flight_cap(config.load))
     say = on_status or (lambda _msg: None)
@@ -516,16 +512,34 @@ def execute_run(
         if isinstance(config.engine, EndpointEngine):
             from bench.engines.endpoint import check_endpoint
 
-            check_endpoint(config.engine.url, config.engine.api_key_env)
+            check = check_endpoint(config.engine.url, config.engine.api_key_env)
+            notes = [check.note] if check.note else []
+            return run_benchmark(config, plan=plan, on_record=on_record, notes=notes)
         return run_benchmark(config, plan=plan, on_record=on_record)
-    prepare_output_dir(config.output_dir)
+    with RunDir.claim(config.output_dir) as owned:
+        return _run_managed(config, plan, owned, on_record, say)
+
+
+def _run_managed(
+    config: RunConfig,
+    plan: RunPlan,
+    owned: RunDir,
+    on_record: Callable[[RequestRecord], None] | None,
+    say: Callable[[str], None],
+) -> Report:
+    """Start the managed server (its log in the run directory), run, tear it down."""
+    from bench.engines.managed import ManagedServer
+    from bench.fleet.multinode import ray_launch_for
+    from bench.models.resolve import resolve_model
+
+    assert isinstance(config.engine, ManagedEngine)
     model_path = resolve_model(plan.entry)
     server = ManagedServer(
         model_path,
         config.model,
         ray_cluster=ray_launch_for(plan),
         engine_args=plan.engine_args,
-        log_path=config.output_dir / "server.log",
+        log_path=owned.path / SERVER_LOG,
         host=config.engine.host,
         port=config.engine.port,
         startup_timeout_s=config.engine.startup_timeout_s,
@@ -548,4 +562,5 @@ def execute_run(
             on_record=on_record,
             placement=server.placement,
             server_log=server.log_path,
+            owned_dir=owned,
         )

@@ -7,20 +7,26 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from bench.config.loading import StrictConfig
 from bench.energy.config import EnergyConfig
 from bench.records import SLO
 from bench.workloads.spec import WorkloadRef
 
+MAX_TOKENS_PER_REQUEST = 10 * 2**20  # 10 Mi tokens: beyond any model's context today
+MAX_REQUESTS = 10_000_000
+MAX_SECONDS = 30 * 24 * 3600  # a run, or one request, of 30 days
+MAX_IN_FLIGHT = 1_000_000
+
 
 class ConcurrencyLoad(StrictConfig):
     """Closed loop: keep `concurrency` requests in flight."""
 
     kind: Literal["concurrency"] = "concurrency"
-    concurrency: int = Field(ge=1)
+    concurrency: int = Field(ge=1, le=MAX_IN_FLIGHT)
 
     @property
     def level(self) -> float:
@@ -36,10 +42,10 @@ class RateLoad(StrictConfig):
     """
 
     kind: Literal["rate"] = "rate"
-    rate_per_s: float = Field(gt=0)
+    rate_per_s: float = Field(gt=0, le=1e6)
     arrival: Literal["poisson", "gamma", "constant"] = "poisson"
     burstiness: float = Field(default=1.0, gt=0)
-    max_concurrency: int | None = Field(default=None, ge=1)
+    max_concurrency: int | None = Field(default=None, ge=1, le=MAX_IN_FLIGHT)
 
     @property
     def level(self) -> float:
@@ -74,6 +80,21 @@ class EndpointEngine(StrictConfig):
     api_key_env: str | None = None
     served_model: str | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        """An http(s) URL with a host (and a valid port, if one is given)."""
+        parts = urlsplit(url)
+        try:
+            port_ok = parts.port is None or parts.port > 0
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+            raise ValueError(
+                f"not an http(s) URL of a server: {url!r} (e.g. http://127.0.0.1:8000)"
+            )
+        return url
+
 
 class OfflineEngine(StrictConfig):
     """In-process `vllm.LLM` for offline maximum throughput (no per-token latency)."""
@@ -91,11 +112,11 @@ class ShapeWorkload(StrictConfig):
     """
 
     kind: Literal["shape"] = "shape"
-    input_tokens: int = Field(ge=1)
-    output_tokens: int = Field(ge=1)
+    input_tokens: int = Field(ge=1, le=MAX_TOKENS_PER_REQUEST)
+    output_tokens: int = Field(ge=1, le=MAX_TOKENS_PER_REQUEST)
     range_ratio: float = Field(default=0.0, ge=0, lt=1)
     api: Literal["completions", "chat"] = "completions"
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="numpy seeds are 0 … 2³²−1")
 
 
 def _workload_kind(value: object) -> str:
@@ -146,11 +167,11 @@ class RunConfig(StrictConfig):
     workload: Workload
     load: Load
     engine: Engine = Field(default_factory=ManagedEngine)
-    num_requests: int | None = Field(default=None, ge=1)
-    duration_s: float | None = Field(default=None, gt=0)
-    warmup_requests: int = Field(default=0, ge=0)
+    num_requests: int | None = Field(default=None, ge=1, le=MAX_REQUESTS)
+    duration_s: float | None = Field(default=None, gt=0, le=MAX_SECONDS)
+    warmup_requests: int = Field(default=0, ge=0, le=MAX_REQUESTS)
     workers: int = Field(default=1, ge=1, description="client processes (bench.loadgen.workers)")
-    request_timeout_s: float = Field(default=600.0, gt=0)
+    request_timeout_s: float = Field(default=600.0, gt=0, le=MAX_SECONDS)
     slo: SLO | None = None
     hardware: str = "cpu-local"
     gpus: int | None = Field(default=None, ge=1)

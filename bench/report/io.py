@@ -4,18 +4,23 @@
 <run>/requests.jsonl   one RequestRecord per line, appended and flushed as each completes
 <run>/summary.md       rendered from report.json alone
 <run>/server.log       the managed server's log
+<run>/energy_trace.json  the meters' samples, when any meter ran
+
+Every file but the request log is written whole or not at all (`write_atomic`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from bench.config.loading import validation_to_user_error
+from bench.config.loading import read_text, validation_to_user_error
 from bench.errors import UserError
 from bench.records import RequestRecord
 from bench.report.records import REPORT_SCHEMA_VERSION, Report
@@ -23,16 +28,30 @@ from bench.report.records import REPORT_SCHEMA_VERSION, Report
 REPORT = "report.json"
 REQUESTS = "requests.jsonl"
 SUMMARY = "summary.md"
+SERVER_LOG = "server.log"
+ENERGY_TRACE = "energy_trace.json"
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    """Write via a temporary file in the same directory and rename it over `path`, so a
+    crash never leaves half a file; a write that fails (disk full, interrupted) removes
+    the temporary file and leaves `path` as it was.
+
+    Raises:
+        OSError: the file could not be written.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -47,14 +66,27 @@ def read_json_file(path: Path, model: type[M], *, what: str, missing: str, fix: 
     """
     if not path.is_file():
         raise UserError(missing, file=path, fix=fix)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"cannot read the {what}: {exc}", file=path) from None
+    data = parse_json(path, what)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise validation_to_user_error(exc, path) from None
+
+
+def parse_json(path: Path, what: str) -> Any:
+    """The JSON document in `path` (UTF-8, within `read_text`'s size limit).
+
+    Raises:
+        UserError: unreadable, not UTF-8, not JSON, or nested too deeply to parse.
+    """
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"cannot read the {what}: {exc}", file=path) from None
+    except RecursionError:
+        raise UserError(f"cannot read the {what}: nested too deeply", file=path,
+                        fix="give a file written by tokenbench") from None  # fmt: skip
 
 
 def write_report(run_dir: Path, report: Report) -> Path:
@@ -128,10 +160,7 @@ def read_report_file(path: Path) -> tuple[Report, int | None]:
         raise UserError(
             "no report.json here", file=path.parent, fix="give a run directory made by `bench run`"
         )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"unreadable report: {exc}", file=path) from None
+    data = parse_json(path, "report")
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(version, int) or version < 1:
         raise UserError(
@@ -171,7 +200,7 @@ def read_requests(run_dir: Path) -> list[RequestRecord]:
     path = Path(run_dir) / REQUESTS
     if not path.is_file():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path, max_bytes=2**36).splitlines()
     out = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():

@@ -133,15 +133,18 @@ def server_counter_line(summary: RunSummary) -> str | None:
     """The client's steady-state output tok/s against the server's own counter over the same
     window, with the counter's uncertainty from scrape timing; None when not measured."""
     server: ServerCounters | None = summary.server
-    if server is None or not server.window_output_tok_per_s:
+    if server is None or server.window_output_tok_per_s is None:
         return None
     ours = (summary.steady_state or summary.whole_run).output_tok_per_s
     theirs = server.window_output_tok_per_s
-    diff = (ours - theirs) / theirs
     text = (
         f"server's own counter (vllm:generation_tokens_total) over the same window: "
-        f"{theirs:,.1f} output tok/s; the client's figure differs by {diff * 100:+.1f} %"
+        f"{theirs:,.1f} output tok/s; the client's figure differs by "
     )
+    if not theirs:
+        return text + "not measured (the counter did not move)"
+    diff = (ours - theirs) / theirs
+    text += f"{diff * 100:+.1f} %"
     u = server.uncertainty_fraction
     if u is None:
         return text + " (uncertainty from scrape timing not known)"

@@ -23,7 +23,7 @@ from typing import Literal
 
 from bench.errors import UserError
 from bench.records import Record
-from bench.report.io import migrated_note
+from bench.report.io import REPORT, migrated_note
 from bench.store.db import Store
 from bench.store.entry import RunEntry, SweepEntry, entry_from_report, utc_text
 from bench.store.rundir import (
@@ -75,12 +75,19 @@ def find_run_dirs(root: Path) -> Iterator[Path]:
                 yield here / name
 
 
+def _no_links(directory: str, names: list[str]) -> list[str]:
+    """Names in `directory` that are symbolic links: never followed, never copied (a run
+    directory's server.log linking to a system file would copy that file into the store)."""
+    return [name for name in names if os.path.islink(os.path.join(directory, name))]
+
+
 def _copy_tree(source: Path, dest: Path) -> None:
-    """Copy a directory so that `dest` appears whole or not at all (copy, then rename)."""
+    """Copy a directory so that `dest` appears whole or not at all (copy, then rename);
+    symbolic links inside it are left out."""
     tmp = dest.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.copytree(source, tmp)
+        shutil.copytree(source, tmp, ignore=_no_links)
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
@@ -137,8 +144,15 @@ class _Batch:
         return (base / COPIES_DIR / run_id).resolve()
 
     def ingest(self, run_dir: Path) -> None:
-        """Decide what to do with one run directory; copy it if asked; queue its entry."""
-        outcome, entry = self._decide(run_dir)
+        """Decide what to do with one run directory; copy it if asked; queue its entry.
+        Whatever is wrong with it (unreadable, a link loop, a failed copy) is its outcome
+        ("corrupt"): the import goes on with the others."""
+        try:
+            outcome, entry = self._decide(run_dir)
+        except (OSError, UserError, ValueError) as exc:
+            message = exc.render() if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+            outcome, entry = ImportOutcome(path=str(run_dir), outcome="corrupt",
+                                           message=message[:500]), None  # fmt: skip
         self.outcomes.append(outcome)
         if entry is not None:
             self.entries.append(entry)
@@ -147,6 +161,9 @@ class _Batch:
 
     def _decide(self, run_dir: Path) -> tuple[ImportOutcome, RunEntry | None]:
         path = str(run_dir)
+        if (run_dir / REPORT).is_symlink():
+            return ImportOutcome(path=path, outcome="corrupt", message="report.json is a "
+                                 "symbolic link; links are never followed"), None  # fmt: skip
         try:
             report, migrated_from = read_report_versioned(run_dir)
             sha = report_sha256(run_dir)
@@ -211,7 +228,7 @@ class _Batch:
             shutil.rmtree(where)
         _copy_tree(run_dir, where)
         manifest = run_dir.parent / MANIFEST_NAME
-        if self.manifests.get(run_dir.parent) is not None:
+        if self.manifests.get(run_dir.parent) is not None and not manifest.is_symlink():
             shutil.copyfile(manifest, where.parent / MANIFEST_NAME)
         return None
 

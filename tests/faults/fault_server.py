@@ -15,6 +15,7 @@ order from 1: `--every 5` breaks requests 5, 10, 15 ...); the others are served 
     metrics_nan       /metrics counters are NaN and +Inf
     models_malformed  /v1/models answers JSON that is not a model list
     models_drip       /v1/models answers one byte every 0.5 s and never finishes
+    unhealthy         /health answers 503 (a server that never finishes starting)
 
 `GET /faults/stats` answers what the server saw: generation requests received, connections
 closed unanswered, responses cut.
@@ -52,7 +53,7 @@ GENERATION_FAULTS = (
     "usage_float", "usage_string", "usage_inflated", "no_usage", "close_reused",
     "cut_after_head",
 )  # fmt: skip
-SIDE_FAULTS = ("metrics_binary", "metrics_nan", "models_malformed", "models_drip")
+SIDE_FAULTS = ("metrics_binary", "metrics_nan", "models_malformed", "models_drip", "unhealthy")
 READY = "fault-server-port="
 _GENERATION_PATHS = ("/v1/completions", "/v1/chat/completions")
 _DRIP_S = 0.5
@@ -75,6 +76,8 @@ class FaultCore(SynthCore):
             stats = {"generation_requests": self.arrived, "cut": self.cut,
                      "closed_unanswered": self.closed_unanswered}  # fmt: skip
             conn.respond(200, json.dumps(stats).encode(), req.keep_alive, "application/json")
+        elif req.path == "/health" and "unhealthy" in self.faults:
+            conn.respond(503, b"", req.keep_alive, "application/json")
         elif req.path in ("/metrics", "/v1/models") and self._side(conn, req):
             return
         elif req.path in _GENERATION_PATHS and req.method == "POST":
@@ -206,8 +209,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ttft-ms", type=float, default=2.0)
     parser.add_argument("--itl-ms", type=float, default=0.5)
+    parser.add_argument("--model", default="synth")
+    parser.add_argument("--pids-file", help="start a child (as vLLM starts its engine core) "
+                        "and write 'server_pid child_pid' here")  # fmt: skip
     args = parser.parse_args(argv)
-    config = SynthConfig(port=args.port, ttft_s=args.ttft_ms / 1e3, itl_s=args.itl_ms / 1e3)
+    if args.pids_file:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        Path(args.pids_file).write_text(f"{os.getpid()} {child.pid}")
+    config = SynthConfig(port=args.port, ttft_s=args.ttft_ms / 1e3, itl_s=args.itl_ms / 1e3,
+                         model=args.model)  # fmt: skip
     loop = new_event_loop()
     try:
         loop.run_until_complete(serve(config, set(args.fault), max(1, args.every)))
