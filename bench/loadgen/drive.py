@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.arrivals import arrival_offsets_s
 from bench.loadgen.assess import LOOP_LAG_PERIOD_S
-from bench.loadgen.client import StreamTarget, send_streaming
-from bench.loadgen.http1 import ConnectionPool
+from bench.loadgen.client import Finished, StreamTarget, exchange
+from bench.loadgen.later import Later
+from bench.loadgen.pool import ConnectionPool
 from bench.records import RequestRecord, RequestSpec
 
 NS_PER_S = 1_000_000_000
@@ -176,6 +177,15 @@ class UnitRunner:
         self.failure: Exception | None = None
         self.time_bounded = False
         self.not_due = 0
+        self.later = Later(self._hand_on)  # records, handed on between reads, in order
+
+    def _hand_on(self, item: RequestRecord | Finished | Callable[[], None]) -> None:
+        if isinstance(item, RequestRecord):
+            self.deliver(item)
+        elif isinstance(item, Finished):
+            self.deliver(item.record())
+        else:  # a stream parser catching up (`StreamParser.catch_up`)
+            item()
 
     def deliver(self, rec: RequestRecord) -> None:
         """Hand `rec` on; if that fails, stop the run (the failure is raised by the
@@ -187,14 +197,22 @@ class UnitRunner:
             self.stopping = True
 
     async def run_unit(self, unit: Unit, scheduled_ns: int | None) -> None:
+        """Send the unit's requests in turn. A record is built when the next turn needs its
+        status, else later (`self.later`), so the slot's next send never waits for it;
+        records are handed on in completion order either way."""
+        last = len(unit) - 1
         for k, (index, spec) in enumerate(unit):
             first = k == 0 and scheduled_ns is not None
-            rec = await send_streaming(self.pool, self.target, spec, index,
-                                       scheduled_ns=scheduled_ns if first else None,
-                                       worker=self.worker)  # fmt: skip
+            out = await exchange(self.pool, self.target, spec, index,
+                                 scheduled_ns=scheduled_ns if first else None,
+                                 worker=self.worker, defer=self.later.add)  # fmt: skip
             if first and scheduled_ns is not None:
-                self.send_lag_s.append((rec.sent_ns - scheduled_ns) / NS_PER_S)
-            self.deliver(rec)
+                self.send_lag_s.append((out.sent_ns - scheduled_ns) / NS_PER_S)
+            if k == last and isinstance(out, Finished):
+                self.later.add(out)
+                return
+            rec = out if isinstance(out, RequestRecord) else out.record()
+            self.later.add(rec)
             if rec.status != "ok" or self.stopping:
                 self._rest_unsent(unit[k + 1 :], rec)
                 return
@@ -210,7 +228,7 @@ class UnitRunner:
         why = last.error_class or last.status
         now = time.perf_counter_ns()
         for index, spec in rest:
-            self.deliver(RequestRecord(
+            self.later.add(RequestRecord(
                 request_id=spec.request_id, index=index, warmup=spec.warmup, worker=self.worker,
                 status="cancelled", error_class="session_aborted",
                 error_message=f"not sent: turn {last.turn} of session {spec.session_id} "
@@ -313,17 +331,20 @@ class UnitRunner:
                 self.raise_failure()
                 if check is not None and tasks:
                     await check()
+            self.later.flush()
             self.raise_failure()
         except BaseException:
             await self._cancel(tasks)
             raise
 
     async def _cancel(self, tasks: list[asyncio.Task[None]]) -> None:
-        """Stop: cancel `tasks` (each in-flight request ends in a "cancelled" record)."""
+        """Stop: cancel `tasks` (each in-flight request ends in a "cancelled" record) and
+        hand on every record still waiting."""
         self.stopping = True
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.later.flush()
 
     def close(self) -> None:
         self.pool.close()

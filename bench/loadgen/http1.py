@@ -8,8 +8,9 @@ only where needed). No read-buffer limit anywhere.
 
 Supported: http and https, keep-alive (HTTP/1.1 default; `connection: close` honoured),
 chunked, Content-Length and read-until-close bodies, interim 1xx responses skipped.
-One request at a time per connection (no pipelining); the pool holds idle connections and
-opens a new one whenever none is idle, so it grows to the concurrency the caller drives.
+One request at a time per connection (no pipelining); the pool (`bench.loadgen.pool`) holds
+idle connections and opens a new one whenever none is idle, so it grows to the concurrency
+the caller drives.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ import contextlib
 import socket
 import ssl
 import time
-from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
 _pc = time.perf_counter_ns
 MAX_HEAD_BYTES = 256 * 1024
+NO_DEADLINE = 2**62
 
 _HEAD, _CHUNKED, _LENGTH, _UNTIL_CLOSE, _TRAILER, _IDLE = range(6)
 
@@ -56,10 +57,15 @@ class Origin:
             ssl.create_default_context() if self.scheme == "https" else None
         )
 
-    def request_head(self, method: str, path: str, headers: dict[str, str], length: int) -> bytes:
-        """Request line and headers (Content-Length framing) as bytes."""
+    def request_head(
+        self, method: str, path: str, headers: dict[str, str], length: int | None
+    ) -> bytes:
+        """Request line and headers (Content-Length framing) as bytes; with `length` None,
+        the head so far, each line ended, for the caller to finish."""
         lines = [f"{method} {self.prefix}{path} HTTP/1.1", f"Host: {self.host_header}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
+        if length is None:
+            return ("\r\n".join(lines) + "\r\n").encode("latin-1")
         lines.append(f"Content-Length: {length}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
@@ -105,6 +111,8 @@ class HttpConnection(asyncio.Protocol):
         self.stamps: list[int] = []
         self.sink: Any = None  # takes a 200 response's body read by read (`feed(data, ts)`)
         self.feed: Any = self._collect
+        self.fast: Any = None  # set by `_learn_fast` once the sink knows its template
+        self.deadline_ns = NO_DEADLINE  # when the pool's sweep gives up on the response
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -117,6 +125,40 @@ class HttpConnection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         ts = _pc()
+        fast = self.fast
+        if fast is not None and not self.left and not self.buf:
+            # the usual read of a stream in progress: one whole chunk holding one plain
+            # content event, classified by the sink's template where it lies (no copy, no
+            # call into the sink); anything else takes the general path below
+            prefix, suffix, template, add_ns, add_tokens, sink = fast
+            eol = data.find(b"\r\n", 0, 10)
+            size = len(data)
+            if eol > 0 and data.endswith(suffix) and data.startswith(prefix, eol + 2):
+                try:
+                    whole = int(data[:eol], 16) == size - eol - 4
+                except ValueError:
+                    whole = False
+                lp, stop = eol + 2 + len(prefix), size - len(suffix)
+                if not whole:
+                    n = -1
+                elif template.with_ids:
+                    n = template.body_tokens(data, lp, stop)
+                elif stop <= lp:
+                    n = -1 if stop < lp else -2
+                else:  # `Template.body_tokens` without ids, inline: the hottest line here
+                    n = (
+                        -1
+                        if data.find(b'"', lp, stop) >= 0
+                        or data.find(b"\n", lp, stop) >= 0
+                        or data[stop - 1] == 92
+                        else 1
+                    )
+                if n != -1:
+                    sink.last_ts = ts
+                    if n >= 0:
+                        add_ns(ts)
+                        add_tokens(n)
+                    return
         if self.state == _CHUNKED:
             if not self.left and not self.buf:  # the usual read: exactly one whole chunk
                 eol = data.find(b"\r\n")
@@ -127,8 +169,10 @@ class HttpConnection(asyncio.Protocol):
                         end = -1
                     if end + 2 == len(data) and end > eol + 2:
                         self.feed(data[eol + 2 : end], ts)
+                        self._learn_fast()
                         return
             self._chunked(data, ts)
+            self._learn_fast()
         elif self.state == _HEAD:
             self._head(data, ts)
         elif self.state in (_LENGTH, _UNTIL_CLOSE):
@@ -145,38 +189,43 @@ class HttpConnection(asyncio.Protocol):
         if self.state == _UNTIL_CLOSE:
             self._finish()
         elif self.waiter is not None and not self.waiter.done():
-            self.state = _IDLE
+            self.state, self.fast = _IDLE, None
             stale = self.served and not self.answered
             error = StaleConnection if stale else ConnectionResetError
             self.waiter.set_exception(error(f"server closed the connection: {exc or 'EOF'}"))
 
     # -- request ---------------------------------------------------------------------------
 
-    def send(self, request: bytes, sink: Any = None) -> tuple[int, asyncio.Future[Response]]:
+    def send(
+        self, request: bytes, sink: Any = None, *, deadline_in_ns: int = NO_DEADLINE
+    ) -> tuple[int, asyncio.Future[Response]]:
         """Write `request` and return (the perf_counter_ns just before the write, a future
         for the response). One request at a time. With `sink`, a 200 response's body goes
-        to `sink.feed(data, ts)` as it arrives instead of into `Response.reads`."""
+        to `sink.feed(data, ts)` as it arrives instead of into `Response.reads`. The
+        pool's `sweep` (`bench.loadgen.pool`) fails the future with TimeoutError once
+        `deadline_in_ns` after the write have passed without the response ending."""
         loop = asyncio.get_running_loop()
         self.waiter = loop.create_future()
         self.state, self.buf, self.left = _HEAD, b"", 0
         self.reads, self.stamps, self.headers = [], [], {}
-        self.sink, self.feed = sink, self._collect
+        self.sink, self.feed, self.fast = sink, self._collect, None
         self.answered = False
         sent_ns = _pc()
+        self.deadline_ns = sent_ns + deadline_in_ns
         self.transport.write(request)
         return sent_ns, self.waiter
 
     def abandon(self) -> None:
         """The caller gave up on the response (timeout, cancel): close the connection."""
         self.reusable = False
-        self.state = _IDLE
+        self.state, self.fast = _IDLE, None
         if self.transport is not None:
             self.transport.close()
 
     # -- response parsing ------------------------------------------------------------------
 
     def _fail(self, message: str) -> None:
-        self.state = _IDLE
+        self.state, self.fast = _IDLE, None
         self.reusable = False
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(ProtocolError(message))
@@ -288,6 +337,24 @@ class HttpConnection(asyncio.Protocol):
             left = size + 2
         self.left = left
 
+    def _learn_fast(self) -> None:
+        """After a read took the general path: later reads may be classified in
+        `data_received`'s first branch when the sink knows its stream's template and holds
+        no partial event (that branch never leaves one)."""
+        sink = self.sink
+        if (
+            self.state == _CHUNKED
+            and sink is not None
+            and self.feed == sink.feed
+            and sink.template is not None
+            and not sink.buffer
+        ):
+            t, parsed = sink.template, sink.parsed
+            self.fast = (t.prefix, t.framed_suffix, t, parsed.chunk_ns.append,
+                         parsed.chunk_tokens.append, sink)  # fmt: skip
+        else:
+            self.fast = None
+
     def _collect(self, data: bytes, ts: int) -> None:
         self.reads.append(data)
         self.stamps.append(ts)
@@ -309,53 +376,8 @@ class HttpConnection(asyncio.Protocol):
         self._finish()
 
     def _finish(self) -> None:
-        self.state = _IDLE
+        self.state, self.fast = _IDLE, None
         self.served += 1
         waiter, self.waiter = self.waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(Response(self.status, self.headers, self.reads, self.stamps))
-
-
-class ConnectionPool:
-    """Keep-alive connections to one origin: reuse an idle one, else open a new one.
-
-    Size follows the caller's concurrency: a connection is only opened when all others are
-    busy, and never closed while it can be reused.
-    """
-
-    def __init__(self, origin: Origin, *, connect_timeout_s: float = 30.0) -> None:
-        self.origin = origin
-        self.connect_timeout_s = connect_timeout_s
-        self.idle: deque[HttpConnection] = deque()
-        self.opened = 0
-
-    async def acquire(self, *, fresh: bool = False) -> HttpConnection:
-        """An idle connection, or a new one (always a new one with `fresh`).
-
-        Raises:
-            OSError / TimeoutError: the connection could not be opened.
-        """
-        while self.idle and not fresh:
-            conn = self.idle.pop()
-            if not conn.closed and not conn.transport.is_closing():
-                return conn
-            conn.abandon()
-        loop = asyncio.get_running_loop()
-        o = self.origin
-        async with asyncio.timeout(self.connect_timeout_s):
-            _, conn = await loop.create_connection(
-                HttpConnection, o.host, o.port, ssl=o.ssl, server_hostname=o.host if o.ssl else None
-            )
-        self.opened += 1
-        return conn
-
-    def release(self, conn: HttpConnection) -> None:
-        """Give a connection back after its response ended; closed if it cannot be reused."""
-        if conn.reusable and not conn.closed and conn.state == _IDLE:
-            self.idle.append(conn)
-        else:
-            conn.abandon()
-
-    def close(self) -> None:
-        while self.idle:
-            self.idle.pop().abandon()

@@ -19,6 +19,7 @@ does not match goes through json.loads.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 _DATA = b"data:"
@@ -151,10 +152,11 @@ class Template:
     `prefix + text + suffix`) with no `"` in the text and only a flat list in the ids.
     """
 
-    __slots__ = ("prefix", "middle", "suffix", "with_ids")
+    __slots__ = ("prefix", "middle", "suffix", "with_ids", "framed_suffix")
 
     def __init__(self, prefix: bytes, middle: bytes, suffix: bytes, with_ids: bool) -> None:
         self.prefix, self.middle, self.suffix, self.with_ids = prefix, middle, suffix, with_ids
+        self.framed_suffix = suffix + b"\r\n"  # the suffix as it ends a chunk of HTTP framing
 
     @classmethod
     def learn(cls, event: bytes, obj: Any) -> Template | None:
@@ -202,7 +204,11 @@ class Template:
         prefix, suffix = self.prefix, self.suffix
         if not (data.startswith(prefix, start) and data.endswith(suffix, start, end)):
             return -1
-        lp, stop = start + len(prefix), end - len(suffix)
+        return self.body_tokens(data, start + len(prefix), end - len(suffix))
+
+    def body_tokens(self, data: bytes, lp: int, stop: int) -> int:
+        """`tokens` for an event already known to start with the prefix and end with the
+        suffix: `data[lp:stop]` is what lies between them (text, and middle and ids)."""
         if not self.with_ids:
             if stop <= lp:
                 return -1 if stop < lp else -2
@@ -229,9 +235,17 @@ class StreamParser:
     gives `parse_events_json`'s result for the whole body.
     """
 
-    __slots__ = ("parsed", "template", "tokens", "buffer", "pending", "error", "last_ts")
+    __slots__ = (
+        "parsed", "template", "tokens", "buffer", "pending", "error", "last_ts", "defer",
+        "held",
+    )  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, defer: Callable[[Callable[[], None]], None] | None = None) -> None:
+        """`defer(job)`: run `job()` soon, between reads (`bench.loadgen.later`). With it,
+        reads that arrive before the stream's template is known (the first event needs a
+        json.loads and the learning) are held and classified by that job instead of at
+        once: the read is stamped either way, and other streams' reads arriving in the
+        same instant are not stamped behind the JSON work."""
         self.parsed = _Parsed()
         self.template: Template | None = None
         self.tokens: Any = None
@@ -239,6 +253,8 @@ class StreamParser:
         self.pending: list[tuple[int, bytes]] = []
         self.error: Exception | None = None
         self.last_ts = 0
+        self.defer = defer
+        self.held: list[tuple[bytes, int]] = []
 
     def feed(self, data: bytes, ts: int) -> None:
         """One read's payload, stamped `ts`; never raises (a bad event is kept for result)."""
@@ -252,6 +268,20 @@ class StreamParser:
                 return
             if n == -2:
                 return
+        if self.defer is not None and tokens is None and self.error is None:
+            if not self.held:
+                self.defer(self.catch_up)
+            self.held.append((data, ts))
+            return
+        self._classify(data, ts)
+
+    def catch_up(self) -> None:
+        """Classify the held reads, in arrival order."""
+        held, self.held = self.held, []
+        for data, ts in held:
+            self._classify(data, ts)
+
+    def _classify(self, data: bytes, ts: int) -> None:
         if self.error is None:
             try:
                 self._feed(data, ts)
@@ -289,6 +319,8 @@ class StreamParser:
             ValueError (or KeyError, TypeError, AttributeError): an event was not valid
                 JSON of an OpenAI-compatible stream.
         """
+        if self.held:
+            self.catch_up()
         if self.error is None and self.buffer.strip():
             try:  # an unterminated last event still counts
                 self._exact(self.last_ts, bytes(self.buffer))

@@ -149,3 +149,46 @@ def test_a_200_body_streams_into_the_sink_an_error_body_is_kept():
     err = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 5\r\n\r\noops!"
     resp, parser = asyncio.run(go([err]))
     assert resp.body() == b"oops!" and parser.result()["chunk_ns"] == []
+
+
+def test_a_request_is_the_json_merge_of_its_body_and_the_fixed_fields():
+    """The spliced request is byte for byte what merging the dicts and encoding gives."""
+    import json
+
+    from bench.loadgen.client import StreamTarget
+    from bench.records import RequestSpec
+
+    def reference(target, spec):
+        fixed = {
+            "model": target.model,
+            "stream": True,
+            "stream_options": {"include_usage": True, "continuous_usage_stats": False},
+        }
+        if target.token_ids:
+            fixed["return_token_ids"] = True
+        body = json.dumps({**spec.body, **fixed}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            **({"Authorization": "Bearer k"} if "Authorization" in target.headers else {}),
+            "Accept": "text/event-stream",
+            "X-Request-Id": spec.request_id,
+        }
+        path = "/v1/chat/completions" if spec.api == "chat" else "/v1/completions"
+        return target.origin.request_head("POST", path, headers, len(body)) + body  # fmt: skip
+
+    specs = [
+        RequestSpec(request_id="r1", body={"prompt": 'a "b" é', "max_tokens": 3},
+                    requested_output_tokens=3),
+        RequestSpec(request_id="c2", api="chat", requested_output_tokens=1,
+                    body={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}),
+        RequestSpec(request_id="e3", body={}, requested_output_tokens=1),
+        RequestSpec(request_id="m4", body={"prompt": "x", "stream": False, "model": "other"},
+                    requested_output_tokens=1),
+    ]  # fmt: skip
+    for target in (StreamTarget("http://127.0.0.1:8000/base", "m", token_ids=True),
+                   StreamTarget("http://h:1", "synth", token_ids=False, api_key="k")):  # fmt: skip
+        for spec in specs:
+            assert target.request_for(spec) == reference(target, spec), spec.request_id
+    # a spec's own "stream": false cannot turn streaming off
+    body = StreamTarget("http://h:1", "m").body_for(specs[3])
+    assert json.loads(body)["stream"] is True and json.loads(body)["model"] == "m"

@@ -148,3 +148,37 @@ def test_template_matches_only_the_learnt_shape():
     empty = b"data: " + completion("").encode() + b"\n\n"
     assert template.tokens(empty, 0, len(empty)) == -2
     assert Template.learn(event, json.loads(chat({"role": "assistant", "content": ""}))) is None
+
+
+@pytest.mark.parametrize("name", list(STREAMS))
+def test_a_deferring_parser_gives_the_same_result_whenever_it_catches_up(name):
+    """With `defer`, reads before the template is known are held (no JSON work while
+    reads arrive) and classified when the deferred job runs, at any later moment."""
+    from bench.loadgen.sse import StreamParser
+
+    body = sse(STREAMS[name])
+    rng = random.Random(name)
+    for reads in [_reads_one_event_each(body)] + [_random_cuts(body, rng) for _ in range(20)]:
+        stamps = list(range(1, len(reads) + 1))
+        jobs = []
+        parser = StreamParser(jobs.append)
+        for data, ts in zip(reads, stamps, strict=True):
+            parser.feed(data, ts)
+            if jobs and rng.random() < 0.3:  # the loop gets round to it now and then
+                jobs.pop(0)()
+        assert parser.result() == parse_events_json(events_from_reads(reads, stamps))
+
+
+def test_the_first_event_waits_for_the_deferred_job():
+    from bench.loadgen.sse import StreamParser
+
+    jobs = []
+    parser = StreamParser(jobs.append)
+    first, second = _reads_one_event_each(sse(STREAMS["completions, no ids"]))[:2]
+    parser.feed(first, 1)
+    parser.feed(second, 2)
+    assert parser.parsed.chunk_ns == [] and len(jobs) == 1  # held, one job for both
+    jobs.pop()()
+    assert parser.parsed.chunk_ns == [1, 2] and parser.template is not None
+    parser.feed(first, 3)  # known template: classified at once, no job
+    assert parser.parsed.chunk_ns == [1, 2, 3] and jobs == []
