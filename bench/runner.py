@@ -303,6 +303,7 @@ def assemble_report(
             client=client_load(stats) if stats else None,
             planned=planned,
             loop_stalls=stats.loop_stalls if stats else None,
+            rules=plan.config.validity,
         )
         measured_summary = summary
         energy = (
