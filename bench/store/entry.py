@@ -126,17 +126,11 @@ def load_text(kind: str | None, value: float | None) -> str:
 
 
 def gpu_count(report: Report) -> int | None:
-    """GPUs the run used: the cost breakdown's count, else `config.gpus`, else the engine's
-    parallel sizes (tp × pp × dp from its extra args) on a GPU SKU, else None."""
-    if report.cost is not None:
-        return report.cost.gpus
-    if report.config.gpus is not None:
-        return report.config.gpus
-    from bench.sweep.curve import gpus_from_engine_args
-
+    """GPUs the run used (`Report.gpus_used`), or None when its engine flags are malformed:
+    a listing must not stop on one run."""
     try:
-        return gpus_from_engine_args(report.config.engine_extra_args)
-    except UserError:  # a malformed flag must not stop a listing
+        return report.gpus_used()
+    except UserError:
         return None
 
 

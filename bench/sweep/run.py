@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, model_validator
 
+from bench.catalog import gpus_from_engine_args
 from bench.config.loading import StrictConfig
 from bench.config.run import RunConfig
 from bench.errors import UserError
@@ -24,7 +25,6 @@ from bench.records import Record
 from bench.sweep.curve import (
     CurvePoint,
     LoadKind,
-    gpus_from_engine_args,
     pareto_front,
     point_from_report,
 )

@@ -81,7 +81,6 @@ CLI_NAME = re.compile(r"^(cli|cli_\w+|__main__)$")
 
 # Imports that point upward today, each to be removed as it is fixed: (importer, imported).
 KNOWN: set[tuple[str, str]] = {
-    ("bench.store.entry", "bench.sweep.curve"),
     ("bench.store.ingest", "bench.sweep.manifest"),
 }
 
