@@ -86,7 +86,8 @@ def test_gpus_used_takes_the_cost_then_the_config_then_the_engine_flags() -> Non
     )
     with pytest.raises(UserError):
         no_cost.model_copy(update={"config": bad}).gpus_used()
-    assert entry_from_report(no_cost.model_copy(update={"config": bad}), H100_C4).gpus is None
+    broken = no_cost.model_copy(update={"config": bad})
+    assert entry_from_report(broken, H100_C4, sha256="abc").gpus is None
 
 
 def test_workload_label_prefers_the_suite_name() -> None:
