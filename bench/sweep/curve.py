@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.config.run import LoadKind
 from bench.errors import UserError
 from bench.records import Distribution, Record
 from bench.report.records import Report
 from bench.sweep.monotone import pchip
 from bench.sweep.slo import SweepSLO, distribution_stat, slo_margin
 
-LoadKind = Literal["concurrency", "rate"]
 ThroughputKind = Literal["total", "input", "output"]
 XMetric = Literal["interactivity_tok_per_s", "ttft_s", "tpot_s", "e2e_s"]
 
