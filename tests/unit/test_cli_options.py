@@ -169,3 +169,35 @@ def test_fleet_node_timeout_is_node_timeout_s(
         get_command(app)(argv, standalone_mode=False)
     assert got.value.seen["node_timeout_s"] == 90.0
     assert _options(get_command(app).commands[command])["--node-timeout"] is True
+
+
+@pytest.mark.parametrize(
+    ("command", "extra", "work"),
+    [
+        ("run", ["--loads", "1,2"], "bench.sweep.run.run_sweep"),
+        ("search", ["--slo", "ttft_s:p90:2"], "bench.sweep.run.run_slo_search"),
+    ],
+)
+def test_sweep_run_and_search_build_their_points_from_one_block(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: str, extra: list[str], work: str
+) -> None:
+    from bench.sweep.cli import POINT_OPTIONS, app
+
+    def capture(base: Any, *args: Any, **kwargs: Any) -> None:
+        raise Captured(base=base)
+
+    monkeypatch.setattr(work, capture)
+    cli = get_command(app)
+    common = ["--out", str(tmp_path), "--model", "tiny-llama", "--input-tokens", "600",
+              "--range-ratio", "0.5", "--warmup", "2", *extra]  # fmt: skip
+    bases = []
+    for bound in ([], ["--duration-s", "5"]):
+        with pytest.raises(Captured) as got:
+            cli([command, *common, *bound], standalone_mode=False)
+        bases.append(got.value.seen["base"])
+    counted, timed = bases
+    assert (counted.workload.input_tokens, counted.workload.range_ratio) == (600, 0.5)
+    assert (counted.warmup_requests, counted.num_requests, counted.duration_s) == (2, 100, None)
+    assert (timed.num_requests, timed.duration_s) == (None, 5.0)
+    block = {"--" + name.replace("_", "-") for name in POINT_OPTIONS}
+    assert block <= set(_options(cli.commands[command]))
