@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from bench.energy.records import EnergySummary
 from bench.errors import UserError
@@ -86,9 +85,6 @@ class SweepEntry(Record):
     points: int
     status: str
     registered_utc: str
-
-
-EntryKind = Literal["run", "sweep"]
 
 
 def utc_text(value: str | datetime | None = None) -> str:
