@@ -14,7 +14,7 @@ from rich.table import Table
 from bench.records import RequestRecord
 from bench.report.records import Report
 from bench.report.summary import latency_rows, request_lines, throughput_rows
-from bench.report.trust import trust_notes, trust_warnings
+from bench.report.trust import server_counter_line, status_text, trust_notes, trust_warnings
 
 console = Console(stderr=True)
 
@@ -52,7 +52,9 @@ def run_with_progress(config: Any, assumptions: Any, execute: Callable[..., Repo
 
 def print_summary(report: Report, run_dir: Path) -> None:
     out = Console()
-    lat = Table(title=f"latency — run {report.run_id} ({report.status})")
+    lat = Table(
+        title=f"latency — run {report.run_id} ({status_text(report.status, report.summary)})"
+    )
     for col in ("metric", "p50", "p90", "p99", "mean", "n"):
         lat.add_column(col, justify="right")
     for row in latency_rows(report):
@@ -66,6 +68,9 @@ def print_summary(report: Report, run_dir: Path) -> None:
     for note in trust_notes(report.summary):
         out.print(note, markup=False, highlight=False)
     out.print(thr)
+    counter = server_counter_line(report.summary) if report.summary else None
+    if counter:
+        out.print(counter, markup=False, highlight=False)
     if report.cost is not None:
         c = report.cost
         flag = " (estimated inputs)" if c.estimated else ""

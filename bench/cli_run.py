@@ -61,6 +61,14 @@ def run(
     duration: Annotated[float | None, typer.Option(help="stop sending after this many s")] = None,
     warmup: Annotated[int, typer.Option(help="warm-up requests, excluded")] = 2,
     workers: Annotated[int, typer.Option(help="client processes sending the load")] = 1,
+    min_window_s: Annotated[
+        float | None,
+        typer.Option(help="shorter steady-state window: 'too short to trust' (default 10)"),
+    ] = None,
+    min_window_requests: Annotated[
+        int | None,
+        typer.Option(help="fewer completed in it: too short (default max(50, 4 × C))"),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="per-request timeout, s")] = 600.0,
     slo_ttft_ms: Annotated[float | None, typer.Option(help="SLO: TTFT ≤ this (ms)")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="SLO: TPOT ≤ this (ms)")] = None,
@@ -100,9 +108,10 @@ def run(
 ) -> None:
     """Benchmark one model × workload × load and write report.json, requests.jsonl, summary.md."""
     from bench.config.loading import validate_data
+    from bench.config.plan import preflight
     from bench.config.run import RunConfig
     from bench.cost.assumptions import load_assumptions, with_overrides
-    from bench.runner import execute_run, new_run_id, preflight
+    from bench.runner import execute_run, new_run_id
 
     if (concurrency is None) == (rate is None):
         if rate is None:
@@ -168,6 +177,14 @@ def run(
             "gpus": gpus,
             "output_dir": str(out or Path("reports") / "runs" / new_run_id()),
             "tokenizer": tokenizer,
+            "validity": {
+                k: v
+                for k, v in (
+                    ("min_window_s", min_window_s),
+                    ("min_window_requests", min_window_requests),
+                )
+                if v is not None
+            },
         },
         "command line",
     )

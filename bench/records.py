@@ -165,6 +165,21 @@ class ServerCounters(Record):
     window_prompt_tokens: float | None = None
     window_output_tok_per_s: float | None = None
     note: str | None = None
+    period_s: float | None = Field(default=None, description="the scrape period asked for")
+    window_generation_tokens_low: float | None = Field(
+        default=None,
+        description="fewest generated tokens the window can hold given the scrapes around its "
+        "edges (the counter only rises): value at the last scrape before the end minus the "
+        "value at the first scrape after the start",
+    )
+    window_generation_tokens_high: float | None = Field(
+        default=None, description="most generated tokens the window can hold (see _low)"
+    )
+    uncertainty_fraction: float | None = Field(
+        default=None,
+        description="how far the interpolated window count can be from the truth, as a share "
+        "of it: max(high − count, count − low) / count",
+    )
 
 
 class ClientLoad(Record):
@@ -240,6 +255,22 @@ class Stalls(Record):
     events: list[Stall] = Field(default_factory=list)
 
 
+class Validity(Record):
+    """Whether the throughput window is long enough to trust, and the limits used.
+
+    `verdict` "too_short" when the steady-state window is shorter than `min_window_s`, holds
+    fewer than `min_requests` completed requests, or does not exist; `reasons` says which.
+    """
+
+    verdict: Literal["ok", "too_short"]
+    window_s: float | None = Field(description="steady-state window; None when there is none")
+    requests_completed: int = Field(description="completed inside the steady-state window")
+    min_window_s: float
+    min_requests: int
+    min_requests_rule: str
+    reasons: list[str] = Field(default_factory=list)
+
+
 class RunSummary(Record):
     """`requests_planned` (measured requests the run set out to send; for a run bounded
     by time, those due before it ended) = `requests_total` (recorded) +
@@ -273,6 +304,7 @@ class RunSummary(Record):
     client: ClientLoad | None = None
     coalescing: Coalescing | None = None
     stalls: Stalls | None = None
+    validity: Validity | None = None
 
 
 class Placement(Record):

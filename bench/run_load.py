@@ -82,7 +82,7 @@ def drive_load(
     stop signal end the run early with `failure` set (and `interrupted` for a signal); the
     requests then in flight are recorded as cancelled first.
     """
-    from bench.engines.prometheus import Scraper
+    from bench.engines.prometheus import Scraper, scrape_period_s
     from bench.loadgen.drive import DriveStats, RunAborted, drive
 
     outcome = LoadOutcome(stats=DriveStats())
@@ -104,7 +104,9 @@ def drive_load(
         restore = signals.on_loop(asyncio.get_running_loop(), stop)
         try:
             if scrape_url:
-                outcome.scraper = Scraper(scrape_url)
+                cfg = plan.config
+                period = cfg.scrape_period_s or scrape_period_s(cfg.duration_s)
+                outcome.scraper = Scraper(scrape_url, period_s=period)
                 await outcome.scraper.start()
             await drive(target, specs, plan.config.load, on_record=record,
                         duration_s=plan.config.duration_s, seed=seed, watchdog=watchdog,

@@ -14,13 +14,12 @@ import secrets
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import signals
-from bench.catalog import ModelEntry, load_catalog
+from bench.config.plan import RunPlan, plan_run
 from bench.config.run import (
     EndpointEngine,
     ManagedEngine,
@@ -31,7 +30,6 @@ from bench.config.run import (
 from bench.cost.assumptions import CostAssumptions
 from bench.engines.server_log import compile_lines, compile_note, log_size
 from bench.errors import Interrupted, RunFailed, UserError
-from bench.hardware import HardwareProfile, load_profile
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
 from bench.metrics.latency import NS_PER_S
 from bench.records import (
@@ -62,100 +60,12 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
-class RunPlan:
-    """Everything validated before any work starts."""
-
-    config: RunConfig
-    entry: ModelEntry
-    profile: HardwareProfile
-    assumptions: CostAssumptions
-    gpus: int
-    engine_args: list[str]
-    max_model_len: int | None = None
-
-
-def preflight(config: RunConfig) -> None:
-    """The optional packages this run needs are installed (looked up, nothing imported):
-    vLLM for a managed or in-process engine, OpenCV for an mp4 video workload.
-
-    Raises:
-        UserError: naming the extra to install (exit 2), before any work starts.
-    """
-    from bench.extras import require, require_vllm
-
-    if not isinstance(config.engine, EndpointEngine):
-        require_vllm(f"a {config.engine.kind} engine")
-    if not isinstance(config.workload, ShapeWorkload):
-        from bench.workloads.spec import VideoWorkload
-        from bench.workloads.suite import get_workload
-
-        ref = config.workload
-        spec = get_workload(ref.name, ref.suite_file)
-        if isinstance(spec, VideoWorkload) and spec.delivery == "video_url":
-            require("cv2", f"workload {ref.name} (mp4 video)")
-
-
-def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> RunPlan:
-    """Validate model, hardware, engine choice and the optional packages the run needs;
-    raise UserError before any work."""
-    preflight(config)
-    catalog, _ = load_catalog()
-    entry = catalog.get(config.model)
-    profile = load_profile(config.hardware)
-    check_tokenizer_option(config)
-    memory = profile.memory_gb.value if profile.memory_gb else None
-    _, engine = entry.engine_for(profile.kind, memory)
-    args = engine.cli_args()
-    if isinstance(config.engine, ManagedEngine):
-        args += list(config.engine.extra_args)
-    return RunPlan(
-        config=config,
-        entry=entry,
-        profile=profile,
-        assumptions=assumptions or CostAssumptions(),
-        gpus=config.gpus or engine.gpus,
-        engine_args=args,
-        max_model_len=engine.max_model_len,
-    )
-
-
 def load_tokenizer(model_path: str, engine_args: list[str]) -> Any:
     """The model's tokenizer; custom code only when the engine trusts it too."""
     from transformers import AutoTokenizer
 
     trust = "--trust-remote-code" in engine_args
     return AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust)
-
-
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
-
-
-def check_tokenizer_option(config: RunConfig) -> None:
-    """`--tokenizer` names the prompts' tokenizer of an endpoint run; check it before work.
-
-    Raises:
-        UserError: given with a managed or offline engine (they use the model's own), or
-            the folder holds no tokenizer file.
-    """
-    path = config.tokenizer
-    if path is None:
-        return
-    if not isinstance(config.engine, EndpointEngine):
-        raise UserError(
-            "--tokenizer is for --endpoint runs: a managed or offline engine builds its "
-            "prompts with the model's own tokenizer",
-            field="--tokenizer",
-            fix="drop --tokenizer, or benchmark a running server with --endpoint URL",
-        )
-    if not path.is_dir() or not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise UserError(
-            "no tokenizer files found",
-            file=path,
-            field="--tokenizer",
-            fix=f"point it at a folder holding one of {', '.join(TOKENIZER_FILES)} (e.g. "
-            "the served model's download folder)",
-        )
 
 
 def prompt_tokenizer(config: RunConfig, model_path: str | None, engine_args: list[str]) -> Any:
@@ -393,6 +303,7 @@ def assemble_report(
             client=client_load(stats) if stats else None,
             planned=planned,
             loop_stalls=stats.loop_stalls if stats else None,
+            rules=plan.config.validity,
         )
         measured_summary = summary
         energy = (
@@ -527,8 +438,8 @@ def _run_managed(
     say: Callable[[str], None],
 ) -> Report:
     """Start the managed server (its log in the run directory), run, tear it down."""
+    from bench.cluster.multinode import ray_launch_for
     from bench.engines.managed import ManagedServer
-    from bench.fleet.multinode import ray_launch_for
     from bench.models.resolve import resolve_model
 
     assert isinstance(config.engine, ManagedEngine)

@@ -53,13 +53,13 @@ def main() -> int:
 
     from bench.accept.bands import bands_for_sku
     from bench.accept.micro import MicroSizes, run_micro
-    from bench.accept.probe import node_from_snapshot, open_nvml, probe_cpu
+    from bench.accept.probe import open_nvml, read_probe
     from bench.accept.run import run_acceptance
     from bench.accept.sampling import LoadSampler
 
     t = time.perf_counter()
     if args.replay:
-        from bench.accept.nvml import ReplayNvml
+        from bench.nvml.snapshot import ReplayNvml
 
         seam, reason = ReplayNvml.from_file(args.replay), None
     else:
@@ -67,13 +67,13 @@ def main() -> int:
     if seam is None:
         print(f"no NVML here: {reason}", file=sys.stderr)
         return 2
-    snap = seam.read()
+    node, snap = read_probe(seam)
+    assert snap is not None  # a seam was given
     (out / "nvml_snapshot.json").write_text(
         snap.model_copy(
             update={"note": f"captured by scripts/gpu_accept_check.py on {os.uname().nodename}"}
         ).model_dump_json(indent=1)
     )
-    node = node_from_snapshot(snap, probe_cpu())
     step("probe", t)
     sku = args.sku or _sku_for(node.gpus[0].name if node.gpus else "")
     print(f"{node.gpu_status}; {[g.name for g in node.gpus]}; SKU {sku}", flush=True)

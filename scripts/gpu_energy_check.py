@@ -60,12 +60,13 @@ def import_energy() -> None:
 def open_gpu_meters(period_s: float) -> tuple[Any, list[str]]:
     """A MeterSet on the first visible GPU: one NVML meter per available power source."""
     from bench.energy.meterset import MeterSet
-    from bench.energy.nvml import NvmlMeter, gpu_selection, load_nvml
+    from bench.energy.nvml import NvmlMeter, gpu_selection
+    from bench.nvml.library import NvmlUnavailable, open_library
 
     try:
-        nv = load_nvml()
-    except RuntimeError as exc:
-        cannot_run(str(exc))
+        nv = open_library()
+    except NvmlUnavailable as exc:
+        cannot_run(f"NVML unavailable: {exc}")
     if nv.nvmlDeviceGetCount() == 0:
         cannot_run("NVML sees no NVIDIA GPU")
     selection = gpu_selection(nv, 1)

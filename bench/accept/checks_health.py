@@ -13,8 +13,9 @@ from collections.abc import Callable
 from bench.accept.bands import Bands
 from bench.accept.checklib import gpu_list, not_applicable
 from bench.accept.checks_memory import ecc_corrected, ecc_mode, ecc_uncorrected, memory_remap
-from bench.accept.probe import HARMFUL_THROTTLE_REASONS, NodeProbe
+from bench.accept.probe import NodeProbe
 from bench.accept.records import Check, NodeSample, Severity
+from bench.nvml.library import HARMFUL_THROTTLE_REASONS
 
 HealthCheck = Callable[[NodeProbe, list[NodeSample], Bands], Check]
 

@@ -22,23 +22,20 @@ def probe(
     replay: Annotated[Path | None, typer.Option(help=_REPLAY_HELP, hidden=True)] = None,
 ) -> None:
     """Inventory and health of this node: GPUs through NVML, CPU and memory."""
-    from bench.accept.nvml import ReplayNvml
-    from bench.accept.probe import node_from_snapshot, node_without_gpu, open_nvml, probe_cpu
+    from bench.accept.probe import open_nvml, read_probe
+    from bench.nvml.snapshot import ReplayNvml
     from bench.report.io import write_atomic
 
     seam, reason = (ReplayNvml.from_file(replay), None) if replay else open_nvml()
-    if seam is None:
-        node = node_without_gpu(reason or "unknown reason", probe_cpu())
-        if raw:
-            typer.secho(f"no raw snapshot written: {node.gpu_status}", err=True)
-    else:
-        try:
-            snap = seam.read()
-        finally:
+    try:
+        node, snap = read_probe(seam, reason)
+    finally:
+        if seam is not None:
             seam.close()
-        node = node_from_snapshot(snap, probe_cpu())
-        if raw:
-            write_atomic(raw, snap.model_dump_json(indent=2))
+    if raw and snap is None:
+        typer.secho(f"no raw snapshot written: {node.gpu_status}", err=True)
+    elif raw and snap is not None:
+        write_atomic(raw, snap.model_dump_json(indent=2))
     if out:
         write_atomic(out, node.model_dump_json(indent=2))
     if json_out:
@@ -82,9 +79,10 @@ def accept(
     from datetime import UTC, datetime
 
     from bench.accept.bands import bands_for_sku
+    from bench.accept.inference import served_inference
     from bench.accept.micro import MicroSizes
-    from bench.accept.nvml import ReplayNvml
     from bench.accept.run import VERDICT_JSON, VERDICT_MD, run_acceptance
+    from bench.nvml.snapshot import ReplayNvml
 
     bands = bands_for_sku(sku)  # unknown SKU: a UserError before any work
     out = out or Path("reports") / f"accept-{sku}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -93,7 +91,16 @@ def accept(
         served = None
         if inference:
             served = stack.enter_context(
-                _served(bands, sku, out, model, input_tokens, output_tokens, concurrency, requests)
+                served_inference(
+                    bands,
+                    sku,
+                    out,
+                    model=model,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    concurrency=concurrency,
+                    num_requests=requests,
+                )
             )
         verdict = run_acceptance(
             sku,
@@ -109,24 +116,3 @@ def accept(
     typer.echo(verdict.summary)
     typer.echo(f"wrote {out / VERDICT_MD} and {out / VERDICT_JSON}")
     raise typer.Exit(verdict.exit_code)
-
-
-def _served(bands, sku, out, model, input_tokens, output_tokens, concurrency, requests):  # type: ignore[no-untyped-def]
-    """The managed-vLLM inference callable, with defaults by SKU kind."""
-    from bench.accept.inference import ServedInference, catalog_model_for_band
-    from bench.catalog import load_catalog
-
-    if model is None:
-        catalog, _ = load_catalog()
-        ids = [m.id for m in catalog.models]
-        model = catalog_model_for_band(bands.inference_model, ids) or "tiny-llama"
-    gpu = bands.expected_gpus > 0
-    return ServedInference(
-        model=model,
-        sku=sku,
-        out_dir=out,
-        input_tokens=input_tokens or (1000 if gpu else 128),
-        output_tokens=output_tokens or (1000 if gpu else 64),
-        concurrency=concurrency or (256 if gpu else 8),
-        num_requests=requests or (512 if gpu else 32),
-    )

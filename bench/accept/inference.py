@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bench.accept.bands import Bands
 from bench.accept.checklib import squash
 from bench.accept.records import InferenceOutcome
 from bench.report.records import Report
@@ -61,7 +62,7 @@ class ServedInference:
     def __enter__(self) -> ServedInference:
         """Validate model and SKU now (a UserError before any work); the server starts at
         the first call, after the microbenchmarks, whose GPU memory it would otherwise take."""
-        from bench.runner import plan_run
+        from bench.config.plan import plan_run
 
         self._plan = plan_run(self._config(self.out_dir / "inference-000"))
         return self
@@ -160,3 +161,35 @@ def catalog_model_for_band(band_model: str | None, catalog_ids: list[str]) -> st
     text = squash(band_model)
     hits = [i for i in catalog_ids if squash(i) and squash(i) in text]
     return hits[0] if len(hits) == 1 else None
+
+
+def served_inference(
+    bands: Bands,
+    sku: str,
+    out_dir: Path,
+    *,
+    model: str | None = None,
+    input_tokens: int | None = None,
+    output_tokens: int | None = None,
+    concurrency: int | None = None,
+    num_requests: int | None = None,
+) -> ServedInference:
+    """The managed-vLLM inference check of `sku`, each figure defaulting by SKU kind:
+    a GPU SKU 1000/1000 tokens at concurrency 256 over 512 requests, a CPU SKU 128/64 at 8
+    over 32; the model defaults to the catalog entry the band names, else tiny-llama."""
+    if model is None:
+        from bench.catalog import load_catalog
+
+        catalog, _ = load_catalog()
+        ids = [m.id for m in catalog.models]
+        model = catalog_model_for_band(bands.inference_model, ids) or "tiny-llama"
+    gpu = bands.expected_gpus > 0
+    return ServedInference(
+        model=model,
+        sku=sku,
+        out_dir=out_dir,
+        input_tokens=input_tokens or (1000 if gpu else 128),
+        output_tokens=output_tokens or (1000 if gpu else 64),
+        concurrency=concurrency or (256 if gpu else 8),
+        num_requests=num_requests or (512 if gpu else 32),
+    )

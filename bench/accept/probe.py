@@ -1,6 +1,6 @@
 """`bench probe`: inventory and health of one node, as a `NodeProbe` record.
 
-GPU facts come from an NVML snapshot (`bench.accept.nvml`) converted to SI-ish units with the
+GPU facts come from an NVML snapshot (`bench.nvml.snapshot`) converted to SI-ish units with the
 unit in each name (W, Hz, bytes, °C); CPU and memory come from /proc. On a host without NVML
 the probe still describes CPU and memory and says "no NVIDIA GPU (reason)".
 """
@@ -16,28 +16,9 @@ from pathlib import Path
 
 from pydantic import Field
 
-from bench.accept.nvml import NvmlGpuRaw, NvmlSeam, NvmlSnapshot, NvmlUnavailable, XidEvent
+from bench.nvml.library import NvmlUnavailable, decode_throttle_reasons
+from bench.nvml.snapshot import NvmlGpuRaw, NvmlSeam, NvmlSnapshot, XidEvent
 from bench.records import Record
-
-# NVML clocks-event ("throttle") reason bits -> names used in reports.
-THROTTLE_REASON_BITS: dict[int, str] = {
-    0x1: "gpu_idle",
-    0x2: "applications_clocks_setting",
-    0x4: "sw_power_cap",
-    0x8: "hw_slowdown",
-    0x10: "sync_boost",
-    0x20: "sw_thermal_slowdown",
-    0x40: "hw_thermal_slowdown",
-    0x80: "hw_power_brake_slowdown",
-    0x100: "display_clock_setting",
-}
-# Reasons that mean the hardware is protecting itself (heat, power delivery): never healthy.
-HARMFUL_THROTTLE_REASONS = (
-    "hw_slowdown",
-    "sw_thermal_slowdown",
-    "hw_thermal_slowdown",
-    "hw_power_brake_slowdown",
-)
 
 
 class GpuProbe(Record):
@@ -126,24 +107,35 @@ def probe_node(nvml: NvmlSeam | None = None) -> NodeProbe:
     false and `gpu_status` "no NVIDIA GPU (reason)"; CPU and memory are still filled.
     """
     if nvml is not None:
-        return node_from_snapshot(nvml.read(), probe_cpu())
+        return read_probe(nvml)[0]
     seam, reason = open_nvml()
-    if seam is None:
-        return node_without_gpu(reason or "unknown reason", probe_cpu())
     try:
-        return node_from_snapshot(seam.read(), probe_cpu())
+        return read_probe(seam, reason)[0]
     finally:
-        seam.close()
+        if seam is not None:
+            seam.close()
 
 
 def open_nvml() -> tuple[NvmlSeam | None, str | None]:
     """(the real NVML seam, None), or (None, why there is none)."""
-    from bench.accept.nvml import PynvmlSeam
+    from bench.nvml.snapshot import PynvmlSeam
 
     try:
         return PynvmlSeam.open(), None
     except NvmlUnavailable as exc:
         return None, str(exc)
+
+
+def read_probe(
+    seam: NvmlSeam | None, reason: str | None = None
+) -> tuple[NodeProbe, NvmlSnapshot | None]:
+    """The node's probe from one read of `seam` (left open), with the snapshot it came from;
+    without a seam, the probe of a host with no usable GPU for `reason` (and no snapshot)."""
+    cpu = probe_cpu()
+    if seam is None:
+        return node_without_gpu(reason or "unknown reason", cpu), None
+    snap = seam.read()
+    return node_from_snapshot(snap, cpu), snap
 
 
 def node_from_snapshot(snap: NvmlSnapshot, cpu: CpuProbe) -> NodeProbe:
@@ -220,20 +212,6 @@ def gpu_from_raw(raw: NvmlGpuRaw) -> GpuProbe:
         mig_enabled_pending=_flag(raw.mig_mode[1]) if raw.mig_mode else None,
         nvml_errors=raw.errors,
     )
-
-
-def decode_throttle_reasons(mask: int | None) -> list[str] | None:
-    """NVML clocks-event bitmask → reason names, lowest bit first (unknown bits as hex).
-
-    Example: 0x44 → ["sw_power_cap", "hw_thermal_slowdown"].
-    """
-    if mask is None:
-        return None
-    names = [name for bit, name in THROTTLE_REASON_BITS.items() if mask & bit]
-    unknown = mask & ~sum(THROTTLE_REASON_BITS)
-    if unknown:
-        names.append(f"unknown_0x{unknown:x}")
-    return names
 
 
 def cuda_version_text(version: int | None) -> str | None:

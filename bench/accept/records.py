@@ -11,8 +11,8 @@ from pydantic import Field, model_validator
 
 from bench.accept.bands import Bands
 from bench.accept.micro import MicroReport
-from bench.accept.nvml import XidEvent
 from bench.accept.probe import NodeProbe
+from bench.nvml.snapshot import XidEvent
 from bench.records import Record
 
 VERDICT_SCHEMA_VERSION = 1

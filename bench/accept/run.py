@@ -12,11 +12,11 @@ from typing import Literal, TypeVar
 
 from bench.accept.bands import Bands, bands_for_sku
 from bench.accept.micro import MicroReport, MicroSizes, run_micro
-from bench.accept.nvml import NvmlSeam
-from bench.accept.probe import node_from_snapshot, node_without_gpu, open_nvml, probe_cpu
+from bench.accept.probe import open_nvml, read_probe
 from bench.accept.records import InferenceOutcome, NodeSample, SoakReport, SoakRun, Verdict
 from bench.accept.sampling import LoadSampler, sample_from_snapshot
 from bench.accept.verdict import counts, evaluate, overall, summary_line
+from bench.nvml.snapshot import NvmlSeam
 
 InferenceFn = Callable[[], "float | InferenceOutcome"]
 """Runs one short inference benchmark and returns output tok/s (or a full outcome)."""
@@ -56,11 +56,7 @@ def run_acceptance(
     seam, reason = (nvml, None) if nvml is not None else open_nvml()
     notes: list[str] = []
     try:
-        probe = (
-            node_from_snapshot(seam.read(), probe_cpu())
-            if seam is not None
-            else node_without_gpu(reason or "unknown reason", probe_cpu())
-        )
+        probe, _ = read_probe(seam, reason)
         say(f"probe: {probe.gpu_status}")
         samples: list[NodeSample] = []
         micro_report: MicroReport | None = None

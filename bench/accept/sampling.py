@@ -12,9 +12,9 @@ import time
 from types import TracebackType
 from typing import Literal
 
-from bench.accept.nvml import NvmlSeam, NvmlSnapshot
 from bench.accept.probe import gpu_from_raw
 from bench.accept.records import GpuSample, NodeSample
+from bench.nvml.snapshot import NvmlSeam, NvmlSnapshot
 
 Phase = Literal["micro", "soak", "final"]
 

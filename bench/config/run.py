@@ -132,6 +132,34 @@ Workload = Annotated[
 ]
 
 
+class ValidityRules(StrictConfig):
+    """When a run is long enough to trust (in the spirit of MLPerf's minimum duration).
+
+    A run is "too short to trust" when its steady-state window is shorter than
+    `min_window_s` or completes fewer than `min_window_requests` requests (default
+    max(50, 4 × concurrency); for an open loop 4 × its in-flight cap, else 50). Why these:
+    10 s holds hundreds of engine steps and several scrapes of the server's counters, so
+    throughput settles and the server-counter check means something; 50 requests put the
+    p50 on a rank interval of about ±7 requests; 4 × concurrency lets every slot turn over
+    several times, so the window is not one lock-step batch that started together.
+    """
+
+    min_window_s: float = Field(default=10.0, ge=0)
+    min_window_requests: int | None = Field(default=None, ge=0)
+
+    def min_requests(self, load: ConcurrencyLoad | RateLoad) -> tuple[int, str]:
+        """(the minimum of completed requests, the rule that gave it, in words)."""
+        if self.min_window_requests is not None:
+            return self.min_window_requests, "configured"
+        if isinstance(load, ConcurrencyLoad):
+            value = max(50, 4 * load.concurrency)
+            return value, f"max(50, 4 × concurrency {load.concurrency})"
+        if load.max_concurrency is not None:
+            value = max(50, 4 * load.max_concurrency)
+            return value, f"max(50, 4 × in-flight cap {load.max_concurrency})"
+        return 50, "50 (open loop without an in-flight cap)"
+
+
 class RunConfig(StrictConfig):
     """The fully resolved request for one benchmark run; stored verbatim in report.json."""
 
@@ -149,6 +177,14 @@ class RunConfig(StrictConfig):
     gpus: int | None = Field(default=None, ge=1)
     output_dir: Path
     scrape_server_metrics: bool = True
+    scrape_period_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="server /metrics scrape period; None: from the run's duration "
+        "(bench.engines.prometheus.scrape_period_s)",
+    )
+    validity: ValidityRules = Field(default_factory=ValidityRules)
     energy: EnergyConfig = Field(default_factory=EnergyConfig)
     tokenizer: Path | None = Field(
         default=None,

@@ -7,9 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from bench.config.loading import StrictConfig
-from bench.energy.summary import DEFAULT_GAP_FACTOR
 
 DEFAULT_IDLE_S = 10.0
+DEFAULT_GAP_FACTOR = 5.0
+"""A gap between readings longer than this many nominal periods invalidates a figure."""
 
 
 class EnergyConfig(StrictConfig):

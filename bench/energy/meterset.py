@@ -17,9 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from bench.energy.config import DEFAULT_GAP_FACTOR
 from bench.energy.meter import Clock, Meter, NullMeter
 from bench.energy.records import ChannelTrace, DeviceSelection, EnergyTrace, IdleBaseline
-from bench.energy.summary import DEFAULT_GAP_FACTOR, idle_baseline
+from bench.energy.summary import idle_baseline
 from bench.errors import UserError
 
 MeterChoice = Literal["auto", "nvml", "rapl", "ipmi", "redfish", "none"]
@@ -140,11 +141,12 @@ class _Unavailable(Exception):
 def _open_nvml(
     parallel_size: int | None, period_s: float, env: Mapping[str, str], nvml: Any
 ) -> tuple[Meter, DeviceSelection]:
-    from bench.energy.nvml import NvmlMeter, gpu_selection, load_nvml
+    from bench.energy.nvml import NvmlMeter, gpu_selection
+    from bench.nvml.library import NvmlUnavailable, close_library, open_library
 
     try:
-        nv = nvml if nvml is not None else load_nvml()
-    except RuntimeError as exc:
+        nv = nvml if nvml is not None else open_library()
+    except NvmlUnavailable as exc:
         raise _Unavailable(str(exc)) from None
     try:
         if nv.nvmlDeviceGetCount() == 0:
@@ -154,7 +156,7 @@ def _open_nvml(
             raise _Unavailable(f"no GPU selected ({selection.note})")
         return NvmlMeter(selection.gpu_indices, period_s=period_s, nvml=nv), selection
     except (_Unavailable, nv.NVMLError, RuntimeError) as exc:
-        nv.nvmlShutdown()
+        close_library(nv)
         raise _Unavailable(str(exc)) from None
 
 

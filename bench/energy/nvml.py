@@ -1,4 +1,4 @@
-"""NVIDIA GPUs through NVML (`pynvml` from nvidia-ml-py, imported only when a meter opens).
+"""NVIDIA GPU energy through NVML (opened by `bench.nvml.library` only when a meter opens).
 
 Per GPU: the total-energy counter (`nvmlDeviceGetTotalEnergyConsumption`, mJ since driver
 load, Volta and newer) and a power timeline (instantaneous power field where the driver
@@ -9,16 +9,21 @@ GPUs without the counter are measured by integrating the power samples.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bench.accept.probe import decode_throttle_reasons
 from bench.energy.meter import ChannelBuffer, Clock, SamplingMeter
 from bench.energy.records import DeviceSelection, GpuStateSample
+from bench.nvml.library import (
+    clocks_event_reasons,
+    close_library,
+    decode_throttle_reasons,
+    open_library,
+    text,
+)
 
 PowerField = Literal["auto", "instant", "average"]
 
@@ -80,23 +85,6 @@ def _resolve(token: str, uuids: Sequence[str]) -> int | None:
     return None
 
 
-def load_nvml() -> Any:
-    """Import and initialise pynvml.
-
-    Raises:
-        RuntimeError: with a one-line reason (not installed, no driver, no GPU).
-    """
-    try:
-        import pynvml
-    except ImportError:
-        raise RuntimeError("pynvml (nvidia-ml-py) is not installed") from None
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError as exc:
-        raise RuntimeError(f"NVML unavailable: {exc} (no NVIDIA driver on this host?)") from None
-    return pynvml
-
-
 def gpu_selection(
     nvml: Any, parallel_size: int | None, env: Mapping[str, str] | None = None
 ) -> DeviceSelection:
@@ -126,7 +114,7 @@ def gpu_selection(
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return text(value) or ""
 
 
 class NvmlMeter(SamplingMeter):
@@ -138,7 +126,7 @@ class NvmlMeter(SamplingMeter):
         state_period_s: period of the slower state reads (limit, clock, temperature, reasons).
         power_field: "instant" (NVML_FI_DEV_POWER_INSTANT), "average" (GetPowerUsage), or
             "auto" = instant where the driver supports it.
-        nvml: an initialised pynvml module (default: `load_nvml()`).
+        nvml: an initialised pynvml module (default: `bench.nvml.library.open_library()`).
     """
 
     kind = "nvml"
@@ -156,7 +144,7 @@ class NvmlMeter(SamplingMeter):
         super().__init__(period_s, clock)
         if not indices:
             raise ValueError("NvmlMeter needs at least one GPU index")
-        self.nvml = nvml if nvml is not None else load_nvml()
+        self.nvml = nvml if nvml is not None else open_library()
         self.state_period_ns = int(state_period_s * 1e9)
         self._last_state_ns: int | None = None
         self.devices = [self._probe(i, power_field) for i in indices]
@@ -273,12 +261,7 @@ class NvmlMeter(SamplingMeter):
                 return None
 
         limit_mw = maybe(nv.nvmlDeviceGetEnforcedPowerLimit)
-        # "clocks event reasons" is the newer name of "clocks throttle reasons"
-        reasons_fn = (
-            getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
-            or nv.nvmlDeviceGetCurrentClocksThrottleReasons
-        )
-        mask = maybe(reasons_fn)
+        mask = maybe(clocks_event_reasons(nv))
         return GpuStateSample(
             t_ns=t_ns,
             power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
@@ -288,8 +271,7 @@ class NvmlMeter(SamplingMeter):
         )
 
     def close(self) -> None:
-        with contextlib.suppress(self.nvml.NVMLError):
-            self.nvml.nvmlShutdown()
+        close_library(self.nvml)
 
 
 # nvmlValueType_t → member of c_nvmlValue_t

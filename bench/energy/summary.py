@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.energy import integrate as ig
+from bench.energy.config import DEFAULT_GAP_FACTOR
 from bench.energy.records import (
     SCOPE_OF_DOMAIN,
     ChannelTrace,
@@ -24,9 +25,6 @@ from bench.energy.records import (
     IdleBaseline,
     TotalScope,
 )
-
-DEFAULT_GAP_FACTOR = 5.0
-"""A gap between readings longer than this many nominal periods invalidates a figure."""
 
 J_PER_KWH = 3.6e6
 PRIMARY_ORDER: tuple[TotalScope, ...] = ("gpu", "node", "cpu")

@@ -35,7 +35,7 @@ from bench.errors import RunFailed
 from bench.records import Placement
 
 if TYPE_CHECKING:
-    from bench.fleet.multinode import RayLaunch
+    from bench.cluster.multinode import RayLaunch
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
@@ -84,7 +84,7 @@ class ManagedServer:
     ) -> None:
         """`ray_cluster`: start vLLM on that existing Ray cluster (multi-node models): the
         cluster is checked first (a UserError says what is missing), then vLLM gets
-        `--distributed-executor-backend ray` and RAY_ADDRESS (bench.fleet.multinode).
+        `--distributed-executor-backend ray` and RAY_ADDRESS (bench.cluster.multinode).
         `placement`: "auto" shares the client's scheduler group and lowers the server's
         priority on a CPU engine without CPUs to spare (bench.engines.placement); the
         decision is in `self.placement` once started."""

@@ -156,7 +156,7 @@ def print_summary(
 
 
 def print_nodes(address: str | None) -> None:
-    from bench.fleet.cluster import cluster_nodes, connect
+    from bench.cluster.nodes import cluster_nodes, connect
 
     connect(address)
     for n in sorted(cluster_nodes(), key=lambda n: (not n.alive, n.name)):
@@ -171,7 +171,7 @@ def print_nodes(address: str | None) -> None:
 
 def check_model(model: str, hardware: str, address: str | None, gpu_type: str | None) -> None:
     from bench.catalog import load_catalog
-    from bench.fleet.multinode import check_cluster, cluster_need
+    from bench.cluster.multinode import check_cluster, cluster_need
     from bench.hardware import load_profile
 
     catalog, _ = load_catalog()

@@ -157,11 +157,9 @@ def accept_job(task: NodeTask, job: AcceptJob, out: Path) -> tuple[str | None, s
         if job.inference and task.synth is not None:
             inference = stack.enter_context(SynthInference(task.synth, task.sku, out))
         elif job.inference:
-            from bench.accept.cli import _served
+            from bench.accept.inference import served_inference
 
-            inference = stack.enter_context(
-                _served(bands, task.sku, out, job.model, None, None, None, None)
-            )
+            inference = stack.enter_context(served_inference(bands, task.sku, out, model=job.model))
         verdict = run_acceptance(
             task.sku,
             soak_s=job.soak_s,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.fleet.cluster import ClusterNode
+from bench.cluster.nodes import ClusterNode
 from bench.fleet.records import (
     AcceptJob,
     FleetManifest,

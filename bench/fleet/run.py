@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.cluster.nodes import ClusterNode, cluster_nodes, connect, import_ray
 from bench.errors import UserError
-from bench.fleet.cluster import ClusterNode, cluster_nodes, connect, import_ray
 from bench.fleet.manifest import (
     MANIFEST_NAME,
     NODES_DIR,
@@ -63,7 +63,7 @@ def check_job(job: RunJob | AcceptJob, skus: set[str]) -> None:
         UserError: unknown SKU, unknown model, no engine settings for a SKU's GPU class.
     """
     if isinstance(job, RunJob):
-        from bench.runner import plan_run
+        from bench.config.plan import plan_run
 
         for sku in sorted(skus):
             plan_run(job.run.model_copy(update={"hardware": sku}))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from bench.cluster.nodes import ClusterNode
 from bench.errors import UserError
-from bench.fleet.cluster import ClusterNode
 from bench.fleet.records import Selection
 
 _HEX_PREFIX = re.compile(r"^[0-9a-f]{6,}$")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.config.run import ConcurrencyLoad, RateLoad
+from bench.config.run import ConcurrencyLoad, RateLoad, ValidityRules
 from bench.metrics.latency import (
     collect,
     distribution,
@@ -23,6 +23,7 @@ from bench.metrics.throughput import (
     whole_run_window,
 )
 from bench.metrics.trust import coalescing
+from bench.metrics.validity import validity
 from bench.records import SLO, ClientLoad, RequestRecord, RunSummary, ServerCounters
 
 Window = tuple[int, int]
@@ -58,6 +59,7 @@ def summarize(
     client: ClientLoad | None = None,
     planned: int | None = None,
     loop_stalls: list[tuple[int, float]] | None = None,
+    rules: ValidityRules | None = None,
 ) -> RunSummary:
     """Latency distributions over successful measured requests; throughput over the
     steady-state window and the whole run; goodput; failures counted by class; coalesced
@@ -65,6 +67,7 @@ def summarize(
 
     `planned`: measured requests the run set out to send; never sent = planned − recorded.
     `loop_stalls`: the client's large event-loop lags (start ns, duration s), if recorded.
+    `rules`: when the run is long enough to trust (default `ValidityRules()`).
     """
     measured = [r for r in records if not r.warmup]
     ok = [r for r in measured if r.status == "ok"]
@@ -74,6 +77,7 @@ def summarize(
     mismatches = token_count_mismatches(ok)
     itl = distribution(itls)
     ttft = distribution(collect(ok, ttft_s))
+    steady = throughput(measured, window, "steady_state") if window else None
     stalls = None
     if any(r.first_chunk_ns is not None for r in measured):  # streamed (offline runs are not)
         stalls = find_stalls(
@@ -104,7 +108,7 @@ def summarize(
         output_tokens=distribution(
             [float(r.output_tokens) for r in ok if r.output_tokens is not None]
         ),
-        steady_state=throughput(measured, window, "steady_state") if window else None,
+        steady_state=steady,
         whole_run=throughput(measured, whole, "whole_run"),
         steady_state_note=note,
         goodput=goodput(measured, window or whole, slo) if slo else None,
@@ -115,4 +119,5 @@ def summarize(
         client=client,
         coalescing=coalescing(ok),
         stalls=stalls,
+        validity=validity(steady, load, rules or ValidityRules()) if measured else None,
     )

@@ -37,7 +37,7 @@ from bench.render.tables import (
     sweep_table,
     throughput_table,
 )
-from bench.report.trust import trust_warnings
+from bench.report.trust import status_text, trust_warnings
 
 FORMATS = ("html", "md", "csv", "parquet")
 
@@ -200,7 +200,8 @@ def render_html(sel: Selection) -> str:
         sections = run_sections(sel.runs[0])
         sub = [
             f"model {first.config.model} · hardware {first.config.hardware} · "
-            f"{sel.runs[0].label} · created {first.created_utc} · status {first.status}"
+            f"{sel.runs[0].label} · created {first.created_utc} · "
+            f"status {status_text(first.status, first.summary)}"
         ]
     else:
         sections = multi_sections(sel)

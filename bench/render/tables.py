@@ -12,6 +12,7 @@ from typing import Any
 
 from bench.records import Basis, Distribution, Record
 from bench.render.bundle import RunBundle, Selection
+from bench.report.trust import server_counter_line, status_text, trust_notes, validity_note
 
 Cell = str | float | int | None
 
@@ -89,7 +90,7 @@ def runs_table(runs: list[RunBundle]) -> Table:
                 rep.config.model,
                 workload_label(rep),
                 load_text(load.kind, load.level),
-                rep.status,
+                status_text(rep.status, s),
                 gpus,
                 s.requests_ok if s else None,
                 s.requests_failed if s else None,
@@ -138,8 +139,6 @@ def latency_table(b: RunBundle) -> Table | None:
         _dist_row("interactivity (tok/s/user)", s.interactivity_tok_per_s, 1.0),
         _dist_row("tokens per chunk", s.tokens_per_chunk, 1.0),
     ]
-    from bench.report.trust import trust_notes
-
     notes = trust_notes(s)
     return Table(
         key=f"latency-{b.report.run_id}",
@@ -196,7 +195,10 @@ def throughput_table(b: RunBundle) -> Table | None:
         title="Throughput",
         columns=cols,
         rows=rows,
-        note=s.steady_state_note,
+        note="; ".join(
+            n for n in (s.steady_state_note, server_counter_line(s), validity_note(s)) if n
+        )
+        or None,
     )
 
 

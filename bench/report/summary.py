@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from bench.records import Distribution, RunSummary, Throughput
 from bench.report.records import Report
-from bench.report.trust import trust_notes, trust_warnings
+from bench.report.trust import (
+    server_counter_line,
+    status_text,
+    trust_notes,
+    trust_warnings,
+    validity_note,
+)
 from bench.workloads.records import WorkloadSection
 
 LATENCIES = (
@@ -157,7 +163,8 @@ def render_summary(report: Report) -> str:
     lines = [
         f"# tokenbench run {report.run_id}",
         "",
-        f"- status: **{report.status}**" + (f" — {report.failure}" if report.failure else ""),
+        f"- status: **{status_text(report.status, report.summary)}**"
+        + (f" — {report.failure}" if report.failure else ""),
         f"- model: {cfg.model} · hardware profile: {cfg.hardware}",
         f"- load: {cfg.load.model_dump(mode='json')}",
         f"- workload: {cfg.workload.model_dump(mode='json')}",
@@ -190,15 +197,12 @@ def render_summary(report: Report) -> str:
         ]
         if summary.steady_state_note:
             lines += ["", f"Note: {summary.steady_state_note}"]
-        if summary.server and summary.server.window_output_tok_per_s is not None:
-            ours = (summary.steady_state or summary.whole_run).output_tok_per_s
-            theirs = summary.server.window_output_tok_per_s
-            diff = f"{(ours - theirs) / theirs * 100:+.1f} %" if theirs else "not measured"
-            lines += [
-                "",
-                f"Server's own counter (vllm:generation_tokens_total) over the same window: "
-                f"{theirs:,.1f} output tok/s (client figure differs by {diff}).",
-            ]
+        counter = server_counter_line(summary)
+        if counter:
+            lines += ["", counter[0].upper() + counter[1:] + "."]
+        validity = validity_note(summary)
+        if validity:
+            lines += ["", validity[0].upper() + validity[1:] + "."]
         if summary.goodput:
             g = summary.goodput
             lines += [

@@ -6,7 +6,7 @@ the informational lines beside the figures. Both read a `RunSummary` alone.
 
 from __future__ import annotations
 
-from bench.records import Coalescing, RunSummary, Stall, Stalls
+from bench.records import Coalescing, RunSummary, ServerCounters, Stall, Stalls, Validity
 
 MAX_LISTED = 6  # stall events named one by one; the rest are counted
 
@@ -93,11 +93,74 @@ def stalls_note(stalls: Stalls) -> str:
     )
 
 
+TOO_SHORT = "too short to trust"
+
+
+def validity_label(summary: RunSummary | None) -> str | None:
+    """ "too short to trust" for a run judged too short, else None."""
+    v = summary.validity if summary is not None else None
+    return TOO_SHORT if v is not None and v.verdict == "too_short" else None
+
+
+def status_text(status: str, summary: RunSummary | None) -> str:
+    """A run's status as shown: "complete", or "complete, too short to trust"."""
+    label = validity_label(summary)
+    return f"{status}, {label}" if label else status
+
+
+def validity_warning(v: Validity) -> str | None:
+    """The warning for a run too short to trust (with the limits), else None."""
+    if v.verdict == "ok":
+        return None
+    return (
+        f"{TOO_SHORT}: " + "; ".join(v.reasons) + ". Its figures may not repeat: run longer "
+        "(--duration), or change the limits in the run's validity rules if you mean to"
+    )
+
+
+def validity_note(summary: RunSummary) -> str | None:
+    """ "validity: ok|too short (limits …)" for a summary that was judged, else None."""
+    v = summary.validity
+    if v is None:
+        return None
+    return (
+        f"validity: {v.verdict.replace('_', ' ')} (limits: steady-state window ≥ "
+        f"{v.min_window_s:g} s and ≥ {v.min_requests} completed requests, {v.min_requests_rule})"
+    )
+
+
+def server_counter_line(summary: RunSummary) -> str | None:
+    """The client's steady-state output tok/s against the server's own counter over the same
+    window, with the counter's uncertainty from scrape timing; None when not measured."""
+    server: ServerCounters | None = summary.server
+    if server is None or server.window_output_tok_per_s is None:
+        return None
+    ours = (summary.steady_state or summary.whole_run).output_tok_per_s
+    theirs = server.window_output_tok_per_s
+    text = (
+        f"server's own counter (vllm:generation_tokens_total) over the same window: "
+        f"{theirs:,.1f} output tok/s; the client's figure differs by "
+    )
+    if not theirs:
+        return text + "not measured (the counter did not move)"
+    diff = (ours - theirs) / theirs
+    text += f"{diff * 100:+.1f} %"
+    u = server.uncertainty_fraction
+    if u is None:
+        return text + " (uncertainty from scrape timing not known)"
+    where = "within" if abs(diff) <= u else "outside"
+    period = f" every {server.period_s:g} s" if server.period_s else ""
+    return text + (
+        f" ± {u * 100:.1f} % from scrape timing ({server.scrapes} scrapes{period}; {where} it)"
+    )
+
+
 def trust_warnings(summary: RunSummary | None) -> list[str]:
     """Prominent warnings about the run's figures (empty when there is nothing to say)."""
     if summary is None:
         return []
     found = [
+        validity_warning(summary.validity) if summary.validity else None,
         coalescing_warning(summary.coalescing) if summary.coalescing else None,
         stalls_warning(summary.stalls) if summary.stalls else None,
     ]

@@ -3,8 +3,8 @@
 Durability: WAL journal, `synchronous=FULL`, and every change in one `BEGIN IMMEDIATE`
 transaction, so a process killed mid-write leaves the store as it was before that
 change. Columns come from the `RunEntry` / `SweepEntry` fields (one source of truth);
-`PRAGMA user_version` records the layout version; a layout 1 store is migrated on open
-(bench.store.migrate).
+`PRAGMA user_version` records the layout version; an older store is migrated on open
+(layout 1: bench.store.migrate; layout 2: the `too_short` column added, unknown for its rows).
 
 Location: an explicit path, else `$TOKENBENCH_STORE`, else `reports/index.sqlite` under the
 current directory.
@@ -28,7 +28,7 @@ from bench.store.entry import RunEntry, SweepEntry
 
 STORE_ENV = "TOKENBENCH_STORE"
 DEFAULT_STORE = Path("reports") / "index.sqlite"
-STORE_LAYOUT_VERSION = 2
+STORE_LAYOUT_VERSION = 3
 
 
 def store_path(path: str | Path | None = None) -> Path:
@@ -141,7 +141,9 @@ class Store:
             )
         with self.transaction() as conn:
             if version == 1:
-                self._migrate_layout_1(conn)
+                self._migrate_layout_1(conn)  # rebuilt with the current columns
+            elif version == 2:  # layout 3 adds the validity verdict (unknown for old rows)
+                conn.execute("ALTER TABLE runs ADD COLUMN too_short INTEGER")
             for statement in _SCHEMA:
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {STORE_LAYOUT_VERSION}")

@@ -26,6 +26,8 @@ class RunEntry(Record):
     None when the report has none; `cost_estimated` says whether the cost used an
     estimated input (e.g. power from board TDP instead of a meter). Cost is in USD;
     `cost_display_currency` and `cost_display_per_usd` are how the run shows it.
+    `too_short`: the run's steady-state window was too short to trust (its validity rules);
+    None when the report was not judged (written before tokenbench judged validity).
     """
 
     run_id: str
@@ -64,6 +66,7 @@ class RunEntry(Record):
     run_dir: str
     report_sha256: str
     registered_utc: str
+    too_short: bool | None = None
 
     @property
     def load_label(self) -> str:
@@ -169,6 +172,11 @@ def entry_from_report(
     return RunEntry(
         run_id=report.run_id,
         status=report.status,
+        too_short=(
+            summary.validity.verdict == "too_short"
+            if summary is not None and summary.validity is not None
+            else None
+        ),
         sweep_id=sweep_id,
         created_utc=utc_text(report.created_utc),
         sku=sku,

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from bench.errors import UserError
 from bench.render.terminal import TermColumn
+from bench.report.trust import TOO_SHORT
 from bench.store.db import RunFilter
 from bench.store.entry import RunEntry, utc_text
 
@@ -84,7 +85,7 @@ LIST_COLUMNS: list[tuple[str, int, bool, Callable[[RunEntry], str]]] = [
     ("model", 7, False, lambda e: e.model),
     ("workload", 6, False, lambda e: e.workload),
     ("load", 2, False, lambda e: e.load_label),
-    ("status", 3, False, lambda e: e.status),
+    ("status", 3, False, lambda e: f"{e.status}, {TOO_SHORT}" if e.too_short else e.status),
     ("ok/failed", 8, True, lambda e: f"{e.requests_ok}/{e.requests_failed}"),
     ("TTFT p50 (ms)", 10, True, lambda e: _num(e.ttft_p50_s, 1e3)),
     ("TPOT p50 (ms)", 5, True, lambda e: _num(e.tpot_p50_s, 1e3, 2)),

@@ -180,7 +180,7 @@ def run_sweep(
         UserError: bad config, non-empty folder without resume, or a different sweep there.
         RunFailed: the server did not start or died (the manifest says where to resume).
     """
-    from bench.runner import plan_run
+    from bench.config.plan import plan_run
     from bench.sweep.session import open_server, run_point
 
     plan = plan_run(base)
@@ -318,8 +318,8 @@ def run_slo_search(
     Resuming replays the (deterministic) search: loads already measured are read back from
     their run directories instead of being run again. Writes curve.json and search.json.
     """
+    from bench.config.plan import plan_run
     from bench.report.io import write_atomic
-    from bench.runner import plan_run
     from bench.sweep.session import SweepServer, open_server, run_point
     from bench.sweep.slo_search import search_max_load
 

@@ -33,7 +33,7 @@ from bench.sweep.manifest import (
 from bench.sweep.slo import SweepSLO
 
 if TYPE_CHECKING:
-    from bench.runner import RunPlan
+    from bench.config.plan import RunPlan
 
 
 def reset_prefix_cache(

@@ -10,12 +10,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.config.plan import plan_run
 from bench.config.run import RunConfig
 from bench.records import RequestRecord
 from bench.report.io import RequestLog, load_report, read_requests
 from bench.report.provenance import collect_provenance
 from bench.run_dir import write_run
-from bench.runner import assemble_report, plan_run
+from bench.runner import assemble_report
 
 S = 1_000_000_000
 

@@ -113,8 +113,8 @@ from pathlib import Path
 from bench.config.run import ConcurrencyLoad, RunConfig, ShapeWorkload
 from bench.engines.managed import ManagedServer
 from bench.errors import UserError
-from bench.fleet.multinode import ray_launch_for
-from bench.runner import plan_run
+from bench.cluster.multinode import ray_launch_for
+from bench.config.plan import plan_run
 out = Path({str(tmp_path)!r})
 plan = plan_run(RunConfig(model="huge", hardware="h100-sxm", num_requests=1,
     workload=ShapeWorkload(input_tokens=8, output_tokens=8),

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from bench.accept.bands import Bands, bands_for_sku
 from bench.accept.checklib import outliers, same_model, sibling_ratios
-from bench.accept.inference import catalog_model_for_band
+from bench.accept.inference import catalog_model_for_band, served_inference
 from bench.accept.micro import (
     allreduce_bus_bandwidth,
     copy_traffic_bytes,
@@ -112,3 +112,18 @@ def test_band_model_names_match_catalog_ids() -> None:
     assert catalog_model_for_band(None, ids) is None
     assert same_model("llama-3.1-8b", "Llama 3.1 8B (FP8, TP1)")
     assert not same_model("tiny-llama", "Llama 3.1 8B (FP8, TP1)")
+
+
+def test_inference_check_defaults_by_sku_kind(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """GPU SKU: 1000/1000 tokens, concurrency 256, 512 requests; CPU SKU: 128/64, 8, 32;
+    a figure given is kept, and the model falls back to tiny-llama when the band names none."""
+    gpu = Bands(sku="x", kind="gpu", expected_gpus=8, source="test")
+    cpu = Bands(sku="y", kind="cpu", expected_gpus=0, source="test")
+    on_gpu = served_inference(gpu, "x", tmp_path)
+    on_cpu = served_inference(cpu, "y", tmp_path, concurrency=4, model="tiny-qwen")
+    assert (on_gpu.model, on_gpu.workload) == (
+        "tiny-llama",
+        "1000/1000 tokens, concurrency 256",
+    )
+    assert on_gpu._shape == (1000, 1000, 256, 512, 2)
+    assert (on_cpu.model, on_cpu._shape) == ("tiny-qwen", (128, 64, 4, 32, 2))

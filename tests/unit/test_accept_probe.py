@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.accept.nvml import NvmlGpuRaw, NvmlSnapshot, PynvmlSeam, ReplayNvml, XidEvent
 from bench.accept.probe import (
     cuda_version_text,
-    decode_throttle_reasons,
     gpu_from_raw,
     parse_cpuinfo,
     parse_meminfo,
@@ -19,6 +17,8 @@ from bench.accept.probe import (
     probe_node,
 )
 from bench.errors import UserError
+from bench.nvml.library import decode_throttle_reasons
+from bench.nvml.snapshot import NvmlGpuRaw, NvmlSnapshot, PynvmlSeam, ReplayNvml, XidEvent
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "accept"
 H100 = FIXTURES / "nvml_h100_sxm_8x_idle.json"

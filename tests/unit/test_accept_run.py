@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from bench.accept.cli import app
 from bench.accept.micro import MicroSizes
-from bench.accept.nvml import ReplayNvml
 from bench.accept.records import InferenceOutcome, Verdict
 from bench.accept.render import render_markdown
 from bench.accept.run import call_inference, run_acceptance
 from bench.errors import UserError
+from bench.nvml.snapshot import ReplayNvml
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "accept"
 H100 = FIXTURES / "nvml_h100_sxm_8x_idle.json"

@@ -13,7 +13,6 @@ import pytest
 
 from bench.accept.bands import BandMin, Bands
 from bench.accept.micro import MicroReport, MicroResult, MicroSizes
-from bench.accept.nvml import NvmlSnapshot, ReplayNvml, XidEvent
 from bench.accept.probe import CpuProbe, NodeProbe, node_from_snapshot, node_without_gpu
 from bench.accept.records import (
     Check,
@@ -24,6 +23,7 @@ from bench.accept.records import (
     SoakRun,
 )
 from bench.accept.verdict import evaluate, overall, summary_line
+from bench.nvml.snapshot import NvmlSnapshot, ReplayNvml, XidEvent
 
 H100 = Path(__file__).resolve().parents[1] / "fixtures" / "accept" / "nvml_h100_sxm_8x_idle.json"
 CPU = CpuProbe(

@@ -90,7 +90,7 @@ def test_runs_export_parquet_without_pyarrow(
 
 
 def test_fleet_without_ray_names_the_fleet_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.fleet.cluster import import_ray
+    from bench.cluster.nodes import import_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(UserError) as err:
@@ -112,7 +112,7 @@ def _config(tmp_path: Path, **fields: object) -> RunConfig:
 def test_run_preflight_names_the_engine_and_video_extras(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from bench.runner import plan_run, preflight
+    from bench.config.plan import plan_run, preflight
 
     monkeypatch.setitem(sys.modules, "vllm", None)
     monkeypatch.setattr(shutil, "which", lambda name: None)  # a CPU host

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.cluster.nodes import ClusterNode
 from bench.errors import UserError
-from bench.fleet.cluster import ClusterNode
 from bench.fleet.jobs import pack, unpack
 from bench.fleet.manifest import (
     finish,

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bench.catalog import EngineArgs
-from bench.config.run import ConcurrencyLoad, RunConfig, ShapeWorkload
-from bench.engines.managed import ManagedServer
-from bench.errors import UserError
-from bench.fleet import multinode
-from bench.fleet.cluster import ClusterNode
-from bench.fleet.multinode import (
+from bench.cluster import multinode
+from bench.cluster.multinode import (
     RayLaunch,
     cluster_need,
     cluster_shortfall,
     ray_launch_for,
     require_ray_backend,
 )
-from bench.runner import plan_run
+from bench.cluster.nodes import ClusterNode
+from bench.config.plan import plan_run
+from bench.config.run import ConcurrencyLoad, RunConfig, ShapeWorkload
+from bench.engines.managed import ManagedServer
+from bench.errors import UserError
 
 TP8_PP2 = EngineArgs(
     tensor_parallel_size=8, pipeline_parallel_size=2, nodes=2, distributed_executor_backend="ray"
@@ -115,6 +116,22 @@ def test_two_node_entry_counts_all_its_gpus_and_needs_a_cluster(monkeypatch) -> 
     launch = ray_launch_for(plan)
     assert launch is not None and launch.address == "10.0.0.1:6379"
     assert launch.engine.nodes == 2 and launch.field.endswith("gpu-80g")
+
+
+def test_the_launch_uses_the_engine_the_plan_chose(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The engine defaults are looked up once, by plan_run; the launch reads them there."""
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")
+    plan = plan_run(_config("deepseek-v3.2", "h100-sxm"))
+    assert (plan.gpu_class, plan.engine.nodes) == ("gpu-80g", 2)
+    one_node = plan.engine.model_copy(
+        update={"nodes": 1, "pipeline_parallel_size": 1, "distributed_executor_backend": "mp"}
+    )
+    replaced = dataclasses.replace(plan, engine=one_node, gpu_class="gpu-141g")
+    assert ray_launch_for(replaced) is None  # one node: no cluster needed, whatever the entry
+    monkeypatch.delenv("RAY_ADDRESS")
+    with pytest.raises(UserError) as err:
+        ray_launch_for(dataclasses.replace(plan, gpu_class="gpu-141g"))
+    assert err.value.field == "models.deepseek-v3.2.engine_defaults.gpu-141g"
 
 
 def test_one_node_entry_without_ray_needs_no_launch() -> None:

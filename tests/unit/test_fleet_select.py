@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.cluster.nodes import nodes_from_ray
 from bench.errors import UserError
-from bench.fleet.cluster import nodes_from_ray
 from bench.fleet.records import Selection
 from bench.fleet.select import select_nodes, sku_for
 

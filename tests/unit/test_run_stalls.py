@@ -48,3 +48,52 @@ def test_a_client_stall_is_reported_with_its_time(tmp_path):
     page = render_html(select([cfg.output_dir]))
     assert "the client&#x27;s event loop was held up" in page
     assert "Red bands:" in page  # the throughput-over-time plot shades them
+
+
+def test_a_stalled_client_worker_process_is_reported(tmp_path):
+    """With --workers 2 the probes run in the worker processes: both are stopped (SIGSTOP,
+    as a process the scheduler does not run) for 300 ms mid-run, and their lags come back
+    to the parent as stalls with their times."""
+    import os
+    import signal
+    import threading
+    from pathlib import Path
+
+    cfg = RunConfig.model_validate(dict(
+        model="tiny-llama", workload=dict(input_tokens=8, output_tokens=32),
+        load=dict(kind="concurrency", concurrency=4), num_requests=160, warmup_requests=0,
+        workers=2, output_dir=str(tmp_path / "run"), energy=dict(meter="none")))  # fmt: skip
+    stopped: list[int] = []
+
+    def freeze() -> None:
+        tasks = Path(f"/proc/{os.getpid()}/task").glob("*/children")
+        children = [int(pid) for t in tasks for pid in t.read_text().split()]
+        workers = [p for p in children if "spawn_main" in _cmdline(p)]  # not the resource tracker
+        assert len(workers) == 2, [_cmdline(p) for p in children]
+        stopped.append(time.perf_counter_ns())
+        for pid in workers:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+
+    def on_record(rec):
+        if rec.index == 60 and not stopped:
+            threading.Thread(target=freeze).start()
+
+    with SynthServer(mode="thread", ttft_s=0.003, itl_s=0.002) as server:
+        report = run_benchmark(cfg, base_url=server.base_url, served_model="synth",
+                               on_record=on_record)  # fmt: skip
+    s = report.summary
+    at = (stopped[0] - s.steady_state.start_ns) / NS
+    client = [e for e in s.stalls.events if e.kind == "client_loop"]
+    assert [e for e in client if e.duration_s > 0.25 and abs(e.start_s - at) < 0.05], (at, client)
+
+
+def _cmdline(pid: int) -> str:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""

@@ -2,12 +2,13 @@
 
 import pytest
 
+from bench.config.plan import plan_run
 from bench.config.run import RunConfig
 from bench.cost.assumptions import CostAssumptions
 from bench.energy.records import ChannelTrace, EnergyTrace
 from bench.records import RequestRecord
 from bench.report.provenance import collect_provenance
-from bench.runner import assemble_report, plan_run
+from bench.runner import assemble_report
 
 S = 1_000_000_000
 

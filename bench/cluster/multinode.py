@@ -21,15 +21,12 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bench.catalog import EngineArgs
+from bench.cluster.nodes import ADDRESS_ENV, ClusterNode, resolve_address
+from bench.config.plan import RunPlan
 from bench.errors import UserError
-from bench.fleet.cluster import ADDRESS_ENV, ClusterNode, resolve_address
 from bench.records import Record
-
-if TYPE_CHECKING:
-    from bench.runner import RunPlan
 
 BACKEND_FLAG = "--distributed-executor-backend"
 
@@ -135,7 +132,7 @@ def check_cluster(
         UserError: naming `source`/`field`, the need, every node's free/total GPUs and
             what is missing; or `nodes > 1` without `distributed_executor_backend: ray`.
     """
-    from bench.fleet.cluster import cluster_nodes, connect, current_node_id, disconnect, import_ray
+    from bench.cluster.nodes import cluster_nodes, connect, current_node_id, disconnect, import_ray
 
     require_ray_backend(engine_args, field=field, source=source)
     need = cluster_need(engine_args, gpu_type)
@@ -208,9 +205,7 @@ def ray_launch_for(plan: RunPlan, address: str | None = None) -> RayLaunch | Non
     - backend `ray` on one node: the cluster is used when an address is known; without
       one vLLM starts its own local Ray instance (None here).
     """
-    memory = plan.profile.memory_gb.value if plan.profile.memory_gb else None
-    gpu_class, engine = plan.entry.engine_for(plan.profile.kind, memory)
-    field = f"models.{plan.entry.id}.engine_defaults.{gpu_class}"
+    engine, field = plan.engine, plan.engine_field
     require_ray_backend(engine, field=field)
     known = address or os.environ.get(ADDRESS_ENV)
     if engine.nodes > 1:

@@ -1,4 +1,4 @@
-"""The NVML seam: one small class that reads everything acceptance needs from NVML.
+"""A whole node read from NVML at one moment: what the node probe and acceptance need.
 
 `PynvmlSeam.read()` returns an `NvmlSnapshot` of raw NVML values in NVML's own units
 (milliwatts, MHz, bytes, bitmasks); `bench.accept.probe` turns a snapshot into a `NodeProbe`.
@@ -7,12 +7,11 @@ tested without a GPU, and a snapshot taken on a real node (`bench probe --raw`) 
 
 A field is `None` when NVML says the GPU does not support it (NOT_SUPPORTED and friends);
 any other NVML error is kept in `errors[field]`, never turned into a silent 0.
-pynvml is imported only inside `PynvmlSeam.open`.
+pynvml is opened only inside `PynvmlSeam.open` (through `bench.nvml.library`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,14 +21,17 @@ from pydantic import Field
 
 from bench.config.loading import validate_data
 from bench.errors import UserError
+from bench.nvml.library import (
+    NOT_SUPPORTED_CODES,
+    NvmlUnavailable,
+    clocks_event_reasons,
+    close_library,
+    open_library,
+    quiet,
+    text,
+)
 from bench.records import Record
 
-# NVML return codes that mean "this GPU / driver does not have it", not "something broke".
-_NOT_SUPPORTED_CODES = {
-    2,
-    3,
-    13,
-}  # INVALID_ARGUMENT (link index), NOT_SUPPORTED, FUNCTION_NOT_FOUND
 _NVML_ERROR_TIMEOUT = 10
 
 
@@ -114,10 +116,6 @@ class NvmlSeam(Protocol):
     def close(self) -> None: ...
 
 
-class NvmlUnavailable(Exception):
-    """No usable NVML on this host; the message is the reason shown to the user."""
-
-
 class ReplayNvml:
     """Serves recorded snapshots in order, repeating the last one (for tests and re-renders)."""
 
@@ -171,31 +169,24 @@ class PynvmlSeam:
         Raises:
             NvmlUnavailable: pynvml missing, no driver, or no GPU; the message says which.
         """
-        try:
-            import pynvml
-        except ImportError:
-            raise NvmlUnavailable("pynvml (nvidia-ml-py) is not installed") from None
-        try:
-            pynvml.nvmlInit()
-        except pynvml.NVMLError as exc:
-            raise NvmlUnavailable(_init_failure_reason(exc)) from None
+        pynvml = open_library()
         try:
             count = pynvml.nvmlDeviceGetCount()
             handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
         except pynvml.NVMLError as exc:
-            pynvml.nvmlShutdown()
+            close_library(pynvml)
             raise NvmlUnavailable(f"NVML could not list GPUs: {exc}") from None
         if not handles:
-            pynvml.nvmlShutdown()
+            close_library(pynvml)
             raise NvmlUnavailable("the NVIDIA driver is loaded but NVML found no GPU")
         return cls(pynvml, handles)
 
     def close(self) -> None:
         nv = self._nvml
         if self._events is not None:
-            _quiet(lambda: nv.nvmlEventSetFree(self._events))
+            quiet(lambda: nv.nvmlEventSetFree(self._events))
             self._events = None
-        _quiet(nv.nvmlShutdown)
+        close_library(nv)
 
     def _open_xid_watch(self) -> None:
         """Register every GPU for Xid critical-error events (where the GPU supports them)."""
@@ -215,7 +206,7 @@ class PynvmlSeam:
         if registered:
             self._events = events
         else:
-            _quiet(lambda: nv.nvmlEventSetFree(events))
+            quiet(lambda: nv.nvmlEventSetFree(events))
 
     def _drain_xids(self) -> list[XidEvent]:
         nv = self._nvml
@@ -227,7 +218,7 @@ class PynvmlSeam:
                 if getattr(exc, "value", None) != _NVML_ERROR_TIMEOUT:
                     # a broken event set must not pass for "no Xid": say so and stop watching
                     self._xid_error = f"Xid event wait failed: {exc}"
-                    _quiet(lambda: nv.nvmlEventSetFree(self._events))
+                    quiet(lambda: nv.nvmlEventSetFree(self._events))
                     self._events = None
                 break
             try:
@@ -248,9 +239,9 @@ class PynvmlSeam:
         gpus = [self._read_gpu(i, h) for i, h in enumerate(self._handles)]
         return NvmlSnapshot(
             captured_monotonic_ns=time.monotonic_ns(),
-            driver_version=_text(driver),
+            driver_version=text(driver),
             cuda_driver_version=cuda,
-            nvml_version=_text(nvml_version),
+            nvml_version=text(nvml_version),
             gpus=gpus,
             xid_events=self._drain_xids(),
             xid_watch=self._events is not None,
@@ -283,8 +274,6 @@ class PynvmlSeam:
             h,
             nv.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR,
         )
-        reasons_fn = getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
-        reasons_fn = reasons_fn or nv.nvmlDeviceGetCurrentClocksThrottleReasons
         ecc = {
             f"ecc_{counter}_{kind}": g(
                 e,
@@ -305,13 +294,13 @@ class PynvmlSeam:
         }
         return NvmlGpuRaw(
             index=index,
-            name=_text(g(e, "name", nv.nvmlDeviceGetName, h)) or "unknown",
-            uuid=_text(g(e, "uuid", nv.nvmlDeviceGetUUID, h)),
-            pci_bus_id=_text(pci.busId) if pci is not None else None,
+            name=text(g(e, "name", nv.nvmlDeviceGetName, h)) or "unknown",
+            uuid=text(g(e, "uuid", nv.nvmlDeviceGetUUID, h)),
+            pci_bus_id=text(pci.busId) if pci is not None else None,
             compute_capability=g(e, "compute_capability", nv.nvmlDeviceGetCudaComputeCapability, h),
             memory_total_bytes=mem.total if mem is not None else None,
             memory_used_bytes=mem.used if mem is not None else None,
-            vbios_version=_text(g(e, "vbios_version", nv.nvmlDeviceGetVbiosVersion, h)),
+            vbios_version=text(g(e, "vbios_version", nv.nvmlDeviceGetVbiosVersion, h)),
             power_usage_mw=g(e, "power_usage_mw", nv.nvmlDeviceGetPowerUsage, h),
             power_limit_mw=g(e, "power_limit_mw", nv.nvmlDeviceGetPowerManagementLimit, h),
             power_limit_default_mw=g(
@@ -363,7 +352,7 @@ class PynvmlSeam:
                 h,
                 nv.NVML_TEMPERATURE_THRESHOLD_SHUTDOWN,
             ),
-            clocks_event_reasons=g(e, "clocks_event_reasons", reasons_fn, h),
+            clocks_event_reasons=g(e, "clocks_event_reasons", clocks_event_reasons(nv), h),
             persistence_mode=g(e, "persistence_mode", nv.nvmlDeviceGetPersistenceMode, h),
             mig_mode=tuple(mig) if mig is not None else None,
             errors=e,
@@ -387,29 +376,6 @@ class PynvmlSeam:
         try:
             return fn(*args)
         except nv.NVMLError as exc:
-            if getattr(exc, "value", None) not in _NOT_SUPPORTED_CODES:
+            if getattr(exc, "value", None) not in NOT_SUPPORTED_CODES:
                 errors[field] = str(exc)
             return None
-
-
-def _init_failure_reason(exc: Exception) -> str:
-    code = getattr(exc, "value", None)
-    reasons = {
-        9: "the NVIDIA kernel driver is not loaded",
-        12: "the NVML library (libnvidia-ml.so) was not found: no NVIDIA driver installed",
-        18: "the NVIDIA driver and kernel module versions do not match (reboot?)",
-        4: "no permission to use NVML",
-    }
-    return reasons.get(code, f"NVML failed to initialise: {exc}") if code is not None else str(exc)
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _quiet(fn: Callable[[], Any]) -> None:
-    """Best-effort teardown of a C library handle: errors here change nothing we report."""
-    with contextlib.suppress(Exception):
-        fn()
