@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -116,6 +117,44 @@ class EngineArgs(StrictConfig):
             if value is not None:
                 args += [flag, str(value)]
         return args + list(self.extra_args)
+
+
+_PARALLEL_FLAGS = {
+    "--tensor-parallel-size": "tp",
+    "-tp": "tp",
+    "--pipeline-parallel-size": "pp",
+    "-pp": "pp",
+    "--data-parallel-size": "dp",
+    "-dp": "dp",
+}
+
+
+def gpus_from_engine_args(args: Sequence[str]) -> int:
+    """GPUs a vLLM server uses = tensor × pipeline × data parallel size (each 1 if absent).
+
+    Reads `--tensor-parallel-size N`, `-tp N`, `--tensor-parallel-size=N` and the pipeline
+    (`-pp`) and data (`-dp`) equivalents. Example: `-tp 4 -pp 2` → 8.
+
+    Raises:
+        UserError: a size is missing or not a positive integer.
+    """
+    sizes = {"tp": 1, "pp": 1, "dp": 1}
+    i = 0
+    while i < len(args):
+        flag, _, inline = args[i].partition("=")
+        if flag in _PARALLEL_FLAGS:
+            text = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
+            if not inline:
+                i += 1
+            if not text.isdigit() or int(text) < 1:
+                raise UserError(
+                    f"{flag} needs a positive integer, got {text!r}",
+                    field="engine.extra_args",
+                    fix=f"write {flag} N with N ≥ 1",
+                )
+            sizes[_PARALLEL_FLAGS[flag]] = int(text)
+        i += 1
+    return sizes["tp"] * sizes["pp"] * sizes["dp"]
 
 
 class ModelEntry(StrictConfig):

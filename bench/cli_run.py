@@ -6,11 +6,16 @@ Module-level imports stay light (typer, pathlib); implementations load inside co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from bench.cli_options import renamed
+from bench.cost.cli import with_cost_options
 from bench.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.cost.assumptions import CostAssumptions
 
 models_app = typer.Typer(
     help="The model catalog (models.yaml) and embedded models.", no_args_is_help=True
@@ -39,6 +44,15 @@ def _scale_value(text: str) -> float:
         ) from None
 
 
+@renamed(
+    {
+        "duration": "duration_s",
+        "timeout": "timeout_s",
+        "cost_basis": "basis",
+        "price_per_gpu_hour": "rent_price_per_gpu_hour",
+    }
+)
+@with_cost_options
 def run(
     model: Annotated[str, typer.Option(help="model id from models.yaml")] = "tiny-llama",
     workload: Annotated[
@@ -58,7 +72,9 @@ def run(
     burstiness: Annotated[float, typer.Option(help="gamma shape (1 = Poisson)")] = 1.0,
     max_concurrency: Annotated[int | None, typer.Option(help="open-loop in-flight cap")] = None,
     num_requests: Annotated[int | None, typer.Option("--num-requests", "-n")] = None,
-    duration: Annotated[float | None, typer.Option(help="stop sending after this many s")] = None,
+    duration_s: Annotated[
+        float | None, typer.Option(help="stop sending after this many seconds")
+    ] = None,
     warmup: Annotated[int, typer.Option(help="warm-up requests, excluded")] = 2,
     workers: Annotated[int, typer.Option(help="client processes sending the load")] = 1,
     min_window_s: Annotated[
@@ -69,7 +85,7 @@ def run(
         int | None,
         typer.Option(help="fewer completed in it: too short (default max(50, 4 × C))"),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="per-request timeout, s")] = 600.0,
+    timeout_s: Annotated[float, typer.Option(help="per-request timeout, seconds")] = 600.0,
     slo_ttft_ms: Annotated[float | None, typer.Option(help="SLO: TTFT ≤ this (ms)")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option(help="SLO: TPOT ≤ this (ms)")] = None,
     slo_e2e_ms: Annotated[float | None, typer.Option(help="SLO: E2E ≤ this (ms)")] = None,
@@ -99,18 +115,13 @@ def run(
         ),
     ] = "auto",
     seed: Annotated[int, typer.Option(help="workload seed")] = 0,
-    cost_file: Annotated[Path | None, typer.Option(help="cost assumptions YAML")] = None,
-    currency: Annotated[str | None, typer.Option(help="USD or CNY")] = None,
-    fx_cny_per_usd: Annotated[float | None, typer.Option(help="CNY per USD")] = None,
-    cost_basis: Annotated[str | None, typer.Option(help="rent or owned")] = None,
-    price_per_gpu_hour: Annotated[float | None, typer.Option(help="your rent price")] = None,
-    utilization: Annotated[float | None, typer.Option(help="busy / billed hours, (0, 1]")] = None,
+    *,
+    assumptions: CostAssumptions,
 ) -> None:
     """Benchmark one model × workload × load and write report.json, requests.jsonl, summary.md."""
     from bench.config.loading import validate_data
     from bench.config.plan import preflight
     from bench.config.run import RunConfig
-    from bench.cost.assumptions import load_assumptions, with_overrides
     from bench.runner import execute_run, new_run_id
 
     if (concurrency is None) == (rate is None):
@@ -122,7 +133,7 @@ def run(
                 field="--concurrency",
                 fix="closed loop: --concurrency N; open loop: --rate R",
             )
-    if num_requests is None and duration is None:
+    if num_requests is None and duration_s is None:
         num_requests = 64
     load: dict[str, Any] = (
         {"kind": "concurrency", "concurrency": concurrency}
@@ -168,10 +179,10 @@ def run(
             "load": load,
             "engine": engine,
             "num_requests": num_requests,
-            "duration_s": duration,
+            "duration_s": duration_s,
             "warmup_requests": warmup,
             "workers": workers,
-            "request_timeout_s": timeout,
+            "request_timeout_s": timeout_s,
             "slo": _slo(slo_ttft_ms, slo_tpot_ms, slo_e2e_ms),
             "hardware": hardware,
             "gpus": gpus,
@@ -187,17 +198,6 @@ def run(
             },
         },
         "command line",
-    )
-    assumptions = with_overrides(
-        load_assumptions(cost_file),
-        {
-            "currency": currency,
-            "fx_cny_per_usd": fx_cny_per_usd,
-            "basis": cost_basis,
-            "rent_price_per_gpu_hour": price_per_gpu_hour,
-            "utilization": utilization,
-        },
-        source=str(cost_file) if cost_file else "command line",
     )
     preflight(config)  # before the progress bar: a missing engine is exit 2, not a traceback
     from bench.cli_progress import run_with_progress

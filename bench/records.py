@@ -8,7 +8,7 @@ Linux, shared by all processes of a host); wall-clock time only appears as label
 Layer order of the record and config modules (each imports only from those before it):
 
     bench.records            base result records (this module): requests, summaries, cost
-    bench.energy.records     energy trace and summary (imports nothing from tokenbench)
+    bench.energy.records     energy trace and summary (the Record base from here)
     bench.config             what a person writes (RunConfig; uses SLO from here)
     bench.workloads.records  what the report says about a suite workload (embeds its spec)
     bench.report.records     the Report: embeds the resolved RunConfig and all of the above

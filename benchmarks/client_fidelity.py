@@ -1,4 +1,4 @@
-"""How faithful tokenbench's streaming client is on this machine (issue 8's table).
+"""How faithful tokenbench's streaming client is on this machine (docs/client-fidelity.md).
 
 Not a test: a measurement to run by hand and quote.
 

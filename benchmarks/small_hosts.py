@@ -3,7 +3,7 @@
 Not a test: a measurement to run by hand and quote.
 
     python benchmarks/small_hosts.py                       # 3 x `scripts/demo.sh`
-    python benchmarks/small_hosts.py --runs 2 --run-args "--concurrency 8 --duration 20 \\
+    python benchmarks/small_hosts.py --runs 2 --run-args "--concurrency 8 --duration-s 20 \\
         --input-tokens 128 --output-tokens 64"            # 2 x that `bench run`
     python benchmarks/small_hosts.py --cold                # first run with an empty
                                                             # vLLM compile cache

@@ -9,7 +9,7 @@ The server (`bench.synth`, a subprocess pinned with `--cpu`) streams to a minima
 client pinned to another core: epoll, one keep-alive connection per stream, each sending
 its next request as soon as the previous response ends (closed loop), counting bytes only.
 Every request is 128 prompt words and 256 output tokens, one token per chunk (the setup of
-issue 8). For each load the script reports, over a steady window after warm-up:
+docs/client-fidelity.md). For each load the script reports, over a steady window after warm-up:
 
 - offered: chunks/s the schedule asks for (concurrency × tokens / ideal request time);
 - sent: chunks/s the server's own record shows it sent in the window;

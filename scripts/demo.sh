@@ -15,4 +15,4 @@ fi
 .venv/bin/bench models build tiny-llama
 exec .venv/bin/bench run --model tiny-llama --hardware cpu-local \
   --input-tokens 128 --output-tokens 64 --concurrency 8 --warmup 16 \
-  --duration 30 --num-requests 3000 --out "$OUT" "$@"
+  --duration-s 30 --num-requests 3000 --out "$OUT" "$@"

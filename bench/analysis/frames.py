@@ -120,12 +120,12 @@ def run_dirs(source: Source, filters: RunFilter | None = None) -> list[Path]:
 
 def _sweep_id(run_dir: Path) -> str | None:
     """The id of the sweep `run_dir` is a point of (its parent holds sweep.json), else None."""
-    from bench.sweep.manifest import MANIFEST_NAME, read_manifest
+    from bench.sweep.manifest import SWEEP_MANIFEST
 
-    if not (run_dir.parent / MANIFEST_NAME).is_file():
+    if not SWEEP_MANIFEST.exists(run_dir.parent):
         return None
     try:
-        return read_manifest(run_dir.parent).sweep_id
+        return SWEEP_MANIFEST.read(run_dir.parent).sweep_id
     except UserError:
         return None
 

@@ -19,7 +19,7 @@ M = TypeVar("M", bound=BaseModel)
 
 class StrictConfig(BaseModel):
     """Base for everything a person writes: unknown fields are errors, and so are NaN and
-    infinite numbers (`.inf` prices, powers and SLOs, `--duration inf`): none is a value a
+    infinite numbers (`.inf` prices, powers and SLOs, `--duration-s inf`): none is a value a
     run can use, and none may reach a report."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -22,6 +22,9 @@ MAX_SECONDS = 30 * 24 * 3600  # a run, or one request, of 30 days
 MAX_IN_FLIGHT = 1_000_000
 
 
+LoadKind = Literal["concurrency", "rate"]
+
+
 class ConcurrencyLoad(StrictConfig):
     """Closed loop: keep `concurrency` requests in flight."""
 

@@ -1,4 +1,5 @@
-"""`bench quote` and `bench compare`: price sheets and SKU tables from stored runs.
+"""`bench quote` and `bench compare`: price sheets and SKU tables from stored runs, and the
+cost options every pricing command takes (`with_cost_options`: quote, compare, run).
 
 Register at the top level (the commands are `bench quote`, `bench compare`):
 `app.add_typer(bench.cost.cli.app)` with no name. Module imports stay light.
@@ -7,42 +8,77 @@ Register at the top level (the commands are `bench quote`, `bench compare`):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+
+from bench.cli_options import Opt, with_options
+
+if TYPE_CHECKING:
+    from bench.cost.assumptions import CostAssumptions
 
 app = typer.Typer(help="Cost per token: quotes and SKU comparisons from stored runs.")
 
 Runs = Annotated[list[Path], typer.Argument(help="run directories (or folders of them)")]
-CostFile = Annotated[Path | None, typer.Option(help="cost assumptions YAML")]
 Tiers = Annotated[
     Path | None, typer.Option(help="SLO tiers YAML (default: interactive, standard, batch)")
 ]
-Currency = Annotated[str | None, typer.Option(help="USD or CNY")]
-Fx = Annotated[float | None, typer.Option(help="CNY per 1 USD (required for CNY)")]
-Basis = Annotated[str | None, typer.Option(help="rent or owned")]
-PriceTier = Annotated[
-    str | None,
-    typer.Option(
-        help="price kind (on-demand, marketplace, spot, 1-year, 3-year, 5-year; owned: "
-        "owned-modelled, capex-all-in, capex-street, capex-launch-list) or a tier name"
+
+
+def _cost(kind: Any, help: str, *names: str) -> Opt:
+    """A cost option (optional, no default: unset keeps the YAML's or the built-in value)."""
+    return Opt(
+        Annotated[kind | None, typer.Option(*names, help=help, rich_help_panel="Cost")], None
+    )
+
+
+# CostAssumptions field → option; --cost-file is the YAML the others override
+COST_OPTIONS: dict[str, Opt] = {
+    "cost_file": _cost(Path, "cost assumptions YAML"),
+    "currency": _cost(str, "USD or CNY"),
+    "fx_cny_per_usd": _cost(float, "CNY per 1 USD (required for CNY)"),
+    "basis": _cost(str, "rent or owned"),
+    "price_tier": _cost(
+        str,
+        "price kind (on-demand, marketplace, spot, 1-year, 3-year, 5-year; owned: "
+        "owned-modelled, capex-all-in, capex-street, capex-launch-list) or a tier name",
     ),
-]
-RentPrice = Annotated[float | None, typer.Option(help="your contract price per GPU-hour")]
-RentPower = Annotated[
-    bool | None,
-    typer.Option("--rent-includes-power/--rent-excludes-power", help="does the rent pay power"),
-]
-Util = Annotated[float | None, typer.Option(help="busy hours / billed hours, in (0, 1]")]
-Pue = Annotated[float | None, typer.Option(help="power usage effectiveness, ≥ 1")]
-Elec = Annotated[float | None, typer.Option(help="electricity price per kWh")]
-Overhead = Annotated[float | None, typer.Option(help="server power per GPU ÷ board power")]
-Margin = Annotated[float | None, typer.Option(help="markup on cost, 0.3 = 30 %")]
-Capex = Annotated[float | None, typer.Option(help="all-in capex per GPU (owned basis)")]
-Life = Annotated[float | None, typer.Option(help="economic life in years (owned basis)")]
-Rate = Annotated[float | None, typer.Option(help="cost of capital per year, 0.1 = 10 %")]
-Hosting = Annotated[float | None, typer.Option(help="colocation price per kW-month")]
-Opex = Annotated[float | None, typer.Option(help="opex per year as a share of capex")]
+    "rent_price_per_gpu_hour": _cost(float, "your contract price per GPU-hour"),
+    "rent_includes_power": _cost(
+        bool, "does the rent pay power", "--rent-includes-power/--rent-excludes-power"
+    ),
+    "utilization": _cost(float, "busy hours / billed hours, in (0, 1]"),
+    "pue": _cost(float, "power usage effectiveness, ≥ 1"),
+    "electricity_price_per_kwh": _cost(float, "electricity price per kWh"),
+    "node_overhead_factor": _cost(float, "server power per GPU ÷ board power"),
+    "margin": _cost(float, "markup on cost, 0.3 = 30 %"),
+    "capex_per_gpu": _cost(float, "all-in capex per GPU (owned basis)"),
+    "life_years": _cost(float, "economic life in years (owned basis)"),
+    "cost_of_capital": _cost(float, "cost of capital per year, 0.1 = 10 %"),
+    "hosting_per_kw_month": _cost(float, "colocation price per kW-month"),
+    "opex_share": _cost(float, "opex per year as a share of capex"),
+}
+
+
+def cost_assumptions(options: dict[str, Any]) -> CostAssumptions:
+    """The assumptions of `--cost-file` (else the built-in ones) with every cost option
+    given on the command line over them.
+
+    Raises:
+        UserError: the file or an option is invalid (the option named as the field).
+    """
+    from bench.cost.assumptions import load_assumptions, with_overrides
+
+    cost_file = options.pop("cost_file")
+    return with_overrides(
+        load_assumptions(cost_file),
+        options,
+        source=str(cost_file) if cost_file else "command line",
+    )
+
+
+with_cost_options = with_options(COST_OPTIONS, into="assumptions", build=cost_assumptions)
+
 Fmt = Annotated[
     Literal["table", "md", "csv", "xlsx", "json"],
     typer.Option("--format", help="table (fits the terminal), md, csv, xlsx, or json (the record)"),
@@ -50,32 +86,6 @@ Fmt = Annotated[
 Wide = Annotated[bool, typer.Option("--wide", help="every column of the terminal table")]
 Output = Annotated[Path | None, typer.Option(help="write here (required for xlsx)")]
 AsJson = Annotated[bool, typer.Option("--json", help="print the record as JSON instead")]
-
-_OVERRIDES = (
-    "currency",
-    "fx_cny_per_usd",
-    "basis",
-    "price_tier",
-    "rent_price_per_gpu_hour",
-    "rent_includes_power",
-    "utilization",
-    "pue",
-    "electricity_price_per_kwh",
-    "node_overhead_factor",
-    "margin",
-    "capex_per_gpu",
-    "life_years",
-    "cost_of_capital",
-    "hosting_per_kw_month",
-    "opex_share",
-)
-
-
-def _assumptions(cost_file: Path | None, options: dict[str, Any]) -> Any:
-    from bench.cost.assumptions import load_assumptions, with_overrides
-
-    overrides = {k: options[k] for k in _OVERRIDES}
-    return with_overrides(load_assumptions(cost_file), overrides)
 
 
 def _require_format(fmt: str) -> None:
@@ -106,6 +116,7 @@ def _emit(
 
 
 @app.command()
+@with_cost_options
 def quote(
     runs: Annotated[
         list[Path] | None,
@@ -148,27 +159,12 @@ def quote(
     revenue_share: Annotated[
         float | None, typer.Option(help="lessor's share of token revenue, in (0, 1]")
     ] = None,
-    cost_file: CostFile = None,
-    currency: Currency = None,
-    fx_cny_per_usd: Fx = None,
-    basis: Basis = None,
-    price_tier: PriceTier = None,
-    rent_price_per_gpu_hour: RentPrice = None,
-    rent_includes_power: RentPower = None,
-    utilization: Util = None,
-    pue: Pue = None,
-    electricity_price_per_kwh: Elec = None,
-    node_overhead_factor: Overhead = None,
-    margin: Margin = None,
-    capex_per_gpu: Capex = None,
-    life_years: Life = None,
-    cost_of_capital: Rate = None,
-    hosting_per_kw_month: Hosting = None,
-    opex_share: Opex = None,
     fmt: Fmt = "table",
     wide: Wide = False,
     output: Output = None,
     as_json: AsJson = False,
+    *,
+    assumptions: CostAssumptions,
 ) -> None:
     """Price sheet for one model × SKU × workload at SLO tiers: $/M input, output, cached with
     their interval from repeated probes; margin; the lessor's view per server-month; scenario
@@ -187,7 +183,7 @@ def quote(
         from bench.errors import UserError
 
         raise UserError("no runs given", field="RUNS", fix="give run directories, or --plan")
-    a = _assumptions(cost_file, locals())
+    a = assumptions
     stored = load_runs(runs)
     q = make_quote(
         stored,
@@ -196,7 +192,17 @@ def quote(
         tiers=load_tiers(tiers),
         probes=load_runs(probe) if probe else (),
         holdouts=load_runs(holdout) if holdout else (),
-        market=_market(stored[0].model, a, market, market_prices, locals()),
+        market=_market(
+            stored[0].model,
+            a,
+            market,
+            market_prices,
+            {
+                "market_price_in": market_price_in,
+                "market_price_out": market_price_out,
+                "market_price_cached": market_price_cached,
+            },
+        ),
         share=_share(revenue_share),
         probe_repeats=probe_repeats,
     )
@@ -223,7 +229,11 @@ def _share(value: float | None) -> float | None:
 
 
 def _market(
-    model: str, a: Any, provider: str | None, prices_file: Path | None, options: dict[str, Any]
+    model: str,
+    a: Any,
+    provider: str | None,
+    prices_file: Path | None,
+    given: dict[str, float | None],
 ) -> Any:
     """Market prices: the command line's (report currency), else the model's preset."""
     from bench.cost.market import (
@@ -234,7 +244,6 @@ def _market(
     )
     from bench.errors import UserError
 
-    given = {k: options[k] for k in ("market_price_in", "market_price_out", "market_price_cached")}
     if any(v is not None for v in given.values()):
         bad = [k for k, v in given.items() if v is not None and v < 0]
         if given["market_price_in"] is None or given["market_price_out"] is None or bad:
@@ -315,6 +324,7 @@ def _plan(
 
 
 @app.command()
+@with_cost_options
 def compare(
     runs: Runs,
     project: Annotated[
@@ -335,27 +345,12 @@ def compare(
         bool, typer.Option(help="allow projecting a SKU from another vendor's runs (labelled)")
     ] = False,
     tiers: Tiers = None,
-    cost_file: CostFile = None,
-    currency: Currency = None,
-    fx_cny_per_usd: Fx = None,
-    basis: Basis = None,
-    price_tier: PriceTier = None,
-    rent_price_per_gpu_hour: RentPrice = None,
-    rent_includes_power: RentPower = None,
-    utilization: Util = None,
-    pue: Pue = None,
-    electricity_price_per_kwh: Elec = None,
-    node_overhead_factor: Overhead = None,
-    margin: Margin = None,
-    capex_per_gpu: Capex = None,
-    life_years: Life = None,
-    cost_of_capital: Rate = None,
-    hosting_per_kw_month: Hosting = None,
-    opex_share: Opex = None,
     fmt: Fmt = "table",
     wide: Wide = False,
     output: Output = None,
     as_json: AsJson = False,
+    *,
+    assumptions: CostAssumptions,
 ) -> None:
     """Procurement table of several SKUs for one model at matched SLO tiers: tok/s/GPU, $/M on
     rent and owned basis, tokens/kWh, tokens per capex; ranked, with a verdict per tier."""
@@ -365,7 +360,7 @@ def compare(
     from bench.cost.tiers import load_tiers
 
     _require_format(fmt)
-    a = _assumptions(cost_file, locals())
+    a = assumptions
     given = _sku_prices(price or [])
     c = make_comparison(
         load_runs(runs),

@@ -7,8 +7,7 @@ with a worked example that tests/unit/test_cost_formulas.py checks.
 
 from __future__ import annotations
 
-HOURS_PER_YEAR = 8760.0
-HOURS_PER_MONTH = 730.0  # 8760 / 12
+from bench.units import HOURS_PER_MONTH, HOURS_PER_YEAR
 
 
 def capital_recovery_factor(rate: float, years: float) -> float:

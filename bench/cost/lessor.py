@@ -22,8 +22,8 @@ a share, which raises the break-even share by P / R.
 
 from __future__ import annotations
 
-from bench.cost import formulas as f
 from bench.records import Record
+from bench.units import HOURS_PER_MONTH
 
 
 class LessorInputs(Record):
@@ -83,7 +83,7 @@ def breakeven_utilization(
 
 def lessor_view(i: LessorInputs) -> LessorView:
     """The month of one `i.gpus`-GPU server under rent and under a revenue share."""
-    hours = f.HOURS_PER_MONTH * i.gpus  # GPU-hours per server-month
+    hours = HOURS_PER_MONTH * i.gpus  # GPU-hours per server-month
     u = i.utilization
     rent = i.rent_usd_per_gpu_hour * hours
     power = i.power_usd_per_busy_gpu_hour * u * hours
@@ -115,7 +115,7 @@ def lessor_view(i: LessorInputs) -> LessorView:
         notes.append(f"break-even utilization {be_util:.0%} > 100 %: the share never matches rent")
     return LessorView(
         inputs=i,
-        hours_per_month=f.HOURS_PER_MONTH,
+        hours_per_month=HOURS_PER_MONTH,
         rent_income_usd=rent,
         power_usd=power,
         opex_usd=opex,

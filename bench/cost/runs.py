@@ -33,17 +33,6 @@ class StoredRun(Record):
         return measured_power_w(self.report)
 
 
-def run_gpus(report: Report) -> int:
-    """GPUs the run used: its cost's count, else config `gpus`, else engine args, else 1."""
-    if report.cost is not None:
-        return report.cost.gpus
-    if report.config.gpus is not None:
-        return report.config.gpus
-    from bench.sweep.curve import gpus_from_engine_args
-
-    return gpus_from_engine_args(report.config.engine_extra_args)
-
-
 def measured_power_w(report: Report) -> float | None:
     """The run's measured average power (all its devices together, W), as `bench run` used it.
 
@@ -83,7 +72,7 @@ def load_run(run_dir: Path) -> StoredRun:
         requests=read_requests(run_dir),
         sku=sku,
         model=model,
-        gpus=run_gpus(report),
+        gpus=report.gpus_used(),
         workload=workload_key(report),
     )
 

@@ -1,8 +1,8 @@
-"""Measured energy per token: meters, idle baseline, validity, derived figures (issue 5).
+"""Measured energy per token: meters, idle baseline, validity, derived figures.
 
-Importing this package is light: names load on first use, and NVML (`pynvml`) is imported
-only when an NVML meter opens. `bench.energy.records` imports nothing else from tokenbench,
-so `bench.records` can use `EnergySummary` without an import cycle.
+Importing this package is light: names load on first use, and NVML (`pynvml`, through
+`bench.nvml`) is opened only when an NVML meter opens. `bench.energy.records` (the trace and
+the summary a Report embeds) imports only `bench.records`.
 
     from bench.energy import open_meters, summarize_energy
 """

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from bench.cli_options import renamed
+
 app = typer.Typer(
     help="Energy meters (NVML, RAPL, IPMI, Redfish): what is readable here, and a measurement.",
     no_args_is_help=True,
@@ -40,15 +42,16 @@ def probe(meter: MeterOption = "auto", parallel_size: ParallelOption = None) -> 
 
 
 @app.command()
+@renamed({"seconds": "duration_s"})
 def measure(
-    seconds: Annotated[float, typer.Option(min=0.1, help="how long to measure")] = 5.0,
+    duration_s: Annotated[float, typer.Option(min=0.1, help="seconds to measure")] = 5.0,
     meter: MeterOption = "auto",
     idle_s: Annotated[float, typer.Option(min=0, help="idle baseline first (0 = none)")] = 0.0,
     parallel_size: ParallelOption = None,
     trace_out: Annotated[Path | None, typer.Option(help="write the raw trace (JSON)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
-    """Measure power for SECONDS with the open meters and print the energy summary."""
+    """Measure power for --duration-s seconds with the open meters; print the energy summary."""
     import time
 
     from bench.energy.meter import write_trace
@@ -59,7 +62,7 @@ def measure(
     with open_meters(meter, parallel_size=parallel_size) as meters:  # type: ignore[arg-type]
         meters.measure_idle(idle_s)
         meters.start()
-        time.sleep(seconds)
+        time.sleep(duration_s)
         trace = meters.stop()
     assert trace.started_ns is not None and trace.stopped_ns is not None
     summary = summarize_energy(trace, trace.started_ns, trace.stopped_ns, 0, 0)

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.energy.records import MeterError
-
-NS_PER_S = 1_000_000_000
+from bench.units import NS_PER_S
 
 
 def interp_at(t_ns: Sequence[int], y: Sequence[float], at_ns: int) -> float:

@@ -9,18 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-
-class Record(BaseModel):
-    """Strict and immutable, like `bench.records.Record`.
-
-    Defined here rather than imported so that `bench.records` can import `EnergySummary`
-    (for `Report.energy`) without an import cycle.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from bench.records import Record
 
 Domain = Literal["gpu", "cpu_package", "dram", "node"]
 """What a channel measures: one GPU board, one CPU package, one package's DRAM, a whole node."""

@@ -25,8 +25,8 @@ from bench.energy.records import (
     IdleBaseline,
     TotalScope,
 )
+from bench.units import J_PER_KWH, NS_PER_S
 
-J_PER_KWH = 3.6e6
 PRIMARY_ORDER: tuple[TotalScope, ...] = ("gpu", "node", "cpu")
 
 
@@ -140,7 +140,7 @@ def channel_energy(
     idle: IdleBaseline | None = None,
 ) -> DeviceEnergy:
     """Energy of one channel over [start, end], with validity, peak, cross-check and idle."""
-    window_s = (end_ns - start_ns) / ig.NS_PER_S
+    window_s = (end_ns - start_ns) / NS_PER_S
     limit_s = gap_factor * ch.nominal_period_s
     method = "counter" if ch.counter_ns else "samples" if ch.sample_ns else None
     counter_j = counter_problem = samples_j = samples_problem = None
@@ -216,7 +216,7 @@ def idle_baseline(ch: ChannelTrace, gap_factor: float = DEFAULT_GAP_FACTOR) -> I
             problem="idle counter and power samples do not overlap in time",
         )
     result = channel_energy(ch, start, end, gap_factor)
-    duration = (end - start) / ig.NS_PER_S
+    duration = (end - start) / NS_PER_S
     return IdleBaseline(
         channel=ch.channel,
         duration_s=duration,
@@ -317,7 +317,7 @@ def summarize_energy(
     """
     if window_end_ns <= window_start_ns:
         raise ValueError("energy window must have end > start")
-    window_s = (window_end_ns - window_start_ns) / ig.NS_PER_S
+    window_s = (window_end_ns - window_start_ns) / NS_PER_S
     notes: list[str] = []
     base = dict(
         window_start_ns=window_start_ns,

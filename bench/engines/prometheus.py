@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bench.records import ServerCounters
+from bench.units import NS_PER_S
 
 TRACKED = (
     "vllm:generation_tokens_total",
@@ -41,7 +42,6 @@ TRACKED = (
     "vllm:time_to_first_token_seconds_sum",
     "vllm:time_to_first_token_seconds_count",
 )
-NS_PER_S = 1_000_000_000
 MAX_EXPOSITION_BYTES = 16 * 2**20
 SCRAPES_PER_RUN = 100
 MIN_PERIOD_S = 0.1

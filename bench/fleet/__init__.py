@@ -1,10 +1,9 @@
-"""Beyond one machine, on Ray (issue 10): multi-node models and fleet-wide runs.
+"""Fleet-wide runs on a Ray cluster: the same job on every selected node.
 
-- `multinode`: the preflight `check_cluster(engine_args, address)` that a Ray cluster has
-  the GPUs and nodes a models.yaml entry needs, and `RayLaunch`, which `ManagedServer`
-  uses to start vLLM with `--distributed-executor-backend ray` on that cluster.
-- `cluster` / `select`: the nodes of a cluster as records, and choosing some of them by
-  label, custom resource, GPU type or an explicit list.
+The cluster itself (its nodes as records, joining it, and the preflight of a model larger
+than one node) is `bench.cluster`, below the runner; this package drives many nodes.
+
+- `select`: choosing nodes by label, custom resource, GPU type or an explicit list.
 - `run` (`run_fleet`): one job per selected node (node affinity), each run directory
   shipped back through the object store and registered in the central results store as
   it finishes; a manifest (`fleet.json`) makes the fleet resumable.

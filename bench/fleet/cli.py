@@ -11,6 +11,8 @@ from typing import Annotated
 
 import typer
 
+from bench.cli_options import renamed
+
 app = typer.Typer(
     help="Fleets on a Ray cluster: multi-node model check, one job per node, summaries.",
     no_args_is_help=True,
@@ -37,8 +39,9 @@ Out = Annotated[Path | None, typer.Option(help="new fleet directory (manifest, n
 Resume = Annotated[
     Path | None, typer.Option(help="resume this fleet directory (re-runs nodes not done)")
 ]
-Timeout = Annotated[
-    float | None, typer.Option(min=1, help="fail a node whose job takes longer than this, s")
+TimeoutS = Annotated[
+    float | None,
+    typer.Option(min=1, help="fail a node whose job takes longer than this many seconds"),
 ]
 SynthFlag = Annotated[
     bool, typer.Option(help="rehearse against the built-in synthetic server on each node")
@@ -73,6 +76,7 @@ def check(
 
 
 @app.command()
+@renamed({"node_timeout": "node_timeout_s"})
 def run(
     spec: Annotated[Path | None, typer.Argument(help="fleet spec YAML (bench.fleet.spec)")] = None,
     out: Out = None,
@@ -83,7 +87,7 @@ def run(
     label: Labels = None,
     resource: Resources = None,
     gpu_type: GpuType = None,
-    node_timeout: Timeout = None,
+    node_timeout_s: TimeoutS = None,
 ) -> None:
     """The same benchmark on every selected node; results land in the central store.
 
@@ -102,12 +106,13 @@ def run(
         resume=resume,
         address=address,
         store=store,
-        node_timeout_s=node_timeout,
+        node_timeout_s=node_timeout_s,
         given_spec=spec is not None,
     )
 
 
 @app.command()
+@renamed({"node_timeout": "node_timeout_s"})
 def accept(
     sku: Annotated[str | None, typer.Option(help="SKU every node should be")] = None,
     sku_for: Annotated[
@@ -127,7 +132,7 @@ def accept(
     label: Labels = None,
     resource: Resources = None,
     gpu_type: GpuType = None,
-    node_timeout: Timeout = None,
+    node_timeout_s: TimeoutS = None,
 ) -> None:
     """`bench accept` on every selected node; verdicts and inference runs come back, the
     runs into the central store. Exit 1 when a node's job failed."""
@@ -143,7 +148,7 @@ def accept(
         resume=resume,
         address=address,
         store=store,
-        node_timeout_s=node_timeout,
+        node_timeout_s=node_timeout_s,
         given_spec=False,
     )
 

@@ -87,7 +87,7 @@ def fleet_command(
             raise UserError(
                 "--resume takes the job, nodes and output directory from the manifest",
                 field="--resume",
-                fix="give only --resume DIR (and --address/--store/--node-timeout)",
+                fix="give only --resume DIR (and --address/--store/--node-timeout-s)",
             )
         fleet_dir = resume
         manifest = resume_fleet(

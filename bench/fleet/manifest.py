@@ -1,7 +1,7 @@
 """The fleet manifest, `<fleet_dir>/fleet.json`: which nodes, what each is doing, what came back.
 
-Rewritten atomically (temp file, fsync, rename) after every change, so a crash leaves the
-old or the new manifest, never a torn one. Resume reads it back: `done` nodes are kept,
+`FLEET_MANIFEST` (a `bench.report.manifest.ManifestFile`, like the sweep's) is rewritten
+atomically after every change. Resume reads it back: `done` nodes are kept,
 every other node (pending, running when the driver died, failed) runs again.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench.cluster.nodes import ClusterNode
 from bench.fleet.records import (
@@ -21,15 +20,16 @@ from bench.fleet.records import (
     RunJob,
     Selection,
 )
-from bench.report.io import read_json_file, write_atomic
+from bench.report.manifest import ManifestFile, changed, touched
+from bench.units import utc_now
 
-MANIFEST_NAME = "fleet.json"
+FLEET_MANIFEST = ManifestFile(
+    "fleet.json",
+    FleetManifest,
+    what="fleet manifest",
+    fix="give the directory a `bench fleet run/accept --out DIR` wrote",
+)
 NODES_DIR = "nodes"
-
-
-def utc_now() -> str:
-    """Wall-clock label, ISO 8601 UTC (labels only, never durations)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def new_fleet_id() -> str:
@@ -82,17 +82,14 @@ def update_node(manifest: FleetManifest, name: str, **changes: object) -> FleetM
     Raises:
         pydantic.ValidationError: a change of the wrong type (a bug, not a user error).
     """
-    nodes = [
-        FleetNodeState.model_validate({**n.model_dump(), **changes}) if n.name == name else n
-        for n in manifest.nodes
-    ]
-    return manifest.model_copy(update={"nodes": nodes, "updated_utc": utc_now()})
+    nodes = [changed(n, **changes) if n.name == name else n for n in manifest.nodes]
+    return touched(manifest, nodes=nodes)
 
 
 def finish(manifest: FleetManifest) -> FleetManifest:
     """Status from the nodes: complete when every node is done, else incomplete."""
     status = "complete" if all(n.status == "done" for n in manifest.nodes) else "incomplete"
-    return manifest.model_copy(update={"status": status, "updated_utc": utc_now()})
+    return touched(manifest, status=status)
 
 
 def to_run(manifest: FleetManifest) -> list[FleetNodeState]:
@@ -102,24 +99,3 @@ def to_run(manifest: FleetManifest) -> list[FleetNodeState]:
 
 def count(manifest: FleetManifest, status: NodeStatus) -> int:
     return sum(1 for n in manifest.nodes if n.status == status)
-
-
-def write_manifest(manifest: FleetManifest, fleet_dir: Path) -> Path:
-    """Write `fleet_dir/fleet.json` atomically."""
-    fleet_dir.mkdir(parents=True, exist_ok=True)
-    path = fleet_dir / MANIFEST_NAME
-    write_atomic(path, manifest.model_dump_json(indent=2))
-    return path
-
-
-def read_manifest(fleet_dir: Path) -> FleetManifest:
-    """Read `fleet_dir/fleet.json`.
-
-    Raises:
-        UserError: missing, unreadable or not a fleet manifest (file and field named).
-    """
-    return read_json_file(
-        fleet_dir / MANIFEST_NAME, FleetManifest, what="fleet manifest",
-        missing="no fleet manifest here",
-        fix="give the directory a `bench fleet run/accept --out DIR` wrote",
-    )  # fmt: skip

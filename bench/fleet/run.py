@@ -23,16 +23,13 @@ from typing import Any
 from bench.cluster.nodes import ClusterNode, cluster_nodes, connect, import_ray
 from bench.errors import UserError
 from bench.fleet.manifest import (
-    MANIFEST_NAME,
+    FLEET_MANIFEST,
     NODES_DIR,
     dead_reason,
     finish,
     new_manifest,
-    read_manifest,
     to_run,
     update_node,
-    utc_now,
-    write_manifest,
 )
 from bench.fleet.records import (
     AcceptJob,
@@ -44,6 +41,7 @@ from bench.fleet.records import (
     Selection,
 )
 from bench.fleet.select import select_nodes, sku_for
+from bench.units import utc_now
 
 Say = Callable[[str], None]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -90,10 +88,10 @@ def start_fleet(
 ) -> FleetManifest:
     """A new fleet run into `fleet_dir` (which must not hold one: use `resume_fleet`)."""
     say = on_status or (lambda _msg: None)
-    if (fleet_dir / MANIFEST_NAME).exists():
+    if FLEET_MANIFEST.exists(fleet_dir):
         raise UserError(
             "this directory already holds a fleet run",
-            file=fleet_dir / MANIFEST_NAME,
+            file=FLEET_MANIFEST.path(fleet_dir),
             field="--out",
             fix="resume it with --resume DIR, or choose a new --out",
         )
@@ -102,7 +100,7 @@ def start_fleet(
     skus = {n.name: sku_for(n, default_sku(job), job.hardware_by_gpu_type) for n in nodes}
     check_job(job, set(skus.values()))
     manifest = new_manifest(job, selection, chosen, nodes, skus, node_timeout_s=node_timeout_s)
-    write_manifest(manifest, fleet_dir)
+    FLEET_MANIFEST.write(manifest, fleet_dir)
     say(f"fleet {manifest.fleet_id}: {len(nodes)} node(s): {', '.join(skus)}")
     return drive(manifest, fleet_dir, store, say)
 
@@ -117,7 +115,7 @@ def resume_fleet(
 ) -> FleetManifest:
     """Run again every node of `fleet_dir`'s manifest that is not done."""
     say = on_status or (lambda _msg: None)
-    manifest = read_manifest(fleet_dir)
+    manifest = FLEET_MANIFEST.read(fleet_dir)
     connect(address or manifest.address)
     now = cluster_nodes()
     for state in to_run(manifest):
@@ -129,7 +127,7 @@ def resume_fleet(
             "node_timeout_s": node_timeout_s or manifest.node_timeout_s,
         }
     )
-    write_manifest(manifest, fleet_dir)
+    FLEET_MANIFEST.write(manifest, fleet_dir)
     done = [n.name for n in manifest.nodes if n.status == "done"]
     say(f"resuming {manifest.fleet_id}: {len(done)} node(s) done, kept: {', '.join(done) or '-'}")
     return drive(manifest, fleet_dir, store, say)
@@ -191,29 +189,29 @@ def drive(manifest: FleetManifest, fleet_dir: Path, store: Path | None, say: Say
             finished_utc=None,
             reason=None,
         )
-    write_manifest(manifest, fleet_dir)
+    FLEET_MANIFEST.write(manifest, fleet_dir)
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
             for ref in ready:
                 name, _started = pending.pop(ref)
                 manifest = collect(manifest, name, ref, fleet_dir, store)
-                write_manifest(manifest, fleet_dir)
+                FLEET_MANIFEST.write(manifest, fleet_dir)
                 done = manifest.node(name)
                 assert done is not None
                 say(f"{name}: {done.status}" + (f": {done.reason}" if done.reason else ""))
             manifest = expire(manifest, pending, say)
-            write_manifest(manifest, fleet_dir)
+            FLEET_MANIFEST.write(manifest, fleet_dir)
     except KeyboardInterrupt:
         for ref, (name, _) in pending.items():
             ray.cancel(ref, force=True)
             manifest = update_node(
                 manifest, name, status="failed", reason="interrupted (Ctrl-C); --resume runs it"
             )
-        write_manifest(finish(manifest), fleet_dir)
+        FLEET_MANIFEST.write(finish(manifest), fleet_dir)
         raise
     manifest = finish(manifest)
-    write_manifest(manifest, fleet_dir)
+    FLEET_MANIFEST.write(manifest, fleet_dir)
     return manifest
 
 

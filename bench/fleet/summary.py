@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Literal
 
-from bench.fleet.manifest import read_manifest
+from bench.fleet.manifest import FLEET_MANIFEST
 from bench.fleet.records import FleetManifest
 from bench.fleet.standing import NodeFigure, NodeStanding, standings
 from bench.records import Record
@@ -163,7 +163,7 @@ def write_summary(
     margin: float | None = None,
 ) -> FleetSummary:
     """Summarize the fleet in `fleet_dir` and write fleet_summary.json / .md beside it."""
-    summary = summarize_fleet(read_manifest(fleet_dir), store, metric=metric, margin=margin)
+    summary = summarize_fleet(FLEET_MANIFEST.read(fleet_dir), store, metric=metric, margin=margin)
     write_atomic(fleet_dir / SUMMARY_JSON, summary.model_dump_json(indent=2))
     write_atomic(fleet_dir / SUMMARY_MD, render_summary(summary))
     return summary

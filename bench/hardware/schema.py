@@ -21,9 +21,6 @@ Reliability = Literal["verified", "secondary", "unverified", "derived", "assumpt
 weak source, conflicting sources or recalled from memory; derived: arithmetic on sourced inputs
 (the note shows it); assumption: a configured value chosen by us (the note says why)."""
 
-HOURS_PER_MONTH = 730.0
-"""Hours in an average month (8760 / 12), used to turn monthly rent into a GPU-hour price."""
-
 _DATE_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 _SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 

@@ -16,7 +16,7 @@ from bench.records import Record, RequestRecord
 from bench.report.records import Report
 from bench.store.ingest import find_run_dirs
 from bench.store.rundir import CorruptRun, is_run_dir, read_records, read_report_versioned
-from bench.sweep.manifest import MANIFEST_NAME, SweepManifest, read_manifest
+from bench.sweep.manifest import SWEEP_MANIFEST, SweepManifest
 
 ENERGY_TRACE_FILE = "energy_trace.json"
 """Power samples of the run (an `EnergyTrace` the runner writes with
@@ -104,7 +104,7 @@ def select(paths: list[Path]) -> Selection:
     if len(paths) == 1 and is_run_dir(paths[0]):
         bundle = load_bundle(paths[0])
         return Selection(kind="run", title=f"Run {bundle.report.run_id}", runs=[bundle])
-    if len(paths) == 1 and (paths[0] / MANIFEST_NAME).is_file():
+    if len(paths) == 1 and SWEEP_MANIFEST.exists(paths[0]):
         return _select_sweep(paths[0])
     runs, skipped = [], []
     for root in paths:
@@ -126,7 +126,7 @@ def select(paths: list[Path]) -> Selection:
 
 
 def _select_sweep(sweep_dir: Path) -> Selection:
-    manifest = read_manifest(sweep_dir)
+    manifest = SWEEP_MANIFEST.read(sweep_dir)
     runs, skipped = [], []
     for point in manifest.points:
         run_dir = sweep_dir / point.run_dir
@@ -139,7 +139,7 @@ def _select_sweep(sweep_dir: Path) -> Selection:
     if not runs:
         raise UserError(
             "the sweep has no finished, readable points yet",
-            file=sweep_dir / MANIFEST_NAME,
+            file=SWEEP_MANIFEST.path(sweep_dir),
             fix="render it after at least one point is done",
         )
     return Selection(

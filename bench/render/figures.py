@@ -54,28 +54,6 @@ def color(i: int) -> str:
     return str(qualitative.Plotly[i % len(qualitative.Plotly)])
 
 
-def _slo_line(fig: Any, runs: list[RunBundle], metric: str) -> None:
-    """Mark the configured SLO for `metric` when every run has the same one."""
-    slos = set()
-    for b in runs:
-        slo = b.report.config.slo
-        slos.add(getattr(slo, f"{metric}_s") if slo is not None else None)
-    value = slos.pop() if len(slos) == 1 else None
-    if value is not None:
-        import plotly.graph_objects as go
-
-        # a trace, not a shape, so that the axis range always includes the target
-        fig.add_trace(
-            go.Scatter(
-                x=[value * 1e3, value * 1e3],
-                y=[0, 1],
-                mode="lines",
-                name=f"SLO {value * 1e3:g} ms (configured)",
-                line={"dash": "dash", "color": "#cf222e", "width": 2},
-            )
-        )
-
-
 def base_figure(title: str, x_title: str, y_title: str, **layout: Any) -> Any:
     import plotly.graph_objects as go
 

@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from bench.catalog import gpus_from_engine_args
 from bench.config.run import RunConfig
 from bench.energy.records import EnergySummary
 from bench.records import CostBreakdown, Provenance, Record, RunStatus, RunSummary
@@ -46,3 +47,16 @@ class Report(Record):
         default_factory=list,
         description="what a side channel (/metrics, /v1/models, meters) could not give",
     )
+
+    def gpus_used(self) -> int:
+        """GPUs the run used: its cost's count, else `config.gpus`, else the managed engine's
+        parallel sizes (tensor × pipeline × data parallel from its extra args, 1 without).
+
+        Raises:
+            UserError: a parallel size in the engine's extra args is not a positive integer.
+        """
+        if self.cost is not None:
+            return self.cost.gpus
+        if self.config.gpus is not None:
+            return self.config.gpus
+        return gpus_from_engine_args(self.config.engine_extra_args)

@@ -114,7 +114,7 @@ def validity_warning(v: Validity) -> str | None:
         return None
     return (
         f"{TOO_SHORT}: " + "; ".join(v.reasons) + ". Its figures may not repeat: run longer "
-        "(--duration), or change the limits in the run's validity rules if you mean to"
+        "(--duration-s), or change the limits in the run's validity rules if you mean to"
     )
 
 

@@ -135,7 +135,7 @@ def list_sweeps(store: Path | None) -> None:
 def remove_run(store: Path | None, run_id: str, *, delete_files: bool) -> None:
     """Remove a run's entry, or a sweep's and its points'; with `delete_files`, also the
     directory (only when it is a run directory or a sweep directory)."""
-    from bench.sweep.manifest import MANIFEST_NAME
+    from bench.sweep.manifest import SWEEP_MANIFEST
 
     with Store(store) as db:
         entry = db.remove_run(run_id)
@@ -146,7 +146,7 @@ def remove_run(store: Path | None, run_id: str, *, delete_files: bool) -> None:
     elif sweep is not None:
         typer.echo(f"removed sweep {run_id} and its {len(sweep[1])} point(s) from the store")
         target = Path(sweep[0].sweep_dir)
-        is_ours = (target / MANIFEST_NAME).is_file()
+        is_ours = SWEEP_MANIFEST.exists(target)
     else:
         raise UserError(
             f"no run or sweep {run_id!r} in the store",

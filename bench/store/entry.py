@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from bench.energy.records import EnergySummary
 from bench.errors import UserError
@@ -88,9 +87,6 @@ class SweepEntry(Record):
     registered_utc: str
 
 
-EntryKind = Literal["run", "sweep"]
-
-
 def utc_text(value: str | datetime | None = None) -> str:
     """Normalise a timestamp (ISO text or datetime; naive means UTC) to `YYYY-MM-DDTHH:MM:SSZ`.
 
@@ -126,17 +122,11 @@ def load_text(kind: str | None, value: float | None) -> str:
 
 
 def gpu_count(report: Report) -> int | None:
-    """GPUs the run used: the cost breakdown's count, else `config.gpus`, else the engine's
-    parallel sizes (tp × pp × dp from its extra args) on a GPU SKU, else None."""
-    if report.cost is not None:
-        return report.cost.gpus
-    if report.config.gpus is not None:
-        return report.config.gpus
-    from bench.sweep.curve import gpus_from_engine_args
-
+    """GPUs the run used (`Report.gpus_used`), or None when its engine flags are malformed:
+    a listing must not stop on one run."""
     try:
-        return gpus_from_engine_args(report.config.engine_extra_args)
-    except UserError:  # a malformed flag must not stop a listing
+        return report.gpus_used()
+    except UserError:
         return None
 
 

@@ -33,7 +33,7 @@ from bench.store.rundir import (
     read_report_versioned,
     report_sha256,
 )
-from bench.sweep.manifest import MANIFEST_NAME, SweepManifest, read_manifest
+from bench.sweep.manifest import SWEEP_MANIFEST, SweepManifest
 
 Outcome = Literal[
     "added", "updated", "unchanged", "duplicate", "conflict", "replaced", "corrupt", "empty"
@@ -117,9 +117,9 @@ class _Batch:
         parent = run_dir.parent
         if parent not in self.manifests:
             manifest = None
-            if (parent / MANIFEST_NAME).is_file():
+            if SWEEP_MANIFEST.exists(parent):
                 try:
-                    manifest = read_manifest(parent)
+                    manifest = SWEEP_MANIFEST.read(parent)
                 except UserError as exc:
                     self.outcomes.append(
                         ImportOutcome(path=str(parent), outcome="corrupt", message=exc.render())
@@ -227,9 +227,9 @@ class _Batch:
                 return f"{where} exists with other contents (use --replace)"
             shutil.rmtree(where)
         _copy_tree(run_dir, where)
-        manifest = run_dir.parent / MANIFEST_NAME
+        manifest = SWEEP_MANIFEST.path(run_dir.parent)
         if self.manifests.get(run_dir.parent) is not None and not manifest.is_symlink():
-            shutil.copyfile(manifest, where.parent / MANIFEST_NAME)
+            shutil.copyfile(manifest, SWEEP_MANIFEST.path(where.parent))
         return None
 
     def sweep_entries(self) -> list[SweepEntry]:

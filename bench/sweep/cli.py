@@ -6,10 +6,14 @@ Module-level imports stay light (typer, pathlib, typing); implementations load i
 
 from __future__ import annotations
 
+import inspect
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from bench.cli_options import Opt, with_options
 
 if TYPE_CHECKING:
     from bench.config.run import RunConfig
@@ -21,86 +25,108 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-Model = Annotated[str, typer.Option(help="model id from models.yaml")]
-InputTokens = Annotated[int, typer.Option(min=1, help="prompt tokens per request")]
-OutputTokens = Annotated[int, typer.Option(min=1, help="output tokens per request (ignore_eos)")]
-LoadKindOpt = Annotated[str, typer.Option("--load-kind", help="concurrency or rate (requests/s)")]
-NumRequests = Annotated[int | None, typer.Option(min=1, help="requests per point")]
-DurationS = Annotated[float | None, typer.Option(min=0.001, help="seconds per point")]
-Warmup = Annotated[int, typer.Option(min=0, help="warm-up requests per point (not measured)")]
-Hardware = Annotated[str, typer.Option(help="hardware profile (hardware/<sku>.yaml)")]
-Gpus = Annotated[int | None, typer.Option(min=1, help="GPUs used (default: tp × pp × dp)")]
-Endpoint = Annotated[str | None, typer.Option(help="benchmark this OpenAI-compatible URL")]
-ApiKeyEnv = Annotated[str | None, typer.Option(help="environment variable holding the API key")]
-EngineArg = Annotated[
-    list[str] | None, typer.Option("--engine-arg", help="extra `vllm serve` argument (repeat)")
-]
 SLOOpt = Annotated[
     list[str] | None,
     typer.Option("--slo", help="bound METRIC:STAT:LIMIT, e.g. ttft_s:p90:2 (repeat)"),
 ]
-Out = Annotated[Path, typer.Option("--out", help="sweep folder (one run dir per point)")]
-Resume = Annotated[bool, typer.Option(help="resume the sweep in --out from its manifest")]
-RunConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--run-config", help="YAML RunConfig to start from (its output_dir is --out)"),
-]
 
 
-def _base_config(
-    run_config: Path | None,
-    out: Path,
-    *,
-    model: str | None,
-    input_tokens: int,
-    output_tokens: int,
-    range_ratio: float = 0.0,
-    load_kind: str,
-    num_requests: int | None,
-    duration_s: float | None,
-    warmup: int,
-    hardware: str,
-    gpus: int | None,
-    endpoint: str | None,
-    api_key_env: str | None,
-    engine_args: list[str] | None,
-) -> RunConfig:
+def _point(kind: Any, help: str, default: Any = None, *names: str, **limits: Any) -> Opt:
+    return Opt(Annotated[kind, typer.Option(*names, help=help, **limits)], default)
+
+
+# what each point of a sweep or a search runs: one block for both commands
+POINT_OPTIONS: dict[str, Opt] = {
+    "out": _point(Path, "sweep folder (one run dir per point)", inspect.Parameter.empty),
+    "model": _point(str | None, "model id from models.yaml"),
+    "input_tokens": _point(int, "prompt tokens per request", 128, min=1),
+    "output_tokens": _point(int, "output tokens per request (ignore_eos)", 64, min=1),
+    "range_ratio": _point(float, "lengths uniform in L·(1±r)", 0.0, min=0, max=0.99),
+    "load_kind": _point(str, "concurrency or rate (requests/s)", "concurrency"),
+    "num_requests": _point(int | None, "requests per point (default 100)", None, min=1),
+    "duration_s": _point(float | None, "seconds per point", None, min=0.001),
+    "warmup": _point(int, "warm-up requests per point (not measured)", 0, min=0),
+    "hardware": _point(str, "hardware profile (hardware/<sku>.yaml)", "cpu-local"),
+    "gpus": _point(int | None, "GPUs used (default: tp × pp × dp)", None, min=1),
+    "endpoint": _point(str | None, "benchmark this OpenAI-compatible URL"),
+    "api_key_env": _point(str | None, "environment variable holding the API key"),
+    "engine_arg": _point(
+        list[str] | None, "extra `vllm serve` argument (repeat)", None, "--engine-arg"
+    ),
+    "run_config": _point(
+        Path | None, "YAML RunConfig to start from (its output_dir is --out)", None, "--run-config"
+    ),
+    "resume": _point(bool, "resume the sweep in --out from its manifest", False),
+}
+
+
+@dataclass(frozen=True)
+class PointOptions:
+    """The values of `POINT_OPTIONS` as a command received them."""
+
+    out: Path
+    model: str | None
+    input_tokens: int
+    output_tokens: int
+    range_ratio: float
+    load_kind: str
+    num_requests: int | None
+    duration_s: float | None
+    warmup: int
+    hardware: str
+    gpus: int | None
+    endpoint: str | None
+    api_key_env: str | None
+    engine_arg: list[str] | None
+    run_config: Path | None
+    resume: bool
+
+
+with_point_options = with_options(
+    POINT_OPTIONS, into="point", build=lambda values: PointOptions(**values)
+)
+
+
+def _base_config(point: PointOptions, num_requests: int | None) -> RunConfig:
+    """The run every point starts from: `--run-config` with its output folder set to
+    `--out`, else one built from the options; `num_requests` replaces `--num-requests`."""
     from bench.config.loading import read_yaml, validate_data
     from bench.config.run import RunConfig
     from bench.errors import UserError
 
-    if run_config is not None:
-        data = read_yaml(run_config)
+    out = point.out
+    if point.run_config is not None:
+        data = read_yaml(point.run_config)
         if not isinstance(data, dict):
-            raise UserError("expected a mapping", file=run_config, fix="write a RunConfig")
-        return validate_data(RunConfig, {**data, "output_dir": str(out)}, run_config)
-    if model is None:
+            raise UserError("expected a mapping", file=point.run_config, fix="write a RunConfig")
+        return validate_data(RunConfig, {**data, "output_dir": str(out)}, point.run_config)
+    if point.model is None:
         raise UserError("no model", field="--model", fix="give --model or --run-config")
-    if load_kind not in ("concurrency", "rate"):
-        raise UserError(f"unknown load kind {load_kind!r}", field="--load-kind",
+    if point.load_kind not in ("concurrency", "rate"):
+        raise UserError(f"unknown load kind {point.load_kind!r}", field="--load-kind",
                         fix="concurrency or rate")  # fmt: skip
-    load = {"kind": "concurrency", "concurrency": 1} if load_kind == "concurrency" else {
+    load = {"kind": "concurrency", "concurrency": 1} if point.load_kind == "concurrency" else {
         "kind": "rate", "rate_per_s": 1.0}  # fmt: skip
     engine = (
-        {"kind": "endpoint", "url": endpoint, "api_key_env": api_key_env}
-        if endpoint
-        else {"kind": "managed", "extra_args": list(engine_args or [])}
+        {"kind": "endpoint", "url": point.endpoint, "api_key_env": point.api_key_env}
+        if point.endpoint
+        else {"kind": "managed", "extra_args": list(point.engine_arg or [])}
     )
     data = {
-        "model": model,
+        "model": point.model,
         "workload": {
             "kind": "shape",
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "range_ratio": range_ratio,
+            "input_tokens": point.input_tokens,
+            "output_tokens": point.output_tokens,
+            "range_ratio": point.range_ratio,
         },
         "load": load,
         "engine": engine,
         "num_requests": num_requests,
-        "duration_s": duration_s,
-        "warmup_requests": warmup,
-        "hardware": hardware,
-        "gpus": gpus,
+        "duration_s": point.duration_s,
+        "warmup_requests": point.warmup,
+        "hardware": point.hardware,
+        "gpus": point.gpus,
         "output_dir": str(out),
     }
     return validate_data(RunConfig, data, "command line")
@@ -137,22 +163,12 @@ def _slo(bounds: list[str] | None, max_error_rate: float) -> SweepSLO | None:
 
 
 @app.command("run")
+@with_point_options
 def run_cmd(
-    out: Out,
     loads: Annotated[str, typer.Option(help="ascending load levels, e.g. 1,2,4,8")],
-    model: Annotated[str | None, typer.Option(help="model id from models.yaml")] = None,
-    input_tokens: InputTokens = 128,
-    output_tokens: OutputTokens = 64,
-    range_ratio: Annotated[
-        float, typer.Option(min=0, max=0.99, help="lengths uniform in L·(1±r)")
-    ] = 0.0,
-    load_kind: LoadKindOpt = "concurrency",
-    num_requests: NumRequests = None,
-    duration_s: DurationS = None,
     requests_per_concurrency: Annotated[
         int | None, typer.Option(min=1, help="run K × C requests at concurrency C")
     ] = None,
-    warmup: Warmup = 0,
     repeats: Annotated[int, typer.Option(min=1, help="runs per load level (mean ± CI)")] = 1,
     slo: SLOOpt = None,
     max_error_rate: Annotated[
@@ -162,26 +178,17 @@ def run_cmd(
         float, typer.Option(min=0.0001, help="flag repeats whose coefficient of variation exceeds")
     ] = 0.05,
     reset_prefix_cache: Annotated[bool, typer.Option(help="reset between points")] = True,
-    hardware: Hardware = "cpu-local",
-    gpus: Gpus = None,
-    endpoint: Endpoint = None,
-    api_key_env: ApiKeyEnv = None,
-    engine_arg: EngineArg = None,
-    run_config: RunConfigOpt = None,
-    resume: Resume = False,
+    *,
+    point: PointOptions,
 ) -> None:
     """Run a ladder of load points on one server start; write <out>/curve.json."""
     from bench.config.loading import validate_data
     from bench.sweep.run import SweepSpec, run_sweep
 
-    base = _base_config(
-        run_config, out, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
-        range_ratio=range_ratio,
-        load_kind=load_kind, num_requests=num_requests or _default_requests(
-            duration_s, requests_per_concurrency, load_kind),
-        duration_s=duration_s, warmup=warmup, hardware=hardware, gpus=gpus, endpoint=endpoint,
-        api_key_env=api_key_env, engine_args=engine_arg,
-    )  # fmt: skip
+    requests = point.num_requests or _default_requests(
+        point.duration_s, requests_per_concurrency, point.load_kind
+    )
+    base = _base_config(point, requests)
     spec = validate_data(
         SweepSpec,
         {
@@ -192,21 +199,14 @@ def run_cmd(
         },
         "command line",
     )  # fmt: skip
-    report = run_sweep(base, spec, out, resume=resume, say=typer.echo)
+    report = run_sweep(base, spec, point.out, resume=point.resume, say=typer.echo)
     _print_report(report)
 
 
 @app.command("search")
+@with_point_options
 def search_cmd(
-    out: Out,
     slo: Annotated[list[str], typer.Option("--slo", help="bound METRIC:STAT:LIMIT (repeat)")],
-    model: Annotated[str | None, typer.Option(help="model id from models.yaml")] = None,
-    input_tokens: InputTokens = 128,
-    output_tokens: OutputTokens = 64,
-    load_kind: LoadKindOpt = "concurrency",
-    num_requests: NumRequests = 100,
-    duration_s: DurationS = None,
-    warmup: Warmup = 0,
     start: Annotated[float, typer.Option(min=0.001, help="first load probed")] = 1.0,
     max_load: Annotated[float, typer.Option(min=0.001, help="never probe above this")] = 256.0,
     growth: Annotated[float, typer.Option(min=1.01, help="bracketing growth factor")] = 2.0,
@@ -214,25 +214,16 @@ def search_cmd(
     max_runs: Annotated[int, typer.Option(min=1, help="run budget")] = 20,
     max_error_rate: Annotated[float, typer.Option(min=0, max=1)] = 0.01,
     reset_prefix_cache: Annotated[bool, typer.Option(help="reset between probes")] = True,
-    hardware: Hardware = "cpu-local",
-    gpus: Gpus = None,
-    endpoint: Endpoint = None,
-    api_key_env: ApiKeyEnv = None,
-    engine_arg: EngineArg = None,
-    run_config: RunConfigOpt = None,
-    resume: Resume = False,
+    *,
+    point: PointOptions,
 ) -> None:
     """Find the highest load meeting the SLO (bracket, then refine); write <out>/search.json."""
     from bench.config.loading import validate_data
     from bench.sweep.run import run_slo_search
     from bench.sweep.slo_search import SearchSettings
 
-    base = _base_config(
-        run_config, out, model=model, input_tokens=input_tokens, output_tokens=output_tokens,
-        load_kind=load_kind, num_requests=num_requests, duration_s=duration_s, warmup=warmup,
-        hardware=hardware, gpus=gpus, endpoint=endpoint, api_key_env=api_key_env,
-        engine_args=engine_arg,
-    )  # fmt: skip
+    requests = point.num_requests or _default_requests(point.duration_s, None, point.load_kind)
+    base = _base_config(point, requests)
     settings = validate_data(
         SearchSettings,
         {"start_load": start, "max_load": max_load, "growth": growth, "tolerance": tolerance,
@@ -245,7 +236,7 @@ def search_cmd(
 
         raise UserError("a search needs an SLO", field="--slo", fix="give --slo METRIC:STAT:LIMIT")
     report = run_slo_search(
-        base, target, settings, out, resume=resume,
+        base, target, settings, point.out, resume=point.resume,
         reset_prefix_cache=reset_prefix_cache, say=typer.echo,
     )  # fmt: skip
     _print_report(report)

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.config.run import LoadKind
 from bench.errors import UserError
 from bench.records import Distribution, Record
 from bench.report.records import Report
 from bench.sweep.monotone import pchip
 from bench.sweep.slo import SweepSLO, distribution_stat, slo_margin
 
-LoadKind = Literal["concurrency", "rate"]
 ThroughputKind = Literal["total", "input", "output"]
 XMetric = Literal["interactivity_tok_per_s", "ttft_s", "tpot_s", "e2e_s"]
 
@@ -51,44 +51,6 @@ class CurvePoint(Record):
     error_rate: float
     meets_slo: bool | None = None
     slo_margin: float | None = None
-
-
-_PARALLEL_FLAGS = {
-    "--tensor-parallel-size": "tp",
-    "-tp": "tp",
-    "--pipeline-parallel-size": "pp",
-    "-pp": "pp",
-    "--data-parallel-size": "dp",
-    "-dp": "dp",
-}
-
-
-def gpus_from_engine_args(args: Sequence[str]) -> int:
-    """GPUs a vLLM server uses = tensor × pipeline × data parallel size (each 1 if absent).
-
-    Reads `--tensor-parallel-size N`, `-tp N`, `--tensor-parallel-size=N` and the pipeline
-    (`-pp`) and data (`-dp`) equivalents. Example: `-tp 4 -pp 2` → 8.
-
-    Raises:
-        UserError: a size is missing or not a positive integer.
-    """
-    sizes = {"tp": 1, "pp": 1, "dp": 1}
-    i = 0
-    while i < len(args):
-        flag, _, inline = args[i].partition("=")
-        if flag in _PARALLEL_FLAGS:
-            text = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
-            if not inline:
-                i += 1
-            if not text.isdigit() or int(text) < 1:
-                raise UserError(
-                    f"{flag} needs a positive integer, got {text!r}",
-                    field="engine.extra_args",
-                    fix=f"write {flag} N with N ≥ 1",
-                )
-            sizes[_PARALLEL_FLAGS[flag]] = int(text)
-        i += 1
-    return sizes["tp"] * sizes["pp"] * sizes["dp"]
 
 
 def point_from_report(

@@ -1,33 +1,29 @@
 """The sweep manifest: what a sweep set out to measure, what is done, and why it stopped.
 
-`<sweep_dir>/sweep.json` is rewritten atomically (temp file in the same folder, fsync,
-rename) after every point, so a crash leaves either the old or the new manifest, never a
-torn one. Resume reads it back: finished points are kept, a point that was running when
-the sweep died is run again, skipped points (after an escalation stop) stay skipped.
+`<sweep_dir>/sweep.json` (`SWEEP_MANIFEST`, a `bench.report.manifest.ManifestFile`) is
+rewritten atomically after every point. It lives with the sweep's run directories and is read
+back by the results store and the renderers, which sit below the sweep: this module imports
+nothing of the sweep's machinery. Resume reads it back: finished points are kept, a point
+that was running when the sweep died is run again, skipped points (after an escalation
+stop) stay skipped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import JsonValue
 
+from bench.config.run import LoadKind
 from bench.errors import UserError
 from bench.records import Record
-from bench.report.io import read_json_file, write_atomic
-from bench.sweep.curve import LoadKind
+from bench.report.manifest import ManifestFile, changed, touched
+from bench.units import utc_now
 
-MANIFEST_NAME = "sweep.json"
 MANIFEST_SCHEMA_VERSION = 1
 PointStatus = Literal["pending", "running", "done", "failed", "skipped"]
-
-
-def utc_now() -> str:
-    """Wall-clock label, ISO 8601 UTC (labels only, never durations)."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class PrefixCacheReset(Record):
@@ -83,6 +79,11 @@ class SweepManifest(Record):
     stop_reason: str | None = None
 
 
+SWEEP_MANIFEST = ManifestFile(
+    "sweep.json", SweepManifest, what="sweep manifest", fix="give the folder of an earlier sweep"
+)
+
+
 def point_dir_name(index: int, load_kind: LoadKind, load: float, repeat: int) -> str:
     """Run directory name of a point, e.g. `002-concurrency-4-r0`."""
     return f"{index:03d}-{load_kind}-{load:g}-r{repeat}"
@@ -136,35 +137,14 @@ def append_point(
         repeat=repeat,
         run_dir=point_dir_name(i, load_kind, float(load), repeat),
     )
-    points = [*manifest.points, point]
-    return manifest.model_copy(update={"points": points, "updated_utc": utc_now()}), point
-
-
-def write_manifest(manifest: SweepManifest, sweep_dir: Path) -> Path:
-    """Write `sweep_dir/sweep.json` atomically (temp file, fsync, rename)."""
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    path = sweep_dir / MANIFEST_NAME
-    write_atomic(path, manifest.model_dump_json(indent=2))
-    return path
-
-
-def read_manifest(sweep_dir: Path) -> SweepManifest:
-    """Read `sweep_dir/sweep.json`.
-
-    Raises:
-        UserError: missing, not JSON, or not a sweep manifest of this schema.
-    """
-    return read_json_file(
-        sweep_dir / MANIFEST_NAME, SweepManifest, what="sweep manifest",
-        missing="no sweep manifest here", fix="give the folder of an earlier sweep",
-    )  # fmt: skip
+    return touched(manifest, points=[*manifest.points, point]), point
 
 
 def update_point(manifest: SweepManifest, index: int, **changes: Any) -> SweepManifest:
     """The manifest with point `index` changed (validated) and `updated_utc` refreshed."""
     points = list(manifest.points)
-    points[index] = ManifestPoint.model_validate({**points[index].model_dump(), **changes})
-    return manifest.model_copy(update={"points": points, "updated_utc": utc_now()})
+    points[index] = changed(points[index], **changes)
+    return touched(manifest, points=points)
 
 
 def prepare_resume(manifest: SweepManifest, *, retry_failed: bool = False) -> SweepManifest:
@@ -195,21 +175,14 @@ def stop_sweep(manifest: SweepManifest, reason: str) -> SweepManifest:
         p.model_copy(update={"status": "skipped"}) if p.status == "pending" else p
         for p in manifest.points
     ]
-    return manifest.model_copy(
-        update={
-            "points": points,
-            "status": "stopped",
-            "stop_reason": reason,
-            "updated_utc": utc_now(),
-        }
-    )
+    return touched(manifest, points=points, status="stopped", stop_reason=reason)
 
 
 def finish_sweep(manifest: SweepManifest) -> SweepManifest:
     """Mark the sweep complete when no point is left to run (a stopped sweep stays stopped)."""
     if remaining(manifest) or manifest.status == "stopped":
         return manifest
-    return manifest.model_copy(update={"status": "complete", "updated_utc": utc_now()})
+    return touched(manifest, status="complete")
 
 
 def check_same_sweep(
@@ -226,7 +199,7 @@ def check_same_sweep(
     first = next(k for k in keys if manifest.config.get(k) != config.get(k))
     raise UserError(
         "this sweep folder holds a sweep with a different configuration",
-        file=sweep_dir / MANIFEST_NAME,
+        file=SWEEP_MANIFEST.path(sweep_dir),
         field=f"config.{first}",
         fix="resume with the same settings, or write the new sweep to a new folder",
     )

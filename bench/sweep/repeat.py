@@ -11,8 +11,9 @@ import math
 import statistics
 from collections.abc import Sequence
 
+from bench.config.run import LoadKind
 from bench.records import Distribution, Record
-from bench.sweep.curve import CurvePoint, LoadKind
+from bench.sweep.curve import CurvePoint
 
 
 def _betacf(a: float, b: float, x: float) -> float:

@@ -17,34 +17,31 @@ from typing import Literal
 
 from pydantic import Field, JsonValue, model_validator
 
+from bench.catalog import gpus_from_engine_args
 from bench.config.loading import StrictConfig
-from bench.config.run import RunConfig
+from bench.config.run import LoadKind, RunConfig
 from bench.errors import UserError
 from bench.records import Record
 from bench.sweep.curve import (
     CurvePoint,
-    LoadKind,
-    gpus_from_engine_args,
     pareto_front,
     point_from_report,
 )
 from bench.sweep.manifest import (
-    MANIFEST_NAME,
+    SWEEP_MANIFEST,
     SweepManifest,
     append_point,
     check_same_sweep,
     finish_sweep,
     new_manifest,
     prepare_resume,
-    read_manifest,
     remaining,
     stop_sweep,
-    utc_now,
-    write_manifest,
 )
 from bench.sweep.repeat import RepeatedPoint, summarize_repeats
 from bench.sweep.slo import SweepSLO
 from bench.sweep.slo_search import ProbeFailed, SearchResult, SearchSettings, is_saturated
+from bench.units import utc_now
 
 CURVE_NAME = "curve.json"
 SEARCH_NAME = "search.json"
@@ -126,9 +123,9 @@ def _open_manifest(
     resume: bool,
     fresh: Callable[[], SweepManifest],
 ) -> SweepManifest:
-    exists = (sweep_dir / MANIFEST_NAME).is_file()
+    exists = SWEEP_MANIFEST.exists(sweep_dir)
     if resume and exists:
-        manifest = read_manifest(sweep_dir)
+        manifest = SWEEP_MANIFEST.read(sweep_dir)
         check_same_sweep(manifest, config, sweep_dir)
         return prepare_resume(manifest)
     if resume:
@@ -140,7 +137,7 @@ def _open_manifest(
             fix="resume it with --resume, or choose a new folder (results are never overwritten)",
         )
     manifest = fresh()
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     return manifest
 
 
@@ -198,7 +195,7 @@ def run_sweep(
         with open_server(base, plan, sweep_dir, say) as server:
             starts = manifest.server_starts + int(server.started)
             manifest = manifest.model_copy(update={"server_starts": starts})
-            write_manifest(manifest, sweep_dir)
+            SWEEP_MANIFEST.write(manifest, sweep_dir)
             prev = _last_level(manifest, done, spec)
             for todo in remaining(manifest):
                 manifest, point = run_point(
@@ -211,11 +208,11 @@ def run_sweep(
                 reason, prev = _after_level(manifest, done, todo.load, prev, spec)
                 if reason:
                     manifest = stop_sweep(manifest, reason)
-                    write_manifest(manifest, sweep_dir)
+                    SWEEP_MANIFEST.write(manifest, sweep_dir)
                     say(f"stopping: {reason}")
                     break
     manifest = finish_sweep(manifest)
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     return _write_curve(manifest, done, sweep_dir, gpus, kind, spec)
 
 
@@ -374,6 +371,6 @@ def run_slo_search(
     with stack:
         result = search_max_load(measure, slo, settings)
     manifest = finish_sweep(state["manifest"].model_copy(update={"stop_reason": result.note}))
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     write_atomic(sweep_dir / SEARCH_NAME, result.model_dump_json(indent=2))
     return _write_curve(manifest, done, sweep_dir, gpus, kind, None, search=result)

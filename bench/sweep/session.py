@@ -23,14 +23,14 @@ from bench.errors import RunFailed, UserError
 from bench.records import Placement
 from bench.sweep.curve import CurvePoint, point_from_report
 from bench.sweep.manifest import (
+    SWEEP_MANIFEST,
     ManifestPoint,
     PrefixCacheReset,
     SweepManifest,
     update_point,
-    utc_now,
-    write_manifest,
 )
 from bench.sweep.slo import SweepSLO
+from bench.units import utc_now
 
 if TYPE_CHECKING:
     from bench.config.plan import RunPlan
@@ -186,7 +186,7 @@ def run_point(
         manifest, point.index, status="running", attempts=point.attempts + 1,
         started_utc=utc_now(), finished_utc=None, error=None, prefix_cache_reset=cache,
     )  # fmt: skip
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     config = point_config(server.base, point, sweep_dir, per_c)
     try:
         report = run_benchmark(
@@ -201,7 +201,7 @@ def run_point(
         manifest = update_point(
             manifest, point.index, status=status, finished_utc=utc_now(), error=str(exc)
         )
-        write_manifest(manifest, sweep_dir)
+        SWEEP_MANIFEST.write(manifest, sweep_dir)
         if dead:
             raise RunFailed(
                 f"server died during point {point.run_dir}; resume the sweep to continue: {dead}",
@@ -211,5 +211,5 @@ def run_point(
     server.fresh = False
     curve_point = point_from_report(report, gpus=gpus, run_dir=point.run_dir, slo=slo)
     manifest = update_point(manifest, point.index, status="done", finished_utc=utc_now())
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     return manifest, curve_point

@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.metrics.latency import distribution
 from bench.records import RequestRecord
+from bench.units import NS_PER_S
 from bench.workloads.records import (
     LengthCheck,
     SessionSummary,
@@ -36,8 +37,6 @@ from bench.workloads.records import (
     VisionSummary,
     WorkloadOutcome,
 )
-
-NS_PER_S = 1e9
 
 
 def input_length_check(records: list[RequestRecord]) -> LengthCheck:

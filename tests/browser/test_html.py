@@ -227,14 +227,14 @@ def test_comparison_report_in_chromium(tmp_path: Path) -> None:
 
 
 def test_sweep_report_in_chromium(tmp_path: Path) -> None:
-    from bench.sweep.manifest import new_manifest, update_point, write_manifest
+    from bench.sweep.manifest import SWEEP_MANIFEST, new_manifest, update_point
 
     sweep_dir = tmp_path / "sweep"
     manifest = new_manifest("sweep-h100", {"hardware": "h100-sxm"}, "concurrency", [1, 4, 8])
     for i, src in enumerate(sorted(FIXTURES.glob("*h100*"))):
         shutil.copytree(src, sweep_dir / manifest.points[i].run_dir)
         manifest = update_point(manifest, i, status="done")
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     _, written = write_report([sweep_dir], ["html"])
     assert written == [sweep_dir / "report.html"]
     seen = open_report(written[0], tmp_path, "report-sweep.png")

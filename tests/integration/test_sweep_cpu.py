@@ -6,7 +6,7 @@ import pytest
 
 from bench.config.run import ConcurrencyLoad, RunConfig
 from bench.report.io import load_report
-from bench.sweep.manifest import read_manifest, update_point, write_manifest
+from bench.sweep.manifest import SWEEP_MANIFEST, update_point
 from bench.sweep.run import SweepSpec, run_slo_search, run_sweep
 from bench.sweep.show import load_sweep_report
 from bench.sweep.slo import SLOBound, SweepSLO
@@ -38,7 +38,7 @@ def test_managed_sweep_three_points_on_one_server_start(tmp_path):
     spec = SweepSpec(loads=[1, 2, 4], stop_on_saturation=False, requests_per_concurrency=8)
     report = run_sweep(base(out, {"kind": "managed"}), spec, out)
 
-    manifest = read_manifest(out)
+    manifest = SWEEP_MANIFEST.read(out)
     assert manifest.status == "complete" and manifest.server_starts == 1
     assert [p.status for p in manifest.points] == ["done"] * 3
     resets = [p.prefix_cache_reset for p in manifest.points]
@@ -66,15 +66,15 @@ def test_resume_after_interruption_redoes_only_the_unfinished_point(shared_vllm,
     cfg = base(out, endpoint(shared_vllm))
     spec = SweepSpec(loads=[1, 2, 3], stop_on_saturation=False)
     run_sweep(cfg, spec, out)
-    first = read_manifest(out)
+    first = SWEEP_MANIFEST.read(out)
     kept = {p.run_dir: (out / p.run_dir / "report.json").stat().st_mtime_ns for p in first.points}
     # the sweep "died" while running point 2: its manifest says so
-    write_manifest(
+    SWEEP_MANIFEST.write(
         update_point(first, 2, status="running").model_copy(update={"status": "running"}), out
     )
 
     report = run_sweep(cfg, spec, out, resume=True)
-    manifest = read_manifest(out)
+    manifest = SWEEP_MANIFEST.read(out)
     assert manifest.status == "complete" and [p.attempts for p in manifest.points] == [1, 1, 2]
     for p in manifest.points[:2]:  # untouched
         assert (out / p.run_dir / "report.json").stat().st_mtime_ns == kept[p.run_dir]
@@ -101,4 +101,4 @@ def test_slo_search_on_the_cpu_server(shared_vllm, tmp_path):
     r = run_slo_search(base(out, engine), loose, settings, out)
     assert [p.load for p in r.search.probes] == [1, 2, 4]
     assert (r.search.best_load, r.search.stop_reason) == (4, "max_load")
-    assert [p.status for p in read_manifest(out).points] == ["done"] * 3
+    assert [p.status for p in SWEEP_MANIFEST.read(out).points] == ["done"] * 3

@@ -1,9 +1,9 @@
 """`bench calibrate` end to end: the real client against the synthetic server, moderate load.
 
 Loose bounds (causality, nothing lost, the load roughly delivered) hold on any machine.
-The tight ones (issue 8's targets) are asserted only when the machine has CPU to give:
-with other processes keeping runnable tasks waiting (/proc/pressure/cpu "some avg10"
-above 20 %), a late timestamp says nothing about the client, so those tests skip.
+The tight ones (the targets of docs/client-fidelity.md) are asserted only when the machine
+has CPU to give: with other processes keeping runnable tasks waiting (/proc/pressure/cpu
+"some avg10" above 20 %), a late timestamp says nothing about the client, so those tests skip.
 """
 
 from __future__ import annotations

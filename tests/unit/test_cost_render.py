@@ -233,13 +233,15 @@ def test_hardware_cli_list_and_show() -> None:
 
 
 def test_planned_held_out_command_builds_a_spread_workload(tmp_path: Path) -> None:
-    from bench.sweep.cli import _base_config
+    from bench.sweep.cli import PointOptions, _base_config
 
-    config = _base_config(
-        None, tmp_path, model="tiny-llama", input_tokens=600, output_tokens=48, range_ratio=0.5,
+    point = PointOptions(
+        out=tmp_path, model="tiny-llama", input_tokens=600, output_tokens=48, range_ratio=0.5,
         load_kind="concurrency", num_requests=None, duration_s=25, warmup=2,
-        hardware="cpu-local", gpus=None, endpoint=None, api_key_env=None, engine_args=None,
+        hardware="cpu-local", gpus=None, endpoint=None, api_key_env=None, engine_arg=None,
+        run_config=None, resume=False,
     )  # fmt: skip
+    config = _base_config(point, None)
     assert (config.workload.kind, config.workload.range_ratio) == ("shape", 0.5)
 
 

@@ -192,7 +192,7 @@ def test_sampling_thread_brackets_start_stop_and_records_crashing_reads() -> Non
 
 
 def test_cli_measure_with_meter_none_prints_not_measured() -> None:
-    result = CliRunner().invoke(app, ["measure", "--seconds", "0.1", "--meter", "none"])
+    result = CliRunner().invoke(app, ["measure", "--duration-s", "0.1", "--meter", "none"])
     assert result.exit_code == 0, result.output
     assert "energy: not measured (energy metering turned off (meter: none))" in result.output
 

@@ -12,14 +12,7 @@ import pytest
 from bench.cluster.nodes import ClusterNode
 from bench.errors import UserError
 from bench.fleet.jobs import pack, unpack
-from bench.fleet.manifest import (
-    finish,
-    new_manifest,
-    read_manifest,
-    to_run,
-    update_node,
-    write_manifest,
-)
+from bench.fleet.manifest import FLEET_MANIFEST, finish, new_manifest, to_run, update_node
 from bench.fleet.records import RunJob, Selection, SynthRehearsal, SynthTiming
 from bench.fleet.run import dir_name, rebind
 from bench.fleet.spec import load_run_spec
@@ -91,8 +84,8 @@ def test_manifest_round_trip_and_bookkeeping(tmp_path: Path) -> None:
     manifest = update_node(manifest, "a", status="done", run_ids=["r-a"], attempts=1)
     assert [n.name for n in to_run(manifest)] == ["b", "c"]
     assert finish(manifest).status == "incomplete"
-    write_manifest(manifest, tmp_path / "f")
-    again = read_manifest(tmp_path / "f")
+    FLEET_MANIFEST.write(manifest, tmp_path / "f")
+    again = FLEET_MANIFEST.read(tmp_path / "f")
     assert again == manifest
     assert isinstance(again.job, RunJob) and again.job.synth == manifest.job.synth
     everything = manifest
@@ -103,10 +96,10 @@ def test_manifest_round_trip_and_bookkeeping(tmp_path: Path) -> None:
 
 def test_reading_a_missing_or_bad_manifest_says_so(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no fleet manifest here"):
-        read_manifest(tmp_path)
+        FLEET_MANIFEST.read(tmp_path)
     (tmp_path / "fleet.json").write_text(json.dumps({"kind": "fleet"}))
     with pytest.raises(UserError) as err:
-        read_manifest(tmp_path)
+        FLEET_MANIFEST.read(tmp_path)
     assert err.value.field == "fleet_id"
 
 

@@ -80,11 +80,11 @@ def test_sweep_table_shows_resets_and_stop_reason(tmp_path: Path) -> None:
     import shutil
 
     from bench.sweep.manifest import (
+        SWEEP_MANIFEST,
         PrefixCacheReset,
         new_manifest,
         stop_sweep,
         update_point,
-        write_manifest,
     )
 
     m = new_manifest("sw1", {}, "concurrency", [1, 4, 8])
@@ -100,7 +100,7 @@ def test_sweep_table_shows_resets_and_stop_reason(tmp_path: Path) -> None:
         prefix_cache_reset=PrefixCacheReset(attempted=True, ok=True, http_status=200),
     )
     m = stop_sweep(m, "error rate 12 % over the 5 % limit")
-    write_manifest(m, tmp_path)
+    SWEEP_MANIFEST.write(m, tmp_path)
     sel = select([tmp_path])
     assert sel.kind == "sweep" and [b.label for b in sel.runs] == ["h200-sxm c=1", "h200-sxm c=4"]
     t = sweep_table(sel)

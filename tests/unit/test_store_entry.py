@@ -70,6 +70,26 @@ def test_entry_of_a_failed_run_without_summary() -> None:
     )
 
 
+def test_gpus_used_takes_the_cost_then_the_config_then_the_engine_flags() -> None:
+    report = _report(H100_C4)
+    assert report.cost is not None and report.gpus_used() == report.cost.gpus == 1
+    engine = {"kind": "managed", "extra_args": ["-tp", "4", "--pipeline-parallel-size=2"]}
+    config = report.config.model_validate(
+        {**report.config.model_dump(), "engine": engine, "gpus": None}
+    )
+    no_cost = report.model_copy(update={"cost": None, "config": config})
+    assert no_cost.gpus_used() == 8  # 4 × 2 from the flags
+    given = config.model_copy(update={"gpus": 3})
+    assert no_cost.model_copy(update={"config": given}).gpus_used() == 3
+    bad = config.model_validate(
+        {**config.model_dump(), "engine": {**engine, "extra_args": ["-tp"]}}
+    )
+    with pytest.raises(UserError):
+        no_cost.model_copy(update={"config": bad}).gpus_used()
+    broken = no_cost.model_copy(update={"config": bad})
+    assert entry_from_report(broken, H100_C4, sha256="abc").gpus is None
+
+
 def test_workload_label_prefers_the_suite_name() -> None:
     suite = _report(H100_C4).config.model_copy(
         update={"workload": WorkloadRef(name="chat", seed=1)}

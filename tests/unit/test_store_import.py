@@ -143,7 +143,7 @@ def test_register_run_raises_for_a_corrupt_run(tmp_path: Path) -> None:
 
 def make_sweep(root: Path, sweep_id: str = "sweep-h200-001") -> Path:
     """A finished 3-point sweep (the h200 fixture runs as its points) under `root`."""
-    from bench.sweep.manifest import new_manifest, update_point, write_manifest
+    from bench.sweep.manifest import SWEEP_MANIFEST, new_manifest, update_point
 
     sweep_dir = root / sweep_id
     manifest = new_manifest(sweep_id, {"hardware": "h200-sxm"}, "concurrency", [1, 4, 8])
@@ -154,7 +154,7 @@ def make_sweep(root: Path, sweep_id: str = "sweep-h200-001") -> Path:
         report["run_id"] = f"{sweep_id}-p{i}"
         (point / "report.json").write_text(json.dumps(report))
         manifest = update_point(manifest, i, status="done")
-    write_manifest(manifest, sweep_dir)
+    SWEEP_MANIFEST.write(manifest, sweep_dir)
     return sweep_dir
 
 

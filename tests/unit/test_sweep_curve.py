@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.catalog import gpus_from_engine_args
 from bench.config.run import ConcurrencyLoad, RateLoad, RunConfig, ShapeWorkload
 from bench.errors import UserError
 from bench.records import Distribution, Provenance, RunSummary, Throughput
 from bench.report.records import Report
 from bench.sweep.curve import (
     CurvePoint,
-    gpus_from_engine_args,
     operating_point,
     pareto_front,
     point_from_report,

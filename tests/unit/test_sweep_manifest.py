@@ -9,17 +9,15 @@ import pytest
 
 from bench.errors import UserError
 from bench.sweep.manifest import (
-    MANIFEST_NAME,
+    SWEEP_MANIFEST,
     PrefixCacheReset,
     check_same_sweep,
     finish_sweep,
     new_manifest,
     prepare_resume,
-    read_manifest,
     remaining,
     stop_sweep,
     update_point,
-    write_manifest,
 )
 
 CONFIG = {"model": "tiny-llama", "loads": [1, 2, 4, 8]}
@@ -42,9 +40,9 @@ def test_resume_after_interruption_redoes_only_unfinished_points(tmp_path):
     m = update_point(m, 0, status="done", attempts=1)
     m = update_point(m, 1, status="done", attempts=1, prefix_cache_reset=reset)
     m = update_point(m, 2, status="running", attempts=1)
-    write_manifest(m, tmp_path)  # the process dies here, during point 2
+    SWEEP_MANIFEST.write(m, tmp_path)  # the process dies here, during point 2
 
-    back = read_manifest(tmp_path)
+    back = SWEEP_MANIFEST.read(tmp_path)
     assert back == m
     resumed = prepare_resume(back)
     todo = remaining(resumed)
@@ -75,7 +73,7 @@ def test_stop_skips_pending_points_and_records_why():
 
 def test_atomic_write_keeps_the_old_manifest_when_the_rename_fails(tmp_path, monkeypatch):
     old = new_manifest("s1", CONFIG, "concurrency", [1, 2])
-    write_manifest(old, tmp_path)
+    SWEEP_MANIFEST.write(old, tmp_path)
     newer = update_point(old, 0, status="done")
 
     def boom(src, dst):
@@ -83,19 +81,19 @@ def test_atomic_write_keeps_the_old_manifest_when_the_rename_fails(tmp_path, mon
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(OSError):
-        write_manifest(newer, tmp_path)
-    assert read_manifest(tmp_path).points[0].status == "pending"  # the old one, whole
+        SWEEP_MANIFEST.write(newer, tmp_path)
+    assert SWEEP_MANIFEST.read(tmp_path).points[0].status == "pending"  # the old one, whole
 
 
 def test_read_manifest_errors_name_the_file(tmp_path):
     with pytest.raises(UserError, match="no sweep manifest"):
-        read_manifest(tmp_path)
-    (tmp_path / MANIFEST_NAME).write_text("{not json")
+        SWEEP_MANIFEST.read(tmp_path)
+    SWEEP_MANIFEST.path(tmp_path).write_text("{not json")
     with pytest.raises(UserError, match="cannot read"):
-        read_manifest(tmp_path)
-    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"kind": "sweep", "sweep_id": "x"}))
+        SWEEP_MANIFEST.read(tmp_path)
+    SWEEP_MANIFEST.path(tmp_path).write_text(json.dumps({"kind": "sweep", "sweep_id": "x"}))
     with pytest.raises(UserError, match="required field is missing"):
-        read_manifest(tmp_path)
+        SWEEP_MANIFEST.read(tmp_path)
 
 
 def test_resume_refuses_a_different_sweep(tmp_path):

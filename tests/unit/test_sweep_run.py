@@ -13,7 +13,7 @@ from bench.config.run import RunConfig
 from bench.errors import UserError
 from bench.records import Distribution
 from bench.sweep.curve import CurvePoint
-from bench.sweep.manifest import new_manifest, write_manifest
+from bench.sweep.manifest import SWEEP_MANIFEST, new_manifest
 from bench.sweep.repeat import summarize_repeats
 from bench.sweep.run import SweepReport, SweepSpec, _open_manifest, escalation_stop
 from bench.sweep.session import point_config, reset_prefix_cache
@@ -138,7 +138,7 @@ def test_open_manifest_refuses_non_empty_folder_and_empty_resume(tmp_path):
         _open_manifest(tmp_path / "new", config, False, lambda: m)
     with pytest.raises(UserError, match="different configuration"):
         _open_manifest(tmp_path / "new", {"run": {"model": "other"}}, True, lambda: m)
-    write_manifest(m.model_copy(update={"points": [m.points[0].model_copy(
+    SWEEP_MANIFEST.write(m.model_copy(update={"points": [m.points[0].model_copy(
         update={"status": "running"})]}), tmp_path / "new")  # fmt: skip
     resumed = _open_manifest(tmp_path / "new", config, True, lambda: m)
     assert resumed.points[0].status == "pending"
