@@ -33,6 +33,8 @@ from bench.loadgen.pool import ConnectionPool
 from bench.records import RequestRecord, RequestSpec
 
 NS_PER_S = 1_000_000_000
+GC_VALVE = 500_000  # container objects allocated (net) before the valve collects anyway
+GC_VALVE_PERIOD_S = 1.0
 LARGE_LAG_S = 0.001  # lags kept with their time, for stall detection (bench.metrics.stalls)
 WATCH_PERIOD_S = 0.5
 WHEEL_SLOT_NS = 50_000
@@ -117,17 +119,24 @@ def schedule_ns(
 
 
 async def _loop_lag_probe(
-    samples: list[float], stop: asyncio.Event, stalls: list[tuple[int, float]] | None = None
+    samples: list[float],
+    stop: asyncio.Event,
+    stalls: list[tuple[int, float]] | None = None,
+    since: list[int] | None = None,
 ) -> None:
     """Sleep a fixed period and record how late the loop woke us: the client's own load.
 
     A lag of LARGE_LAG_S or more also goes to `stalls` as (when it began, perf_counter_ns;
     how long, s): the loop (or the process) was held up from wake-up − lag to wake-up.
+    A sleep that began before `since[0]` is not recorded (the phase it belongs to is over:
+    e.g. its end was held up by setting up the measured phase).
     """
     while not stop.is_set():
         t0 = time.perf_counter_ns()
         await asyncio.sleep(LOOP_LAG_PERIOD_S)
         t1 = time.perf_counter_ns()
+        if since is not None and t0 < since[0]:
+            continue
         lag = max(0.0, (t1 - t0) / NS_PER_S - LOOP_LAG_PERIOD_S)
         samples.append(lag)
         if stalls is not None and lag >= LARGE_LAG_S:
@@ -136,14 +145,37 @@ async def _loop_lag_probe(
 
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
-    """Move every object alive now (modules, tokenizer, specs, warm-up garbage) out of the
-    garbage collector's reach for the measured phase, so a full collection scans only what
-    the phase itself creates: a collection walking hundreds of thousands of start-up
-    objects stalls the event loop for tens of ms, and every chunk stamped behind it."""
+    """For the measured phase: move every object alive now (modules, tokenizer, specs,
+    warm-up garbage) out of the garbage collector's reach, and collect nothing on the way.
+
+    A collection stalls the event loop, and every chunk stamped behind it: one walking the
+    start-up objects takes tens of ms, and so do collections of what the phase itself
+    keeps (the per-chunk timestamp lists of every stream in flight and of every record):
+    in a C=512 rehearsal young collections stalled the loop 1-35 ms, dozens of times, and
+    freed nothing (the client's hot path makes no reference cycles). So automatic
+    collection is off; a valve collects the youngest generation once more than GC_VALVE
+    new container objects are alive (say the cycles of many failed requests), looked at
+    every GC_VALVE_PERIOD_S. Collection is back on afterwards.
+    """
     gc.freeze()
+    enabled = gc.isenabled()
+    gc.disable()
+    loop = asyncio.get_running_loop()
+    handle: asyncio.TimerHandle | None = None
+
+    def valve() -> None:
+        nonlocal handle
+        if gc.get_count()[0] > GC_VALVE:
+            gc.collect(0)
+        handle = loop.call_later(GC_VALVE_PERIOD_S, valve)
+
+    handle = loop.call_later(GC_VALVE_PERIOD_S, valve)
     try:
         yield
     finally:
+        handle.cancel()
+        if enabled:
+            gc.enable()
         gc.unfreeze()
 
 
@@ -402,14 +434,19 @@ async def drive(
                 raise RunAborted(reason)
 
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(stats.loop_lag_s, stop_probe, stats.loop_stalls))
+    since = [0]
+    probe = asyncio.create_task(
+        _loop_lag_probe(stats.loop_lag_s, stop_probe, stats.loop_stalls, since)
+    )
     cpu0 = time.process_time()
     try:
         if warmup:
             await run_phase(runner, warmup, load, seed, None, check)
         runner.send_lag_s.clear()
-        stats.loop_lag_s.clear()
-        with frozen_heap():
+        with frozen_heap():  # its set-up (a freeze of the whole heap) is not the phase's lag
+            since[0] = time.perf_counter_ns()
+            stats.loop_lag_s.clear()
+            stats.loop_stalls.clear()
             cpu0 = time.process_time()
             stats.start_ns = time.perf_counter_ns()
             deadline = stats.start_ns + int(duration_s * NS_PER_S) if duration_s else None

@@ -67,7 +67,8 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
     lag: list[float] = []
     stalls: list[tuple[int, float]] = []
     stop_probe = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe, stalls))
+    since = [0]
+    probe = asyncio.create_task(_loop_lag_probe(lag, stop_probe, stalls, since))
     cpu_s = 0.0
     channel.send(("ready", os.getpid()))
     try:
@@ -84,7 +85,6 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
             times, deadline = message[1], message[2]
             if measured:
                 runner.send_lag_s.clear()
-                lag.clear()
             cpu0 = time.process_time()
             if kind == "closed":
                 task = asyncio.create_task(runner.closed(units, limit, deadline))
@@ -94,6 +94,10 @@ async def _worker(sock: socket.socket, index: int, target: StreamTarget) -> None
                 )
             current.append(task)
             with frozen_heap(), contextlib.suppress(asyncio.CancelledError):
+                if measured:  # the freeze's own stall is not the phase's lag
+                    since[0] = time.perf_counter_ns()
+                    lag.clear()
+                    stalls.clear()
                 await task
             current.clear()
             work = ()

@@ -118,3 +118,64 @@ def test_a_request_times_out_by_the_pools_sweep_and_the_slot_goes_on():
         waited_s = (r.done_ns - r.sent_ns) / 1e9
         assert 0.3 <= waited_s < 0.3 + SWEEP_S + 0.2, waited_s
     assert records[1].sent_ns >= records[0].done_ns
+
+
+def test_no_automatic_collection_while_measuring_but_the_valve_frees_cycles(monkeypatch):
+    """Inside `frozen_heap` nothing collects on its own; once more container objects than
+    GC_VALVE are alive, the valve (looked at every GC_VALVE_PERIOD_S) collects the young."""
+    import gc
+    import weakref
+
+    from bench.loadgen import drive as drive_module
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a reference cycle: only the collector can free it
+
+    monkeypatch.setattr(drive_module, "GC_VALVE", 2_000)
+    monkeypatch.setattr(drive_module, "GC_VALVE_PERIOD_S", 0.02)
+
+    async def go() -> tuple[bool, bool, bool]:
+        with drive_module.frozen_heap():
+            enabled = gc.isenabled()
+            first = Node()
+            alive = weakref.ref(first)
+            del first
+            await asyncio.sleep(0.05)  # few objects: the valve leaves them
+            kept = alive() is not None
+            garbage = [Node() for _ in range(5_000)]
+            del garbage
+            await asyncio.sleep(0.1)  # now over the valve: collected
+            return enabled, kept, alive() is None
+
+    enabled, kept, freed = asyncio.run(go())
+    assert (enabled, kept, freed) == (False, True, True)
+    assert gc.isenabled()
+
+
+def test_a_stall_before_the_phase_began_is_not_the_phases_lag():
+    """The measured phase begins with a freeze of the whole heap (tens of ms with a
+    tokenizer loaded): the probe's sleep that spans it began before the phase, and is
+    not recorded once `since` marks the phase's start."""
+    from bench.loadgen.drive import _loop_lag_probe
+
+    async def go() -> tuple[list[float], list[float]]:
+        kept: list[float] = []
+        unfiltered: list[float] = []
+        since = [0]
+        stop = asyncio.Event()
+        probes = [asyncio.create_task(_loop_lag_probe(kept, stop, None, since)),
+                  asyncio.create_task(_loop_lag_probe(unfiltered, stop))]  # fmt: skip
+        await asyncio.sleep(0.03)
+        time.sleep(0.15)  # the set-up stall, holding the loop
+        since[0] = time.perf_counter_ns()
+        kept.clear()
+        unfiltered.clear()
+        await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.gather(*probes)
+        return kept, unfiltered
+
+    kept, unfiltered = asyncio.run(go())
+    assert max(unfiltered) > 0.12  # without `since` the stall counts as the phase's
+    assert kept and max(kept) < 0.1

@@ -177,12 +177,15 @@ def test_measured_phase_runs_on_a_frozen_heap(server):
     target = StreamTarget(server.base_url, "synth", token_ids=False)
 
     def on_record(rec):
-        frozen.append((rec.warmup, gc.get_freeze_count()))
+        frozen.append((rec.warmup, gc.get_freeze_count(), gc.isenabled()))
 
     asyncio.run(drive(target, specs, ConcurrencyLoad(concurrency=2), on_record=on_record))
-    assert [f > 0 for w, f in frozen if not w] == [True] * 4
-    assert [f for w, f in frozen if w] == [0, 0]
+    assert [f > 0 for w, f, _ in frozen if not w] == [True] * 4
+    assert [f for w, f, _ in frozen if w] == [0, 0]
     assert gc.get_freeze_count() == 0
+    # and no automatic collection while requests are measured, back on afterwards
+    assert [on for w, _, on in frozen] == [True, True, False, False, False, False]
+    assert gc.isenabled()
 
 
 def test_channel_batches_records_and_keeps_order():
