@@ -9,32 +9,23 @@ RunConfig ─► hardware profile, cost assumptions, model entry (validated befo
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench import signals
 from bench.config.plan import RunPlan, plan_run
-from bench.config.run import (
-    EndpointEngine,
-    ManagedEngine,
-    OfflineEngine,
-    RunConfig,
-    ShapeWorkload,
-)
+from bench.config.run import RunConfig, ShapeWorkload
 from bench.cost.assumptions import CostAssumptions
 from bench.engines.server_log import compile_lines, compile_note, log_size
 from bench.errors import Interrupted, RunFailed, UserError
 from bench.loadgen.fdlimit import ensure_fd_limit, in_flight_cap
-from bench.metrics.latency import NS_PER_S
 from bench.records import (
     ClientLoad,
-    Placement,
     RequestRecord,
     RequestSpec,
     RunStatus,
@@ -50,14 +41,14 @@ from bench.run_load import (
     planned_requests,
     side_channel,
 )
+from bench.units import NS_PER_S, utc_now
+
+if TYPE_CHECKING:
+    from bench.engines.served import Served
 
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def load_tokenizer(model_path: str, engine_args: list[str]) -> Any:
@@ -123,31 +114,27 @@ def client_load(stats: Any) -> ClientLoad:
 def run_benchmark(
     config: RunConfig,
     *,
-    base_url: str | None = None,
-    served_model: str | None = None,
+    served: Served | None = None,
     plan: RunPlan | None = None,
-    model_path: str | None = None,
-    watchdog: Callable[[], str | None] | None = None,
     on_record: Callable[[RequestRecord], None] | None = None,
     run_id: str | None = None,
-    placement: Placement | None = None,
     owned_dir: RunDir | None = None,
-    server_log: Path | None = None,
     notes: list[str] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> Report:
-    """Run one benchmark against a server that is already up and write the run directory.
+    """Run one benchmark and write the run directory.
 
     The run directory is claimed (locked, checked: bench.run_dir) for the run's duration,
-    unless the caller already holds it (`owned_dir`). `notes`: what the caller's own checks
-    could not tell (e.g. a malformed /v1/models), carried into the report.
-
-    With a managed engine the caller (`execute_run`) starts the server and passes its URL,
-    a watchdog, where the server was placed (kept in the provenance) and its log (searched
-    for compilation during the run). On a dead server, a stop signal or a full disk the
-    run directory is still written, with status "partial" and the reason, and `RunFailed`
+    unless the caller already holds it (`owned_dir`). The engine is `served` when the caller
+    holds one (a sweep's server, a synthetic server in a test); else the plan's engine is
+    opened for this run (`bench.engines.serve`: a managed server started with its log in
+    the run directory and torn down after, an endpoint checked, the offline engine's
+    files), `say` hearing its progress. `notes`: what the caller's own checks could not
+    tell, carried into the report. On a dead server, a stop signal or a full disk the run
+    directory is still written, with status "partial" and the reason, and `RunFailed`
     (`Interrupted` for a signal) is raised.
     """
-    from bench.engines.endpoint import api_key_from_env
+    from bench.engines import serve
     from bench.loadgen.client import StreamTarget
     from bench.models.resolve import resolve_model
     from bench.models.tiny import model_dir_sha256
@@ -159,18 +146,13 @@ def run_benchmark(
         if owned_dir is None:  # refused (exit 2) if another run holds it or it holds one
             owned_dir = stack.enter_context(RunDir.claim(config.output_dir))
         run_dir = owned_dir.path
+        if served is None:
+            served = stack.enter_context(serve(plan, run_dir / SERVER_LOG, say))
+        model_path = served.model_path
         if model_path is None and config.tokenizer is None:  # with --tokenizer (endpoint
             model_path = resolve_model(plan.entry)  # runs) the model's files are not needed
-        offline = isinstance(config.engine, OfflineEngine)
-        if isinstance(config.engine, EndpointEngine):
-            base_url = base_url or config.engine.url
-            served_model = served_model or config.engine.served_model or config.model
-            api_key = api_key_from_env(config.engine.api_key_env)
-            token_ids = False
-        else:
-            api_key, token_ids = None, True
-        if base_url is None and not offline:
-            raise ValueError("run_benchmark needs base_url for a managed engine (see execute_run)")
+        offline = served.base_url is None  # the engine runs in this process
+        server_log = served.log_path
         created = utc_now()
         tokenizer = prompt_tokenizer(config, model_path, plan.engine_args)
         specs, workload_info = build_specs(plan, tokenizer)
@@ -181,7 +163,7 @@ def run_benchmark(
             if model_path and Path(model_path).is_dir()
             else None,
             engine=config.engine.kind,
-            placement=placement,
+            placement=served.placement,
         )
         meters = open_run_meters(plan)
         log_offset = log_size(server_log) if server_log else 0
@@ -197,11 +179,12 @@ def run_benchmark(
                     log.append(rec)
                 outcome.failure = never_sent_failure(outcome.planned, log.records)
             else:
+                base_url = served.base_url or ""
                 target = StreamTarget(
-                    base_url or "",
-                    served_model or config.model,
-                    api_key=api_key,
-                    token_ids=token_ids,
+                    base_url,
+                    served.served_model,
+                    api_key=served.api_key,
+                    token_ids=served.token_ids,
                     timeout_s=config.request_timeout_s,
                 )
                 outcome = drive_load(
@@ -210,7 +193,7 @@ def run_benchmark(
                     target,
                     log,
                     scrape_url=base_url if config.scrape_server_metrics else None,
-                    watchdog=watchdog,
+                    watchdog=served.watchdog,
                     on_record=on_record,
                     # the arrival schedule follows the workload's seed (a named workload
                     # without --seed uses its spec's own, as its requests do)
@@ -238,7 +221,7 @@ def run_benchmark(
                 trace=trace,
                 workload_info=workload_info,
                 planned=outcome.planned,
-                notes=[*(notes or []), *outcome.notes,
+                notes=[*(notes or []), *served.notes, *outcome.notes,
                        *server_log_notes(server_log, log_offset, log.records)],  # fmt: skip
             )
             write_run(run_dir, report, trace, log)
@@ -342,7 +325,7 @@ def open_run_meters(plan: RunPlan) -> Any:
 
     cfg = plan.config.energy
     kind = cfg.meter
-    if kind == "auto" and isinstance(plan.config.engine, EndpointEngine):
+    if kind == "auto" and not plan.config.engine.runs_here:
         kind = "none"  # local meters would measure this machine, not the endpoint's
     meters = open_meters(
         kind,
@@ -414,63 +397,6 @@ def execute_run(
     on_record: Callable[[RequestRecord], None] | None = None,
     on_status: Callable[[str], None] | None = None,
 ) -> Report:
-    """`bench run`: validate, start the managed server if asked, run, tear down."""
+    """`bench run`: validate, open the engine (start a managed server), run, tear down."""
     plan = plan_run(config, assumptions)
-    ensure_fd_limit(in_flight_cap(config.load))
-    say = on_status or (lambda _msg: None)
-    if not isinstance(config.engine, ManagedEngine):
-        if isinstance(config.engine, EndpointEngine):
-            from bench.engines.endpoint import check_endpoint
-
-            check = check_endpoint(config.engine.url, config.engine.api_key_env)
-            notes = [check.note] if check.note else []
-            return run_benchmark(config, plan=plan, on_record=on_record, notes=notes)
-        return run_benchmark(config, plan=plan, on_record=on_record)
-    with RunDir.claim(config.output_dir) as owned:
-        return _run_managed(config, plan, owned, on_record, say)
-
-
-def _run_managed(
-    config: RunConfig,
-    plan: RunPlan,
-    owned: RunDir,
-    on_record: Callable[[RequestRecord], None] | None,
-    say: Callable[[str], None],
-) -> Report:
-    """Start the managed server (its log in the run directory), run, tear it down."""
-    from bench.cluster.multinode import ray_launch_for
-    from bench.engines.managed import ManagedServer
-    from bench.models.resolve import resolve_model
-
-    assert isinstance(config.engine, ManagedEngine)
-    model_path = resolve_model(plan.entry)
-    server = ManagedServer(
-        model_path,
-        config.model,
-        ray_cluster=ray_launch_for(plan),
-        engine_args=plan.engine_args,
-        log_path=owned.path / SERVER_LOG,
-        host=config.engine.host,
-        port=config.engine.port,
-        startup_timeout_s=config.engine.startup_timeout_s,
-        placement=config.engine.placement,
-        server_nice=config.engine.server_nice,
-    )
-    say(
-        f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; "
-        f"log {server.log_path}"
-    )
-    with server:
-        say("server healthy; running the benchmark")
-        return run_benchmark(
-            config,
-            base_url=server.base_url,
-            served_model=config.model,
-            plan=plan,
-            model_path=model_path,
-            watchdog=server.dead_reason,
-            on_record=on_record,
-            placement=server.placement,
-            server_log=server.log_path,
-            owned_dir=owned,
-        )
+    return run_benchmark(config, plan=plan, on_record=on_record, say=on_status)

@@ -9,14 +9,18 @@ steady-state output tok/s (whole-run when there is no steady state) as an
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.accept.bands import Bands
 from bench.accept.checklib import squash
 from bench.accept.records import InferenceOutcome
 from bench.report.records import Report
+
+if TYPE_CHECKING:
+    from bench.engines.served import Served
 
 
 class ServedInference:
@@ -40,9 +44,9 @@ class ServedInference:
         self.workload = f"{input_tokens}/{output_tokens} tokens, concurrency {concurrency}"
         self._shape = (input_tokens, output_tokens, concurrency, num_requests, warmup_requests)
         self._calls = 0
-        self._server: Any = None
+        self._engine = contextlib.ExitStack()
+        self._served: Served | None = None
         self._plan: Any = None
-        self._model_path: str | None = None
         self._start_failure: str | None = None
 
     def _config(self, run_dir: Path) -> Any:
@@ -67,26 +71,19 @@ class ServedInference:
         self._plan = plan_run(self._config(self.out_dir / "inference-000"))
         return self
 
-    def _start(self) -> None:
-        from bench.engines.managed import ManagedServer
-        from bench.models.resolve import resolve_model
+    def _start(self) -> Served:
+        from bench.engines import serve
 
         if self._start_failure is not None:  # a soak does not retry a server that never came up
             raise RuntimeError(f"vLLM server did not start: {self._start_failure}")
-        self._model_path = resolve_model(self._plan.entry)
-        server = ManagedServer(
-            self._model_path,
-            self.model,
-            engine_args=self._plan.engine_args,
-            log_path=self.out_dir / "inference-server.log",
-        )
         try:
-            server.start()
+            self._served = self._engine.enter_context(
+                serve(self._plan, self.out_dir / "inference-server.log")
+            )
         except Exception as exc:
             self._start_failure = str(exc).splitlines()[0]
-            server.stop()
             raise
-        self._server = server
+        return self._served
 
     def __exit__(
         self,
@@ -94,8 +91,7 @@ class ServedInference:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._server is not None:
-            self._server.stop()
+        self._engine.close()
 
     def __call__(self) -> InferenceOutcome:
         """One benchmark run; raises (RunFailed, ...) when it cannot complete."""
@@ -105,21 +101,11 @@ class ServedInference:
 
         if self._plan is None:
             raise RuntimeError("use ServedInference as a context manager")
-        if self._server is None:
-            self._start()
+        served = self._served or self._start()
         self._calls += 1
         run_dir = self.out_dir / f"inference-{self._calls:03d}"
         config = self._config(run_dir)
-        report = run_benchmark(
-            config,
-            base_url=self._server.base_url,
-            served_model=self.model,
-            plan=replace(self._plan, config=config),
-            model_path=self._model_path,
-            watchdog=self._server.dead_reason,
-            placement=self._server.placement,
-            server_log=self._server.log_path,
-        )
+        report = run_benchmark(config, served=served, plan=replace(self._plan, config=config))
         return outcome_from_report(
             report, model=self.model, workload=self.workload, run_dir=run_dir
         )

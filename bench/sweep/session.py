@@ -164,10 +164,8 @@ def run_point(
     config = point_config(server.base, point, sweep_dir, per_c)
     try:
         report = run_benchmark(
-            config, base_url=served.base_url, served_model=served.served_model,
-            plan=replace(server.plan, config=config), model_path=served.model_path,
-            watchdog=served.watchdog, run_id=f"{manifest.sweep_id}-{point.run_dir}",
-            placement=served.placement, server_log=served.log_path,
+            config, served=served, plan=replace(server.plan, config=config),
+            run_id=f"{manifest.sweep_id}-{point.run_dir}",
         )  # fmt: skip
     except RunFailed as exc:
         dead = served.watchdog() if served.watchdog else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.config.run import RunConfig
+from bench.engines.served import Served
 from bench.metrics.latency import coalesced as coalesced_fn
 from bench.report.io import load_report, read_requests
 from bench.report.summary import render_summary
@@ -32,7 +33,7 @@ def acceptance_run(shared_vllm, tmp_path_factory):
     server = shared_vllm.get()
     cfg = config(tmp_path_factory.mktemp("accept"))
     report = run_benchmark(
-        cfg, base_url=server.base_url, served_model="tiny-llama", model_path=shared_vllm.model_path
+        cfg, served=Served("tiny-llama", server.base_url, model_path=shared_vllm.model_path)
     )
     return cfg, report
 
@@ -105,7 +106,7 @@ def test_open_loop_rate_run_records_send_lag(shared_vllm, tmp_path):
         workload=dict(input_tokens=32, output_tokens=8),
     )
     report = run_benchmark(
-        cfg, base_url=server.base_url, served_model="tiny-llama", model_path=shared_vllm.model_path
+        cfg, served=Served("tiny-llama", server.base_url, model_path=shared_vllm.model_path)
     )
     recs = read_requests(cfg.output_dir)
     assert all(r.scheduled_ns is not None and r.sent_ns >= r.scheduled_ns for r in recs)

@@ -13,6 +13,7 @@ import threading
 import pytest
 
 from bench.config.run import RunConfig
+from bench.engines.served import Served
 from bench.errors import RunFailed
 from bench.report.io import load_report, read_requests
 from bench.runner import run_benchmark
@@ -41,10 +42,12 @@ def test_server_killed_mid_run(own_vllm, tmp_path):
     with pytest.raises(RunFailed) as err:
         run_benchmark(
             cfg,
-            base_url=server.base_url,
-            served_model="tiny-llama",
-            model_path=own_vllm.model_path,
-            watchdog=server.dead_reason,
+            served=Served(
+                "tiny-llama",
+                server.base_url,
+                model_path=own_vllm.model_path,
+                watchdog=server.dead_reason,
+            ),
             on_record=on_record,
         )
     message = str(err.value)

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from bench.config.run import RunConfig
+from bench.engines.served import Served
 from bench.render.bundle import select
 from bench.render.report import render_html
 from bench.runner import run_benchmark
@@ -31,7 +32,7 @@ def test_a_client_stall_is_reported_with_its_time(tmp_path):
             time.sleep(0.3)
 
     with SynthServer(ttft_s=0.003, itl_s=0.002) as server:
-        report = run_benchmark(cfg, base_url=server.base_url, served_model="synth",
+        report = run_benchmark(cfg, served=Served("synth", server.base_url),
                                on_record=on_record)  # fmt: skip
     s = report.summary
     assert s.stalls is not None and s.stalls.window == "steady_state"
@@ -82,7 +83,7 @@ def test_a_stalled_client_worker_process_is_reported(tmp_path):
             threading.Thread(target=freeze).start()
 
     with SynthServer(mode="thread", ttft_s=0.003, itl_s=0.002) as server:
-        report = run_benchmark(cfg, base_url=server.base_url, served_model="synth",
+        report = run_benchmark(cfg, served=Served("synth", server.base_url),
                                on_record=on_record)  # fmt: skip
     s = report.summary
     at = (stopped[0] - s.steady_state.start_ns) / NS

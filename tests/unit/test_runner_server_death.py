@@ -9,6 +9,7 @@ must still be marked partial rather than complete-with-errors.
 import pytest
 
 from bench.config.run import RunConfig
+from bench.engines.served import Served
 from bench.errors import RunFailed
 from bench.report.io import load_report, read_requests
 from bench.runner import run_benchmark
@@ -24,6 +25,9 @@ def test_server_dying_mid_run_marks_the_run_partial(tmp_path):
         output_dir=str(tmp_path / "run"), energy=dict(meter="none")))
     seen, dead = [], []
 
+    def watchdog():
+        return "synthetic server stopped" if dead else None
+
     def on_record(rec):
         seen.append(rec)
         if len(seen) == 8:
@@ -31,8 +35,7 @@ def test_server_dying_mid_run_marks_the_run_partial(tmp_path):
             dead.append(True)
 
     with pytest.raises(RunFailed, match="synthetic server stopped") as err:
-        run_benchmark(cfg, base_url=server.base_url, served_model="synth",
-                      watchdog=lambda: "synthetic server stopped" if dead else None,
+        run_benchmark(cfg, served=Served("synth", server.base_url, watchdog=watchdog),
                       on_record=on_record)
     assert err.value.run_dir == cfg.output_dir
     records = read_requests(cfg.output_dir)
@@ -54,7 +57,7 @@ def test_a_named_workload_without_seed_keeps_one_arrival_schedule(tmp_path):
                 model="tiny-llama", workload=dict(kind="suite", name="chat"), warmup_requests=0,
                 load=dict(kind="rate", rate_per_s=200.0, arrival="poisson"), num_requests=6,
                 output_dir=str(tmp_path / f"run{k}"), energy=dict(meter="none")))  # fmt: skip
-            run_benchmark(cfg, base_url=server.base_url, served_model="synth")
+            run_benchmark(cfg, served=Served("synth", server.base_url))
             sched = sorted(r.scheduled_ns for r in read_requests(cfg.output_dir))
             offsets.append([t - sched[0] for t in sched])
     assert len(offsets[0]) == 6 and offsets[0][-1] > 0

@@ -18,6 +18,7 @@ from bench.engines.prometheus import (
     scrape_period_s,
     window_count_bounds,
 )
+from bench.engines.served import Served
 from bench.metrics.validity import validity
 from bench.records import Throughput
 from bench.render.bundle import select
@@ -139,7 +140,7 @@ def _run(tmp_path: Path, name: str, **validity_rules: float) -> Path:
         output_dir=str(tmp_path / name), energy=dict(meter="none"),
         validity=validity_rules))  # fmt: skip
     with SynthServer(ttft_s=0.002, itl_s=0.002) as server:
-        run_benchmark(cfg, base_url=server.base_url, served_model="synth")
+        run_benchmark(cfg, served=Served("synth", server.base_url))
     return cfg.output_dir
 
 
