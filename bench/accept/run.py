@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from bench.accept.bands import Bands, bands_for_sku
-from bench.accept.micro import MicroReport, MicroSizes, run_micro
+from bench.accept.micro import run_micro
+from bench.accept.micro_records import MicroReport, MicroSizes
 from bench.accept.probe import open_nvml, read_probe
 from bench.accept.records import InferenceOutcome, NodeSample, SoakReport, SoakRun, Verdict
 from bench.accept.sampling import LoadSampler, sample_from_snapshot

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bench.accept.cli import app
-from bench.accept.micro import MicroSizes
+from bench.accept.micro_records import MicroSizes
 from bench.accept.records import InferenceOutcome, Verdict
 from bench.accept.render import render_markdown
 from bench.accept.run import call_inference, run_acceptance
