@@ -101,7 +101,10 @@ def raw_drive(
 ) -> FloorRun:
     """Closed loop over `concurrency` keep-alive connections, bytes only: each read is
     stamped (one `perf_counter_ns`, as any client must) and searched for `data:` only
-    until a request's first event; each request gets its own id (`with_id`).
+    until a request's first event; each request gets its own id (`with_id`). The
+    connections are all opened before the first request is sent, so the requests start
+    together, as `bench.loadgen.drive`'s closed loop starts its slots (opening each
+    connection just before its first request would stagger them by the connect time).
 
     Raises:
         RuntimeError: the server closed a connection.
@@ -131,7 +134,8 @@ def raw_drive(
             socks[sock.fileno()] = sock
             tails[sock.fileno()] = b""
             poller.register(sock.fileno(), select.EPOLLIN)
-            send(sock.fileno())
+        for fd in socks:  # every connection open first: all requests leave together, as a
+            send(fd)  # closed loop's do (an exact server then keeps them in step)
         start = pc()
         window_start = start + int(warmup_s * 1e9)
         window_end = window_start + int(seconds * 1e9)
