@@ -242,8 +242,9 @@ def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
         f"  TPOT measured {f['tpot_measured']:.1%} of {f['checked']} (limit >= 95 %); "
         f"{f['shared_reads']} with a read carrying several chunks\n"
         f"  loop lag p99 {f['loop_lag_p99_ms']:.1f} ms (limit <= 5), max "
-        f"{f['loop_lag_max_ms']:.1f} ms; client stalls over 10 x ITL p50: {stalls or 'none'}\n"
-        f"  zero-output bins ({f['bin_s']} s) in the window: {zero or 'none'}\n"
+        f"{f['loop_lag_max_ms']:.1f} ms; client stalls over 10 x ITL p50: {_spans(stalls)}\n"
+        f"  zero-output stretches ({_ms(float(f['bin_s'] or 0) * 1e3)} bins) in the window: "
+        f"{_spans(zero)}\n"
         f"  output {f['out_tok_s']:.1f} tok/s vs vLLM counter {f['server_tok_s'] or 0:.1f} "
         f"({'n/a' if vs is None else f'{vs:+.2%}'}; limit 3 %)\n"
         f"  TTFT p50 {f['ttft_p50_ms']:.1f} ms, p99 {f['ttft_p99_ms']:.1f} ms, "
@@ -257,6 +258,16 @@ def print_run(k: int, f: dict[str, object], wall_s: float) -> None:
     for role, row in sorted(f["roles"].items()):  # type: ignore[attr-defined]
         print(f"    {role:<11} CPU {row['cpu']:6.1%}  waiting for a CPU {row['wait']:6.1%}  "
               f"ran on CPUs (samples) {row['cpus']}")  # fmt: skip
+
+
+def _spans(spans: object) -> str:
+    """'none', or how many stretches, their total and the first three as start+length s."""
+    items = list(spans)  # type: ignore[call-overload]
+    if not items:
+        return "none"
+    total = sum(d for _, d in items)
+    first = ", ".join(f"{t:.2f}+{d:.2f}" for t, d in items[:3])
+    return f"{len(items)}, {total:.1f} s in all (first at {first} s)"
 
 
 def _ms(value: object) -> str:

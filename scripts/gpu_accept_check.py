@@ -52,7 +52,8 @@ def main() -> int:
         print(timings[-1], flush=True)
 
     from bench.accept.bands import bands_for_sku
-    from bench.accept.micro import MicroSizes, run_micro
+    from bench.accept.micro import run_micro
+    from bench.accept.micro_records import MicroSizes
     from bench.accept.probe import open_nvml, read_probe
     from bench.accept.run import run_acceptance
     from bench.accept.sampling import LoadSampler

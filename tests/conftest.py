@@ -61,6 +61,15 @@ def shared_vllm(tmp_path_factory):
     shared.stop()
 
 
+@pytest.fixture
+def own_vllm(tmp_path_factory):
+    """A tiny-llama vLLM server for one test alone (`.get()` starts it), stopped at the end:
+    for a test that kills its server, so the shared one is never touched."""
+    own = SharedServer(tmp_path_factory.mktemp("own-vllm"))
+    yield own
+    own.stop()
+
+
 @pytest.fixture(scope="session")
 def workload_section():
     """Builds a valid `Report.workload` (JSON) for the packaged `chat` workload with the

@@ -14,7 +14,12 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from bench.accept.micro import MicroResult, MicroSizes, allreduce_bus_bandwidth, rate_from_times
+from bench.accept.micro_records import (
+    MicroResult,
+    MicroSizes,
+    allreduce_bus_bandwidth,
+    rate_from_times,
+)
 
 
 def measure_allreduce(

@@ -19,7 +19,7 @@ from bench.accept.checklib import (
     same_model,
     sibling_ratios,
 )
-from bench.accept.micro import MicroMetric, MicroReport, MicroResult
+from bench.accept.micro_records import MicroMetric, MicroReport, MicroResult
 from bench.accept.records import (
     Check,
     InferenceOutcome,

@@ -80,7 +80,7 @@ def accept(
 
     from bench.accept.bands import bands_for_sku
     from bench.accept.inference import served_inference
-    from bench.accept.micro import MicroSizes
+    from bench.accept.micro_records import MicroSizes
     from bench.accept.run import VERDICT_JSON, VERDICT_MD, run_acceptance
     from bench.nvml.snapshot import ReplayNvml
 

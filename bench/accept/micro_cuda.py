@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from bench.accept.micro import (
+from bench.accept.micro_records import (
     MicroMetric,
     MicroResult,
     MicroSizes,

@@ -11,7 +11,6 @@ import os
 import platform
 import socket
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import Field
@@ -19,6 +18,7 @@ from pydantic import Field
 from bench.nvml.library import NvmlUnavailable, decode_throttle_reasons
 from bench.nvml.snapshot import NvmlGpuRaw, NvmlSeam, NvmlSnapshot, XidEvent
 from bench.records import Record
+from bench.units import utc_now
 
 
 class GpuProbe(Record):
@@ -140,7 +140,7 @@ def read_probe(
 
 def node_from_snapshot(snap: NvmlSnapshot, cpu: CpuProbe) -> NodeProbe:
     """Turn one raw NVML snapshot into a `NodeProbe` (pure)."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    now = utc_now()
     return NodeProbe(
         host=socket.gethostname(),
         taken_utc=now,
@@ -287,7 +287,7 @@ def node_without_gpu(reason: str, cpu: CpuProbe) -> NodeProbe:
     """The probe of a host with no usable NVIDIA GPU: CPU and memory only."""
     return NodeProbe(
         host=socket.gethostname(),
-        taken_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        taken_utc=utc_now(),
         taken_monotonic_ns=time.monotonic_ns(),
         platform=platform.platform(),
         nvml_available=False,

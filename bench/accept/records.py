@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from bench.accept.bands import Bands
-from bench.accept.micro import MicroReport
+from bench.accept.micro_records import MicroReport
 from bench.accept.probe import NodeProbe
 from bench.nvml.snapshot import XidEvent
 from bench.records import Record

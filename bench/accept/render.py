@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.accept.checklib import fmt
-from bench.accept.micro import MicroReport
+from bench.accept.micro_records import MicroReport
 from bench.accept.probe import NodeProbe
 from bench.accept.records import Check, Verdict
 

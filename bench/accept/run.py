@@ -6,17 +6,18 @@ import math
 import socket
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from bench.accept.bands import Bands, bands_for_sku
-from bench.accept.micro import MicroReport, MicroSizes, run_micro
+from bench.accept.micro import run_micro
+from bench.accept.micro_records import MicroReport, MicroSizes
 from bench.accept.probe import open_nvml, read_probe
 from bench.accept.records import InferenceOutcome, NodeSample, SoakReport, SoakRun, Verdict
 from bench.accept.sampling import LoadSampler, sample_from_snapshot
 from bench.accept.verdict import counts, evaluate, overall, summary_line
 from bench.nvml.snapshot import NvmlSeam
+from bench.units import NS_PER_S, utc_now
 
 InferenceFn = Callable[[], "float | InferenceOutcome"]
 """Runs one short inference benchmark and returns output tok/s (or a full outcome)."""
@@ -40,18 +41,20 @@ def run_acceptance(
     micro_fn: MicroFn | None = None,
     sample_interval_s: float = 1.0,
     on_status: Callable[[str], None] | None = None,
+    soak_clock: Callable[[], int] = time.perf_counter_ns,
 ) -> Verdict:
     """Accept (or not) this node as an instance of `sku`; writes verdict.json and verdict.md.
 
     `nvml=None` opens the real NVML when there is one. `inference` is called once for the
-    inference check and then repeatedly for `soak_s` seconds, with NVML sampled throughout.
-    `micro_fn` replaces the torch microbenchmarks (a recorded report, in tests); by default
-    a CPU SKU runs the CPU suite and a GPU SKU the CUDA suite where torch sees CUDA.
+    inference check and then repeatedly for `soak_s` seconds (on `soak_clock`, ns), with
+    NVML sampled throughout. `micro_fn` replaces the torch microbenchmarks (a recorded
+    report, in tests); by default a CPU SKU runs the CPU suite and a GPU SKU the CUDA suite
+    where torch sees CUDA.
     """
     say = on_status or (lambda _msg: None)
     bands = bands or bands_for_sku(sku)
     out_dir.mkdir(parents=True, exist_ok=True)
-    created = _utc()
+    created = utc_now()
     t0 = time.perf_counter_ns()
     seam, reason = (nvml, None) if nvml is not None else open_nvml()
     notes: list[str] = []
@@ -78,7 +81,12 @@ def run_acceptance(
         elif soak_s > 0:
             say(f"soak for {soak_s:.0f} s")
             soak, soak_samples = _with_samples(
-                seam, "soak", t0, sample_interval_s, notes, lambda: soak_loop(inference, soak_s)
+                seam,
+                "soak",
+                t0,
+                sample_interval_s,
+                notes,
+                lambda: soak_loop(inference, soak_s, soak_clock),
             )
             samples += soak_samples
         if seam is not None:
@@ -94,7 +102,7 @@ def run_acceptance(
         sku=sku,
         host=socket.gethostname(),
         created_utc=created,
-        finished_utc=_utc(),
+        finished_utc=utc_now(),
         overall=result,
         exit_code=code,
         summary=summary_line(checks, result),
@@ -142,22 +150,27 @@ def call_inference(inference: InferenceFn) -> InferenceOutcome:
     )
 
 
-def soak_loop(inference: InferenceFn | None, soak_s: float) -> SoakReport:
-    """Repeat the inference until `soak_s` seconds have passed (at least once)."""
-    start = time.perf_counter_ns()
+def soak_loop(
+    inference: InferenceFn | None,
+    soak_s: float,
+    clock: Callable[[], int] = time.perf_counter_ns,
+) -> SoakReport:
+    """Repeat the inference until `soak_s` seconds have passed on `clock` (ns; at least once)."""
+    start = clock()
     runs: list[SoakRun] = []
     while inference is not None:
         outcome = call_inference(inference)
+        elapsed_s = (clock() - start) / NS_PER_S
         runs.append(
             SoakRun(
-                elapsed_s=_elapsed(start),
+                elapsed_s=elapsed_s,
                 output_tok_per_s=outcome.output_tok_per_s,
                 error=outcome.error,
             )
         )
-        if _elapsed(start) >= soak_s:
+        if elapsed_s >= soak_s:
             break
-    return SoakReport(requested_s=soak_s, duration_s=_elapsed(start), runs=runs)
+    return SoakReport(requested_s=soak_s, duration_s=(clock() - start) / NS_PER_S, runs=runs)
 
 
 def _with_samples(
@@ -179,8 +192,4 @@ def _with_samples(
 
 
 def _elapsed(start_ns: int) -> float:
-    return (time.perf_counter_ns() - start_ns) / 1e9
-
-
-def _utc() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return (time.perf_counter_ns() - start_ns) / NS_PER_S

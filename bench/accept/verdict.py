@@ -14,7 +14,7 @@ from collections import Counter
 from bench.accept.bands import Bands
 from bench.accept.checks_health import health_checks
 from bench.accept.checks_perf import inference_checks, micro_checks, outlier_checks, soak_checks
-from bench.accept.micro import MicroReport
+from bench.accept.micro_records import MicroReport
 from bench.accept.probe import NodeProbe
 from bench.accept.records import Check, InferenceOutcome, NodeSample, Overall, SoakReport
 

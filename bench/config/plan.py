@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.catalog import EngineArgs, ModelEntry, load_catalog
-from bench.config.run import EndpointEngine, ManagedEngine, RunConfig, ShapeWorkload
+from bench.config.run import RunConfig, ShapeWorkload
 from bench.cost.assumptions import CostAssumptions
 from bench.errors import UserError
 from bench.hardware import HardwareProfile, load_profile
@@ -54,7 +54,7 @@ def preflight(config: RunConfig) -> None:
     """
     from bench.extras import require, require_vllm
 
-    if not isinstance(config.engine, EndpointEngine):
+    if config.engine.runs_here:
         require_vllm(f"a {config.engine.kind} engine")
     if not isinstance(config.workload, ShapeWorkload):
         from bench.workloads.spec import VideoWorkload
@@ -76,9 +76,7 @@ def plan_run(config: RunConfig, assumptions: CostAssumptions | None = None) -> R
     check_tokenizer_option(config)
     memory = profile.memory_gb.value if profile.memory_gb else None
     gpu_class, engine = entry.engine_for(profile.kind, memory)
-    args = engine.cli_args()
-    if isinstance(config.engine, ManagedEngine):
-        args += list(config.engine.extra_args)
+    args = engine.cli_args() + config.engine_extra_args
     return RunPlan(
         config=config,
         entry=entry,
@@ -104,7 +102,7 @@ def check_tokenizer_option(config: RunConfig) -> None:
     path = config.tokenizer
     if path is None:
         return
-    if not isinstance(config.engine, EndpointEngine):
+    if config.engine.runs_here:
         raise UserError(
             "--tokenizer is for --endpoint runs: a managed or offline engine builds its "
             "prompts with the model's own tokenizer",

@@ -6,7 +6,7 @@ Variants (load pattern, engine) are discriminated unions on `kind`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
@@ -60,8 +60,15 @@ Load = Annotated[ConcurrencyLoad | RateLoad, Field(discriminator="kind")]
 
 
 class ManagedEngine(StrictConfig):
-    """tokenbench starts `vllm serve` itself on 127.0.0.1 and tears it down after."""
+    """tokenbench starts `vllm serve` itself on 127.0.0.1 and tears it down after.
 
+    Every engine kind says whether it `runs_here` (needs vLLM installed, is what this host's
+    meters measure) and whether it `streams` (answers over HTTP, token by token); the
+    implementation of each kind is found through `bench.engines.ENGINES`.
+    """
+
+    runs_here: ClassVar[bool] = True
+    streams: ClassVar[bool] = True
     kind: Literal["managed"] = "managed"
     host: str = "127.0.0.1"
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -78,6 +85,8 @@ class ManagedEngine(StrictConfig):
 class EndpointEngine(StrictConfig):
     """Any OpenAI-compatible server, by URL. The API key comes from `api_key_env`."""
 
+    runs_here: ClassVar[bool] = False
+    streams: ClassVar[bool] = True
     kind: Literal["endpoint"] = "endpoint"
     url: str
     api_key_env: str | None = None
@@ -102,6 +111,8 @@ class EndpointEngine(StrictConfig):
 class OfflineEngine(StrictConfig):
     """In-process `vllm.LLM` for offline maximum throughput (no per-token latency)."""
 
+    runs_here: ClassVar[bool] = True
+    streams: ClassVar[bool] = False
     kind: Literal["offline"] = "offline"
 
 

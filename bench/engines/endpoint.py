@@ -7,13 +7,21 @@ and never written to a report or log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bench.engines.served import Served
 from bench.errors import UserError
+
+if TYPE_CHECKING:
+    from bench.config.plan import RunPlan
 
 
 def api_key_from_env(env_name: str | None) -> str | None:
@@ -99,3 +107,26 @@ async def _get(url: str, headers: dict[str, str], timeout_s: float) -> tuple[int
             if len(body) > MAX_MODELS_BYTES:
                 break  # not a model list: models_from says so
         return resp.status, bytes(body)
+
+
+@contextlib.contextmanager
+def serve_endpoint(plan: RunPlan, log_path: Path, say: Callable[[str], None]) -> Iterator[Served]:
+    """Check the endpoint answers (`check_endpoint`) and yield it as `Served`: prompts as
+    text, the model's files only when the prompts are built with them (no --tokenizer).
+    `log_path` is unused: the server is not ours."""
+    from bench.config.run import EndpointEngine
+    from bench.models.resolve import resolve_model
+
+    config = plan.config
+    engine = config.engine
+    assert isinstance(engine, EndpointEngine)  # ENGINES dispatches "endpoint" here
+    check = check_endpoint(engine.url, engine.api_key_env)
+    say(f"endpoint {engine.url} answers")
+    yield Served(
+        served_model=engine.served_model or config.model,
+        base_url=engine.url,
+        model_path=None if config.tokenizer is not None else resolve_model(plan.entry),
+        api_key=api_key_from_env(engine.api_key_env),
+        token_ids=False,
+        notes=(check.note,) if check.note else (),
+    )

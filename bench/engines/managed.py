@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -31,11 +32,13 @@ from bench.engines.placement import (
     popen_kwargs,
 )
 from bench.engines.reaper import GroupReaper
+from bench.engines.served import Served
 from bench.errors import RunFailed
 from bench.records import Placement
 
 if TYPE_CHECKING:
     from bench.cluster.multinode import RayLaunch
+    from bench.config.plan import RunPlan
 
 SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 
@@ -226,3 +229,41 @@ class ManagedServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def serve_managed(plan: RunPlan, log_path: Path, say: Callable[[str], None]) -> Iterator[Served]:
+    """Start `vllm serve` for the plan (on a Ray cluster when its engine spans nodes),
+    yield it as `Served`, stop it on exit."""
+    from bench.cluster.multinode import ray_launch_for
+    from bench.config.run import ManagedEngine
+    from bench.models.resolve import resolve_model
+
+    config = plan.config
+    engine = config.engine
+    assert isinstance(engine, ManagedEngine)  # ENGINES dispatches "managed" here
+    model_path = resolve_model(plan.entry)
+    server = ManagedServer(
+        model_path,
+        config.model,
+        ray_cluster=ray_launch_for(plan),
+        engine_args=plan.engine_args,
+        log_path=log_path,
+        host=engine.host,
+        port=engine.port,
+        startup_timeout_s=engine.startup_timeout_s,
+        placement=engine.placement,
+        server_nice=engine.server_nice,
+    )
+    say(f"starting vLLM ({os.path.basename(model_path)}) on {server.base_url}; log {log_path}")
+    with server:
+        say("server healthy")
+        yield Served(
+            served_model=config.model,
+            base_url=server.base_url,
+            model_path=model_path,
+            watchdog=server.dead_reason,
+            placement=server.placement,
+            log_path=log_path,
+            started=True,
+        )

@@ -7,11 +7,18 @@ are not measured (left empty, never invented).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from bench.engines.served import Served
 from bench.records import RequestRecord, RequestSpec
+
+if TYPE_CHECKING:
+    from bench.config.plan import RunPlan
 
 
 def engine_kwargs(engine_args: list[str]) -> dict[str, Any]:
@@ -96,3 +103,12 @@ def run_offline(
             )
         )
     return records
+
+
+@contextlib.contextmanager
+def serve_offline(plan: RunPlan, log_path: Path, say: Callable[[str], None]) -> Iterator[Served]:
+    """The model's files for an in-process `vllm.LLM` (`run_offline` loads them): nothing to
+    start here and no URL to send to."""
+    from bench.models.resolve import resolve_model
+
+    yield Served(served_model=plan.config.model, model_path=resolve_model(plan.entry))

@@ -148,7 +148,7 @@ def run_job(task: NodeTask, job: RunJob, run_dir: Path) -> str | None:
 def accept_job(task: NodeTask, job: AcceptJob, out: Path) -> tuple[str | None, str]:
     """`bench accept` of this node as its SKU into `out`; (None, overall verdict)."""
     from bench.accept.bands import bands_for_sku
-    from bench.accept.micro import MicroSizes
+    from bench.accept.micro_records import MicroSizes
     from bench.accept.run import run_acceptance
 
     bands = bands_for_sku(task.sku)

@@ -193,7 +193,7 @@ def run_sweep(
     done = _done_points(manifest, sweep_dir, gpus, spec.slo)
     if remaining(manifest):
         with open_server(base, plan, sweep_dir, say) as server:
-            starts = manifest.server_starts + int(server.started)
+            starts = manifest.server_starts + int(server.served.started)
             manifest = manifest.model_copy(update={"server_starts": starts})
             SWEEP_MANIFEST.write(manifest, sweep_dir)
             prev = _last_level(manifest, done, spec)
@@ -354,7 +354,7 @@ def run_slo_search(
         manifest = state["manifest"]
         if not servers:
             servers.append(stack.enter_context(open_server(base, plan, sweep_dir, say)))
-            starts = manifest.server_starts + int(servers[0].started)
+            starts = manifest.server_starts + int(servers[0].served.started)
             manifest = manifest.model_copy(update={"server_starts": starts})
         pending = [p for p in remaining(manifest) if p.load == load]
         manifest, todo = (manifest, pending[0]) if pending else append_point(manifest, kind, load)

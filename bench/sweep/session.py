@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.config.run import ConcurrencyLoad, EndpointEngine, ManagedEngine, RunConfig
+from bench.config.run import ConcurrencyLoad, RunConfig
 from bench.errors import RunFailed, UserError
-from bench.records import Placement
 from bench.sweep.curve import CurvePoint, point_from_report
 from bench.sweep.manifest import (
     SWEEP_MANIFEST,
@@ -34,6 +33,7 @@ from bench.units import utc_now
 
 if TYPE_CHECKING:
     from bench.config.plan import RunPlan
+    from bench.engines.served import Served
 
 
 def reset_prefix_cache(
@@ -78,60 +78,32 @@ class SweepServer:
 
     base: RunConfig
     plan: RunPlan
-    model_path: str
-    base_url: str
-    served_model: str
-    api_key: str | None
-    watchdog: Callable[[], str | None] | None
-    fresh: bool = True
-    started: bool = False  # True when this sweep started the server (managed engine)
-    placement: Placement | None = None  # where a managed server was placed
-    log_path: Path | None = None  # a managed server's log
+    served: Served
+    fresh: bool
 
 
 @contextmanager
 def open_server(
     base: RunConfig, plan: RunPlan, sweep_dir: Path, say: Callable[[str], None]
 ) -> Iterator[SweepServer]:
-    """Start the managed server once (log `sweep_dir/server.log`) or check the endpoint.
+    """The sweep's engine, opened once for every point (`bench.engines.serve`): a managed
+    server started here (log `sweep_dir/server.log`, its cache empty at first) or a checked
+    endpoint.
 
     Raises:
         UserError: an offline engine (a sweep needs a server) or an unusable endpoint.
         RunFailed: the managed server did not start.
     """
-    from bench.models.resolve import resolve_model
+    from bench.engines import serve
 
-    model_path = resolve_model(plan.entry)
-    if isinstance(base.engine, EndpointEngine):
-        from bench.engines.endpoint import api_key_from_env, check_endpoint
-
-        check_endpoint(base.engine.url, base.engine.api_key_env)
-        yield SweepServer(
-            base, plan, model_path, base.engine.url,
-            base.engine.served_model or base.model,
-            api_key_from_env(base.engine.api_key_env), None, fresh=False,
-        )  # fmt: skip
-        return
-    if not isinstance(base.engine, ManagedEngine):
+    if not base.engine.streams:
         raise UserError(
             "a sweep needs a server: the offline engine has no per-token latency",
             field="engine.kind",
             fix="use engine kind managed or endpoint",
         )
-    from bench.engines.managed import ManagedServer
-
-    server = ManagedServer(
-        model_path, base.model, engine_args=plan.engine_args,
-        log_path=sweep_dir / "server.log", host=base.engine.host, port=base.engine.port,
-        startup_timeout_s=base.engine.startup_timeout_s, placement=base.engine.placement,
-        server_nice=base.engine.server_nice,
-    )  # fmt: skip
-    say(f"starting vLLM on {server.base_url}; log {server.log_path}")
-    with server:
-        yield SweepServer(
-            base, plan, model_path, server.base_url, base.model, None, server.dead_reason,
-            started=True, placement=server.placement, log_path=server.log_path,
-        )  # fmt: skip
+    with serve(plan, sweep_dir / "server.log", say) as served:
+        yield SweepServer(base, plan, served, fresh=served.started)
 
 
 def point_config(
@@ -175,12 +147,14 @@ def run_point(
     """
     from bench.runner import run_benchmark
 
+    served = server.served
     if not reset:
         cache = PrefixCacheReset(attempted=False, ok=None, note="resets disabled")
     elif server.fresh:
         cache = PrefixCacheReset(attempted=False, ok=None, note="fresh server: cache empty")
     else:
-        cache = reset_prefix_cache(server.base_url, api_key=server.api_key)
+        assert served.base_url is not None  # open_server refuses the offline engine
+        cache = reset_prefix_cache(served.base_url, api_key=served.api_key)
     _move_aside(sweep_dir / point.run_dir, point.attempts)
     manifest = update_point(
         manifest, point.index, status="running", attempts=point.attempts + 1,
@@ -190,13 +164,13 @@ def run_point(
     config = point_config(server.base, point, sweep_dir, per_c)
     try:
         report = run_benchmark(
-            config, base_url=server.base_url, served_model=server.served_model,
-            plan=replace(server.plan, config=config), model_path=server.model_path,
-            watchdog=server.watchdog, run_id=f"{manifest.sweep_id}-{point.run_dir}",
-            placement=server.placement, server_log=server.log_path,
+            config, base_url=served.base_url, served_model=served.served_model,
+            plan=replace(server.plan, config=config), model_path=served.model_path,
+            watchdog=served.watchdog, run_id=f"{manifest.sweep_id}-{point.run_dir}",
+            placement=served.placement, server_log=served.log_path,
         )  # fmt: skip
     except RunFailed as exc:
-        dead = server.watchdog() if server.watchdog else None
+        dead = served.watchdog() if served.watchdog else None
         status = "pending" if dead else "failed"
         manifest = update_point(
             manifest, point.index, status=status, finished_utc=utc_now(), error=str(exc)

@@ -9,7 +9,7 @@ at least its limit. The margin of a point is the smallest log-ratio over the bou
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 from pydantic import Field
 
@@ -17,8 +17,23 @@ from bench.config.loading import StrictConfig
 from bench.errors import UserError
 from bench.records import Distribution, Record
 
-if TYPE_CHECKING:
-    from bench.sweep.curve import CurvePoint
+
+class MeasuredPoint(Protocol):
+    """What an SLO is judged on (a sweep's `CurvePoint` offers it): the latency
+    distributions of the measured requests, in seconds, and the share that failed."""
+
+    @property
+    def ttft_s(self) -> Distribution: ...
+
+    @property
+    def tpot_s(self) -> Distribution: ...
+
+    @property
+    def e2e_s(self) -> Distribution: ...
+
+    @property
+    def error_rate(self) -> float: ...
+
 
 Stat = Literal["mean", "p50", "p90", "p95", "p99"]
 BoundMetric = Literal["ttft_s", "tpot_s", "e2e_s", "interactivity_tok_per_s"]
@@ -69,7 +84,7 @@ def distribution_stat(dist: Distribution, stat: str) -> float | None:
     return None if value is None else float(value)
 
 
-def bound_value(bound: SLOBound, point: CurvePoint) -> float | None:
+def bound_value(bound: SLOBound, point: MeasuredPoint) -> float | None:
     """The measured value a bound compares: a latency in s, or 1/TPOT in tok/s per user."""
     if bound.metric == "interactivity_tok_per_s":
         tpot = distribution_stat(point.tpot_s, bound.stat)
@@ -89,7 +104,7 @@ def bound_margin(bound: SLOBound, value: float) -> float:
     return math.inf if value <= 0 else math.log(bound.limit / value)
 
 
-def slo_margin(slo: SweepSLO, point: CurvePoint) -> SLOMargin:
+def slo_margin(slo: SweepSLO, point: MeasuredPoint) -> SLOMargin:
     """The point's margin against every bound and whether it meets the SLO.
 
     A point meets the SLO when every bound was measured, the margin is ≥ 0 and its error

@@ -54,12 +54,13 @@ def test_latency_and_throughput_are_sane(acceptance_run):
     assert s.requests_ok == 64 and s.requests_failed == 0
     assert 0 < s.ttft_s.p50 < s.e2e_s.p50
     records = [r for r in read_requests(_cfg.output_dir) if not r.warmup]
-    # every request has a measured TPOT (never 0) or is counted as coalesced: how many
-    # are coalesced depends on how busy the host is (a shared 2-core host coalesces some;
-    # the >= 95 % measured acceptance is checked on a quiet machine, not here)
+    # every request has a measured TPOT (never 0): with the managed server placed beside
+    # the client (docs/small-hosts.md) none is coalesced; a coalesced one would be named
+    # by the predicate below
     c = s.coalescing
     assert c.requests_checked == 64
-    assert s.tpot_s.count + c.requests_coalesced == 64 and s.tpot_s.min > 0
+    assert c.requests_coalesced == 0, c.request_ids
+    assert s.tpot_s.count == 64 and s.tpot_s.min > 0
     assert s.interactivity_tok_per_s.count == s.tpot_s.count
     coalesced = set(c.request_ids)
     assert coalesced == {r.request_id for r in records if coalesced_fn(r)}

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from bench.accept.bands import Bands, bands_for_sku
 from bench.accept.checklib import outliers, same_model, sibling_ratios
 from bench.accept.inference import catalog_model_for_band, served_inference
-from bench.accept.micro import (
+from bench.accept.micro_records import (
     allreduce_bus_bandwidth,
     copy_traffic_bytes,
     gemm_flop,

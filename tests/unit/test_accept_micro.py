@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from bench.accept.micro import MicroSizes, run_micro
+from bench.accept.micro import run_micro
+from bench.accept.micro_records import MicroSizes
 from bench.errors import UserError
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from bench.accept.cli import app
-from bench.accept.micro import MicroSizes
+from bench.accept.micro_records import MicroSizes
 from bench.accept.records import InferenceOutcome, Verdict
 from bench.accept.render import render_markdown
 from bench.accept.run import call_inference, run_acceptance
@@ -36,10 +36,11 @@ def test_h100_node_accepted_end_to_end(tmp_path: Path) -> None:
     from test_accept_verdict import BANDS, micro  # recorded-style 8×H100 numbers
 
     calls = []
+    soak_clock_ns = [0]
 
     def inference() -> InferenceOutcome:
-        calls.append(time.perf_counter())
-        time.sleep(0.01)
+        calls.append(soak_clock_ns[0])
+        soak_clock_ns[0] += 10_000_000  # each run takes 10 ms on the soak's clock
         return InferenceOutcome(output_tok_per_s=9100.0, model="llama-3.1-8b", requests_ok=512,
                                 requests_failed=0)  # fmt: skip
 
@@ -52,10 +53,13 @@ def test_h100_node_accepted_end_to_end(tmp_path: Path) -> None:
         nvml=_replay_under_load(),
         micro_fn=lambda sizes: micro(),
         sample_interval_s=0.01,
+        soak_clock=lambda: soak_clock_ns[0],
     )
     assert (verdict.overall, verdict.exit_code) == ("pass", 0), verdict.summary
-    assert len(calls) >= 3  # the check itself, then ≥ 2 soak runs
+    assert len(calls) == 6  # the check itself, then 5 soak runs of 10 ms fill the 0.05 s
     assert verdict.soak is not None and len(verdict.soak.runs) == len(calls) - 1
+    assert [r.elapsed_s for r in verdict.soak.runs] == pytest.approx([0.01, 0.02, 0.03, 0.04, 0.05])
+    assert verdict.soak.duration_s == pytest.approx(0.05)
     assert {s.phase for s in verdict.samples} == {"micro", "soak", "final"}
     names = {c.name: c for c in verdict.checks}
     assert names["pcie_link"].status == "pass" and names["pcie_link"].note is None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench.accept.bands import BandMin, Bands
-from bench.accept.micro import MicroReport, MicroResult, MicroSizes
+from bench.accept.micro_records import MicroReport, MicroResult, MicroSizes
 from bench.accept.probe import CpuProbe, NodeProbe, node_from_snapshot, node_without_gpu
 from bench.accept.records import (
     Check,

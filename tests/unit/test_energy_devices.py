@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from bench.energy import rapl
 from bench.energy.meter import ChannelBuffer
@@ -271,12 +272,14 @@ def test_open_meters_rapl_threaded_idle_then_load(
     idle = meters.measure_idle(0.3)
     switch["at"] = time.perf_counter()
     meters.start()
-    time.sleep(0.05)
+    package = meters.meters[0].buffers[0]  # type: ignore[attr-defined]
+    switched_ns = int(switch["at"] * 1e9)
+    wait_until(lambda: package.counter_ns and package.counter_ns[-1] > switched_ns,
+               "a package reading at 50 W")  # fmt: skip
     start = time.perf_counter_ns()
-    time.sleep(0.4)
+    time.sleep(0.4)  # the window's length; any length would do
     end = time.perf_counter_ns()
-    time.sleep(0.05)
-    trace = meters.stop()
+    trace = meters.stop()  # its last reading is after `end`
     assert idle[0].channel == "cpu0-package" and idle[0].problem is None, idle
     assert idle[0].power_w == pytest.approx(20.0, rel=0.02)
     s = summarize_energy(trace, start, end, output_tokens=100, total_tokens=100)

@@ -10,6 +10,7 @@ import socket
 from collections import Counter
 
 import pytest
+from waiting import await_until
 
 from bench.config.run import ConcurrencyLoad, RateLoad
 from bench.loadgen.client import StreamTarget
@@ -189,7 +190,7 @@ def test_measured_phase_runs_on_a_frozen_heap(server):
 
 def test_channel_batches_records_and_keeps_order():
     """send_soon queues (one frame per BATCH_S); send writes at once, after what is queued."""
-    from bench.loadgen.channel import BATCH_S, open_channel
+    from bench.loadgen.channel import open_channel
 
     async def main():
         got = []
@@ -199,11 +200,11 @@ def test_channel_batches_records_and_keeps_order():
         for i in range(100):
             sender.send_soon(("record", i))
         assert sender.frames_sent == 0  # nothing written yet
-        await asyncio.sleep(BATCH_S * 3)
+        await await_until(lambda: len(got) == 100, "the batched frame received")
         assert sender.frames_sent == 1 and got == [("record", i) for i in range(100)]
         sender.send_soon(("record", 100))
         sender.send(("phase_done", False))  # flushes the queued record first
-        await asyncio.sleep(0.05)
+        await await_until(lambda: len(got) == 102, "both frames received")
         assert sender.frames_sent == 3
         assert got[-2:] == [("record", 100), ("phase_done", False)]
         sender.close()

@@ -1,7 +1,7 @@
 """A server that dies mid-run fails the run: partial report, reason, flushed records.
 
 The built-in synthetic server stands in for vLLM here (the real-vLLM version of this test
-is tests/integration/test_zz_server_death.py). Once the server is gone the remaining
+is tests/integration/test_server_death.py). Once the server is gone the remaining
 requests fail within microseconds, faster than the periodic watchdog check, so the run
 must still be marked partial rather than complete-with-errors.
 """

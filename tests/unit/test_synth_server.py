@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from waiting import wait_until
 
 from bench.errors import UserError
 from bench.synth.control import SynthServer
@@ -241,7 +242,7 @@ def test_client_disconnect_is_recorded():
                 b"POST /v1/completions HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
             )
             _recv_until(sock, b"data: ", 2)
-        time.sleep(0.1)
+        wait_until(srv.records, "the server's record of the disconnected stream")
         (record,) = srv.records()
     assert record.outcome == "disconnected"
     assert 2 <= record.completion_tokens < 50

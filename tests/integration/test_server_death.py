@@ -1,7 +1,7 @@
 """A server killed mid-run fails the run with a clear message and a readable partial log.
 
-Named to run last among the integration tests: it kills the shared server (the fixture
-restarts it if anything later needs it).
+The test starts and kills a vLLM server of its own, so it runs in any order: the session's
+shared server is never touched.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from bench.runner import run_benchmark
 pytestmark = pytest.mark.slow
 
 
-def test_server_killed_mid_run(shared_vllm, tmp_path):
-    server = shared_vllm.get()
+def test_server_killed_mid_run(own_vllm, tmp_path):
+    server = own_vllm.get()
     cfg = RunConfig.model_validate(
         dict(
             model="tiny-llama",
@@ -43,7 +43,7 @@ def test_server_killed_mid_run(shared_vllm, tmp_path):
             cfg,
             base_url=server.base_url,
             served_model="tiny-llama",
-            model_path=shared_vllm.model_path,
+            model_path=own_vllm.model_path,
             watchdog=server.dead_reason,
             on_record=on_record,
         )
