@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from bench.calibrate.run import CalibrationPlan
 
 END = b"0\r\n\r\n"  # the last chunk of a chunked response
+_WARM, _DRAIN, _MEASURE = range(3)
+DRAIN_TIMEOUT_NS = 60 * 10**9
 
 
 class Floor(Record):
@@ -103,8 +105,17 @@ def raw_drive(
     stamped (one `perf_counter_ns`, as any client must) and searched for `data:` only
     until a request's first event; each request gets its own id (`with_id`).
 
+    Phases as `bench.loadgen.drive`'s closed loop runs them: `warmup_s` of load, then no
+    more requests until every one in flight has finished, then the measured window of
+    `seconds`, which begins with a request sent on every connection at once (connections
+    are all opened before the first request: opening each just before its request would
+    stagger them by the connect time). Against an exact server the streams then stay in
+    step, hundreds finishing and starting again together, which is the load the client is
+    judged under (its TTFT error includes the server's backlog of requests that start
+    together: this reader's must too).
+
     Raises:
-        RuntimeError: the server closed a connection.
+        RuntimeError: the server closed a connection, or the warm-up never drained.
     """
     poller = select.epoll()
     socks: dict[int, socket.socket] = {}
@@ -131,33 +142,46 @@ def raw_drive(
             socks[sock.fileno()] = sock
             tails[sock.fileno()] = b""
             poller.register(sock.fileno(), select.EPOLLIN)
-            send(sock.fileno())
-        start = pc()
-        window_start = start + int(warmup_s * 1e9)
-        window_end = window_start + int(seconds * 1e9)
-        received, now, cpu0 = 0, start, None
-        while now < window_end:
-            if cpu0 is None and now >= window_start:
-                cpu0 = _cpu_s()
+        for fd in socks:
+            send(fd)
+        warm_end = pc() + int(warmup_s * 1e9)
+        phase, busy, received, cpu0 = _WARM, len(socks), 0, 0.0
+        window_start = window_end = 0
+        while True:
+            now = pc()
+            if phase == _WARM and now >= warm_end:
+                phase = _DRAIN
+            if phase == _DRAIN and not busy:
+                phase, cpu0 = _MEASURE, _cpu_s()
+                window_start = pc()
+                window_end = window_start + int(seconds * 1e9)
+                for fd in socks:
+                    send(fd)
+            if phase == _MEASURE and now >= window_end:
+                break
+            if phase == _DRAIN and now > warm_end + DRAIN_TIMEOUT_NS:
+                raise RuntimeError("the warm-up's requests did not finish")
             for fd, _ in poller.poll(0.05):
                 n = socks[fd].recv_into(buf)
                 ts = pc()
                 if not n:
                     raise RuntimeError("the synthetic server closed a connection")
-                if cpu0 is not None:
-                    received += n
                 state = inflight[fd]
                 if not state[2] and buf.find(b"data:", 0, n) >= 0:
                     state[2] = ts
                 tail = (tails[fd] + bytes(view[max(0, n - 5) : n]))[-5:]
+                if phase == _MEASURE:
+                    received += n
                 if tail == END:
-                    if window_start <= state[1] < window_end:
-                        done.append((state[0], state[1], state[2]))
-                    send(fd)
                     tail = b""
+                    if phase == _MEASURE:
+                        done.append((state[0], state[1], state[2]))
+                    if phase == _DRAIN:
+                        busy -= 1
+                    else:
+                        send(fd)
                 tails[fd] = tail
-            now = pc()
-        cpu = _cpu_s() - (cpu0 if cpu0 is not None else _cpu_s())
+        cpu = _cpu_s() - cpu0
     finally:
         for sock in socks.values():
             sock.close()

@@ -123,22 +123,6 @@ def _record(
     )
 
 
-async def send_streaming(
-    pool: ConnectionPool,
-    target: StreamTarget,
-    spec: RequestSpec,
-    index: int,
-    *,
-    scheduled_ns: int | None = None,
-    worker: int = 0,
-) -> RequestRecord:
-    """Send one streaming request and return its record; never raises (but for
-    cancellation of the caller's task, which still returns a "cancelled" record).
-    `exchange` followed by `Finished.record`."""
-    out = await exchange(pool, target, spec, index, scheduled_ns=scheduled_ns, worker=worker)
-    return out if isinstance(out, RequestRecord) else out.record()
-
-
 class Finished:
     """A response that ended: everything its record is built from, so that the building
     (and handing on) can wait until the event loop has nothing more urgent to do."""

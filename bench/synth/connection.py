@@ -33,6 +33,7 @@ class Connection(asyncio.Protocol):
         self.closed = False
         self.active: Stream | None = None
         self.continued = False
+        self.pending = False  # a drain is scheduled for what arrived
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
@@ -43,8 +44,18 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
+        if not self.busy and not self.pending:
+            # stamped now, parsed after this loop iteration's other reads are stamped: a
+            # burst of requests (a closed loop's clients starting together) would otherwise
+            # stamp each one after parsing all before it, and count that wait in the
+            # client's TTFT instead of the server's
+            self.pending = True
+            asyncio.get_running_loop().call_soon(self._drain_later, _pc())
+
+    def _drain_later(self, received_ns: int) -> None:
+        self.pending = False
         if not self.busy:
-            self.drain(_pc())
+            self.drain(received_ns)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

@@ -179,3 +179,40 @@ def test_a_stall_before_the_phase_began_is_not_the_phases_lag():
     kept, unfiltered = asyncio.run(go())
     assert max(unfiltered) > 0.12  # without `since` the stall counts as the phase's
     assert kept and max(kept) < 0.1
+
+
+def test_a_busy_loop_still_drains_the_queue():
+    """No spare time at all (every item outlasts the slice): each iteration still takes
+    1/DRAIN_SHARE of the queue, so 64 items take about log(64)/log(8/7) iterations, not 64."""
+    from bench.loadgen.later import DRAIN_SHARE
+
+    sizes: list[int] = []
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        later: Later
+
+        def run(item: int) -> None:
+            start = time.perf_counter_ns()
+            while time.perf_counter_ns() - start < SLICE_NS + 10_000:
+                pass
+
+        later = Later(run)
+
+        def watch() -> None:  # once per iteration, after that iteration's slice (FIFO)
+            sizes.append(len(later))
+            if len(later):
+                loop.call_soon(watch)
+
+        for item in range(64):
+            later.add(item)
+        loop.call_soon(watch)
+        while len(later):
+            await asyncio.sleep(0)
+
+    asyncio.run(go())
+    # 64 → 56 → 49 → 42 → ... each slice takes ceil(n / 8): left after each slice
+    expected = [64]
+    while expected[-1]:
+        expected.append(expected[-1] - -(-expected[-1] // DRAIN_SHARE))
+    assert sizes == expected[1:]

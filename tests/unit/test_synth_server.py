@@ -369,3 +369,37 @@ def test_several_processes_share_one_port_and_one_record(tmp_path: Path):
 def test_several_processes_need_their_own_processes_not_threads():
     with pytest.raises(ValueError, match="need mode='process'"):
         SynthServer(SynthConfig(processes=2), mode="thread")
+
+
+def test_requests_arriving_together_are_stamped_before_any_is_parsed(monkeypatch):
+    """Ten requests written at once on ten connections, each taking the server 3 ms to
+    parse: they are stamped as they are read, not each after parsing those before it
+    (which would spread the stamps over ~27 ms and put the server's own backlog into the
+    client's TTFT error)."""
+    from bench.synth import server as server_module
+
+    generate = server_module.SynthCore._generate
+
+    def slow(self, *args):  # type: ignore[no-untyped-def]
+        time.sleep(0.003)
+        return generate(self, *args)
+
+    monkeypatch.setattr(server_module.SynthCore, "_generate", slow)
+    body = json.dumps({"prompt": "a b", "max_tokens": 1, "stream": True}).encode()
+    with SynthServer(SynthConfig(ttft_s=0.001, itl_s=0.001), mode="thread") as srv:
+        socks = [socket.create_connection(("127.0.0.1", srv.port or 0)) for _ in range(10)]
+        time.sleep(0.05)
+        for i, sock in enumerate(socks):
+            sock.sendall(
+                b"POST /v1/completions HTTP/1.1\r\nhost: x\r\nx-request-id: t%d\r\n"
+                b"content-length: %d\r\n\r\n%s" % (i, len(body), body)
+            )
+        time.sleep(0.2)
+        records = [r for r in srv.records() if r.request_id.startswith("cmpl-t")]
+        for sock in socks:
+            sock.close()
+    assert len(records) == 10
+    stamps = sorted(r.received_ns for r in records)
+    # at most the requests of an earlier loop iteration (the first one or two) are
+    # parsed before the rest are stamped
+    assert (stamps[-1] - stamps[0]) / 1e6 < 3 * 3.0
